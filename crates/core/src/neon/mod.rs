@@ -1,0 +1,1 @@
+//! Neon's SQL-over-HTTP protocol (see `shared/reference/neon-sql-over-http.md`).
