@@ -1,0 +1,15 @@
+//! `strata-dev`: developer tools for Strata that run on the host, never in the Worker.
+//!
+//! # Layout
+//! * [`keygen`] — a new API key (or a given one) and its `API_KEYS` entry.
+//! * [`migrate`] — applies `migrations/pg/*.sql` to Postgres (local or Neon), once each.
+//! * [`dburl`] — Postgres URLs: password redaction and the plain-or-TLS decision.
+//! * [`digest`] — SHA-256 hex, shared by key hashes and migration checksums.
+//!
+//! The binary (`src/main.rs`) only parses arguments, prints, and maps errors to exit codes:
+//! 0 success, 1 failure, 2 usage.
+
+pub mod dburl;
+pub mod digest;
+pub mod keygen;
+pub mod migrate;

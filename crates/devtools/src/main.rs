@@ -1,0 +1,172 @@
+//! The `strata-dev` command line: argument parsing, printing and exit codes only; the work is
+//! in the library so it is tested without spawning processes.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use strata_devtools::dburl::DatabaseUrl;
+use strata_devtools::keygen::{self, ApiKey, IssuedKey, KeyId, KeygenError, Scope};
+use strata_devtools::migrate::{self, Event, MigrateError};
+
+/// Developer tools for Strata.
+#[derive(Parser)]
+#[command(name = "strata-dev", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create an API key and its API_KEYS entry (or the entry for an existing key).
+    Keygen(KeygenArgs),
+    /// Apply migrations/pg/*.sql to Postgres, each file once, in name order.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Args)]
+struct KeygenArgs {
+    /// Key id, the property name in API_KEYS [default: key-<8 random hex digits>]
+    #[arg(long)]
+    id: Option<String>,
+    /// Comma-separated scopes [default: all: d1:read,d1:write,pg:read,pg:write,
+    /// objects:read,objects:write,sql,admin]
+    #[arg(long)]
+    scopes: Option<String>,
+    /// Build the entry for this key instead of generating one
+    #[arg(long)]
+    key: Option<String>,
+    /// stdout format: `text` is the key then the entry, one per line
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+struct MigrateArgs {
+    #[command(subcommand)]
+    action: Option<MigrateAction>,
+    /// Postgres URL; TLS unless the host is local or sslmode=disable
+    // The value is hidden from --help: it carries the password.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    database_url: Option<String>,
+    /// Directory of *.sql migration files
+    #[arg(long, default_value = "migrations/pg", global = true)]
+    dir: PathBuf,
+    /// List what would be applied, change nothing
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Subcommand)]
+enum MigrateAction {
+    /// List applied, pending, changed and missing migrations
+    Status,
+}
+
+/// Exit status for a usage error, as clap uses for its own.
+const USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Keygen(args) => match run_keygen(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e, e.is_usage()),
+        },
+        Command::Migrate(args) => match run_migrate(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e, e.is_usage()),
+        },
+    }
+}
+
+fn fail(error: &dyn std::fmt::Display, usage: bool) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::from(if usage { USAGE } else { 1 })
+}
+
+fn run_keygen(args: KeygenArgs) -> Result<(), KeygenError> {
+    let scopes = match args.scopes.as_deref() {
+        Some(list) => keygen::parse_scopes(list)?,
+        None => Scope::ALL.to_vec(),
+    };
+    let id = match args.id.as_deref() {
+        Some(id) => KeyId::parse(id)?,
+        None => KeyId::random()?,
+    };
+    let generated = args.key.is_none();
+    let key = match args.key.as_deref() {
+        Some(key) => ApiKey::parse(key)?,
+        None => ApiKey::generate()?,
+    };
+    let issued = IssuedKey { id, key, scopes };
+    eprint!("{}", issued.advice(generated));
+    match args.format {
+        Format::Text => print!("{}", issued.to_text()),
+        Format::Json => println!("{}", issued.to_json()),
+    }
+    Ok(())
+}
+
+fn run_migrate(args: MigrateArgs) -> Result<(), MigrateError> {
+    let raw = args.database_url.ok_or(MigrateError::NoDatabaseUrl)?;
+    let url = DatabaseUrl::parse(&raw)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| MigrateError::Db {
+            action: "start the async runtime",
+            reason: e.to_string(),
+        })?;
+    runtime.block_on(async {
+        match (args.action, args.dry_run) {
+            (Some(MigrateAction::Status), _) => {
+                print!(
+                    "{}",
+                    migrate::status(&url, &args.dir).await?.render_status()
+                );
+            }
+            (None, true) => {
+                let plan = migrate::dry_run(&url, &args.dir).await?;
+                for name in plan.names(migrate::State::Missing) {
+                    eprintln!("{}", migrate::missing_warning(name));
+                }
+                print!("{}", migrate::render_dry_run(&plan));
+            }
+            (None, false) => {
+                eprintln!("migrating {} from {}", url.redacted(), args.dir.display());
+                let applied = migrate::apply(&url, &args.dir, &mut print_event).await?;
+                match applied.len() {
+                    0 => println!("nothing to apply: the database is up to date"),
+                    1 => println!("applied 1 migration"),
+                    n => println!("applied {n} migrations"),
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+fn print_event(event: Event<'_>) {
+    match event {
+        Event::WaitingForLock => {
+            eprintln!("waiting for another migrate run to finish (advisory lock)")
+        }
+        Event::MissingOnDisk { name } => eprintln!("{}", migrate::missing_warning(name)),
+        Event::Applying { name } => {
+            print!("applying {name} ... ");
+            // Shown before a slow migration finishes; a failed flush only delays the text.
+            let _ = std::io::stdout().flush();
+        }
+        Event::Applied { elapsed, .. } => println!("ok ({} ms)", elapsed.as_millis()),
+        Event::Failed { elapsed, .. } => println!("FAILED ({} ms)", elapsed.as_millis()),
+    }
+}
