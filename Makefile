@@ -1,0 +1,54 @@
+# Strata — the two commands a new user needs are `make dev` and `make test`.
+# Both install whatever is missing first (scripts/tools.sh skips what is there).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
+export PATH := $(CARGO_BIN):$(PATH)
+# worker-build finds its external tools here instead of downloading them.
+export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
+export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
+export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
+export WRANGLER_SEND_METRICS := false
+
+# Everything the wasm build reads: a change to any of these rebuilds it.
+WORKER_INPUTS := $(shell find src crates/core/src -name '*.rs') \
+	Cargo.toml Cargo.lock crates/core/Cargo.toml
+
+.PHONY: help tools build dev test test-unit test-integration test-neon-driver host-bins clean
+
+help:
+	@echo "make dev    install what is missing, start the local stack, serve the API"
+	@echo "make test   install what is missing, run every test"
+	@echo "make build  build the Worker (build/index.js + build/index_bg.wasm)"
+
+tools:
+	@scripts/tools.sh
+
+build: tools build/index.js
+
+build/index.js: $(WORKER_INPUTS)
+	worker-build --release
+	@touch $@
+
+host-bins: tools
+	cargo build --locked -p neon-local -p strata-devtools
+
+dev: build host-bins
+	@scripts/dev.sh
+
+test: build host-bins
+	@scripts/test.sh
+
+test-unit: tools
+	cargo test --locked --workspace --exclude strata --exclude strata-tests
+
+test-integration: build host-bins
+	cargo test --locked -p strata-tests
+
+test-neon-driver: host-bins
+	node --test tests/neon-driver/
+
+clean:
+	rm -rf build target node_modules .wrangler .strata

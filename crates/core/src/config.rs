@@ -1,0 +1,151 @@
+//! Typed settings, validated once.
+//!
+//! Errors name the setting and what is wrong with it, never its value: a
+//! connection string holds a password.
+
+use crate::error::ApiError;
+
+/// How the Worker reaches Neon: the connection string (sent as
+/// `Neon-Connection-String`) and the SQL-over-HTTP URL.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NeonConfig {
+    connection_string: String,
+    sql_url: String,
+}
+
+impl std::fmt::Debug for NeonConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The connection string carries a password: never print it.
+        f.debug_struct("NeonConfig")
+            .field("sql_url", &self.sql_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NeonConfig {
+    /// Builds the configuration from the secret `DATABASE_URL` and the
+    /// optional var `NEON_SQL_URL`. Without the latter, the endpoint is
+    /// derived the way Neon's driver does it: the first DNS label of the host
+    /// becomes `api` (`ep-x.us-east-2.aws.neon.tech` →
+    /// `https://api.us-east-2.aws.neon.tech/sql`).
+    pub fn from_settings(
+        database_url: Option<&str>,
+        neon_sql_url: Option<&str>,
+    ) -> Result<NeonConfig, ApiError> {
+        let database_url = database_url
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::config("DATABASE_URL", "is not set"))?;
+        let host = connection_host(database_url).ok_or_else(|| {
+            ApiError::config(
+                "DATABASE_URL",
+                "is not a postgres:// or postgresql:// URL with a host",
+            )
+        })?;
+        let sql_url = match neon_sql_url.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(url) => {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(ApiError::config("NEON_SQL_URL", "is not an http(s) URL"));
+                }
+                url.to_string()
+            }
+            None => derive_sql_url(host).ok_or_else(|| {
+                ApiError::config(
+                    "NEON_SQL_URL",
+                    "is not set and cannot be derived from DATABASE_URL's host (an IP address or single-label name); set it",
+                )
+            })?,
+        };
+        Ok(NeonConfig {
+            connection_string: database_url.to_string(),
+            sql_url,
+        })
+    }
+
+    /// The connection string, for the `Neon-Connection-String` header only.
+    pub fn connection_string(&self) -> &str {
+        &self.connection_string
+    }
+
+    /// The SQL-over-HTTP endpoint URL.
+    pub fn sql_url(&self) -> &str {
+        &self.sql_url
+    }
+}
+
+/// The host of a `postgres://` / `postgresql://` URL, without port or brackets.
+fn connection_host(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split_once(']')?.0
+    } else {
+        host_port.split(':').next()?
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+fn derive_sql_url(host: &str) -> Option<String> {
+    let (first, parent) = host.split_once('.')?;
+    let is_ip = host.contains(':') || host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if first.is_empty() || parent.is_empty() || is_ip {
+        return None;
+    }
+    Some(format!("https://api.{parent}/sql"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derives_the_endpoint_like_the_driver() {
+        let c = NeonConfig::from_settings(
+            Some("postgresql://u:p%40ss@ep-cool-1.us-east-2.aws.neon.tech:5432/db?sslmode=require"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.sql_url(), "https://api.us-east-2.aws.neon.tech/sql");
+        assert!(c.connection_string().starts_with("postgresql://u:p%40ss@"));
+    }
+
+    #[test]
+    fn override_wins_and_is_checked() {
+        let c = NeonConfig::from_settings(
+            Some("postgres://u:p@127.0.0.1:5432/db"),
+            Some("http://127.0.0.1:4444/sql"),
+        )
+        .unwrap();
+        assert_eq!(c.sql_url(), "http://127.0.0.1:4444/sql");
+        let e = NeonConfig::from_settings(Some("postgres://u:p@h.example/db"), Some("ftp://x"))
+            .unwrap_err();
+        assert!(e.message.contains("NEON_SQL_URL"));
+    }
+
+    #[test]
+    fn missing_or_invalid_settings_name_the_setting_not_the_value() {
+        for (db, msg) in [
+            (None, "DATABASE_URL"),
+            (Some("  "), "DATABASE_URL"),
+            (Some("mysql://u:secret@h/db"), "DATABASE_URL"),
+            (Some("postgres://u:secret@/db"), "DATABASE_URL"),
+            (Some("postgres://u:secret@127.0.0.1/db"), "NEON_SQL_URL"),
+            (Some("postgres://u:secret@localhost/db"), "NEON_SQL_URL"),
+            (Some("postgres://u:secret@[::1]:5432/db"), "NEON_SQL_URL"),
+        ] {
+            let e = NeonConfig::from_settings(db, None).unwrap_err();
+            assert_eq!(e.status(), 500);
+            assert!(e.message.contains(msg), "{db:?}: {}", e.message);
+            assert!(!e.body().contains("secret"));
+        }
+    }
+
+    #[test]
+    fn debug_hides_the_connection_string() {
+        let c = NeonConfig::from_settings(Some("postgres://u:secret@a.b.c/db"), None).unwrap();
+        assert!(!format!("{c:?}").contains("secret"));
+    }
+}

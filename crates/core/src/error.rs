@@ -1,0 +1,266 @@
+//! The single error type at the HTTP edge.
+//!
+//! Every failure a client can see is an [`ApiError`], rendered as
+//! `{"code", "message", "details", "hint"}` — PostgREST's field names, so
+//! clients written for PostgREST read it unchanged. The HTTP status of each
+//! [`ErrorCode`] is decided here and nowhere else; messages never carry
+//! internal detail (connection strings, SQL of ours, stack traces).
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// A stable, machine-readable error code. The string form (see
+/// [`ErrorCode::as_str`]) is part of the API contract: never rename one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// No route has this path.
+    NotFound,
+    /// The path exists but not for this method; the response carries `Allow`.
+    MethodNotAllowed,
+    /// No credentials, or credentials that match no key.
+    Unauthorized,
+    /// Valid credentials without the scope this route needs.
+    Forbidden,
+    /// The request body is not valid JSON.
+    InvalidJson,
+    /// The request is well-formed but asks for something invalid.
+    InvalidRequest,
+    /// The request body is larger than the configured limit.
+    PayloadTooLarge,
+    /// A store needed for the request cannot be reached right now.
+    StoreUnavailable,
+    /// A store did not answer within the configured time.
+    Timeout,
+    /// A required setting is missing or invalid (the message names it).
+    ConfigInvalid,
+    /// Anything else; details go to the log, never to the client.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The stable string clients match on.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::StoreUnavailable => "store_unavailable",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::ConfigInvalid => "config_invalid",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status for this code: the one place the mapping lives.
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::InvalidJson | ErrorCode::InvalidRequest => 400,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::StoreUnavailable => 503,
+            ErrorCode::Timeout => 504,
+            ErrorCode::ConfigInvalid | ErrorCode::Internal => 500,
+        }
+    }
+
+    /// Every code, for the catalogue test that keeps the README honest.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::InvalidJson,
+        ErrorCode::InvalidRequest,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::StoreUnavailable,
+        ErrorCode::Timeout,
+        ErrorCode::ConfigInvalid,
+        ErrorCode::Internal,
+    ];
+}
+
+/// A failure as the client sees it, plus the response headers it implies
+/// (`Allow`, `WWW-Authenticate`, `Retry-After`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    /// What went wrong, as a stable code.
+    pub code: ErrorCode,
+    /// One sentence for a human; safe to show (no internals).
+    pub message: String,
+    /// Structured facts a client can act on (a SQLSTATE, failing stores, ...).
+    pub details: Option<Value>,
+    /// What to do about it, when we know.
+    pub hint: Option<String>,
+    /// Extra response headers this error requires.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+/// The JSON body of every error response.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'static str,
+    message: &'a str,
+    details: &'a Option<Value>,
+    hint: &'a Option<String>,
+}
+
+impl ApiError {
+    /// An error with a code and message and nothing else.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            details: None,
+            hint: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds structured details.
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// Adds a hint.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Adds a response header.
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// 404 for a path no route serves.
+    pub fn not_found() -> Self {
+        ApiError::new(ErrorCode::NotFound, "no such route")
+    }
+
+    /// 405 naming the methods the path does support.
+    pub fn method_not_allowed(allow: &[&str]) -> Self {
+        let allow = allow.join(", ");
+        ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "method not allowed for this route",
+        )
+        .with_details(serde_json::json!({ "allow": allow }))
+        .with_header("Allow", allow)
+    }
+
+    /// 401 with the `WWW-Authenticate` challenge RFC 6750 asks for.
+    pub fn unauthorized(message: &str) -> Self {
+        ApiError::new(ErrorCode::Unauthorized, message)
+            .with_header("WWW-Authenticate", "Bearer realm=\"strata\"")
+            .with_hint("send Authorization: Bearer <api key>")
+    }
+
+    /// 403 naming the missing scope.
+    pub fn forbidden_scope(scope: &str) -> Self {
+        ApiError::new(
+            ErrorCode::Forbidden,
+            format!("this key lacks the scope {scope}"),
+        )
+        .with_details(serde_json::json!({ "requiredScope": scope }))
+    }
+
+    /// 500 for a missing or invalid setting; names the setting, never its value.
+    pub fn config(setting: &str, problem: &str) -> Self {
+        ApiError::new(
+            ErrorCode::ConfigInvalid,
+            format!("server configuration error: {setting} {problem}"),
+        )
+        .with_details(serde_json::json!({ "setting": setting }))
+    }
+
+    /// 500 with a generic message; the cause belongs in the log only.
+    pub fn internal() -> Self {
+        ApiError::new(ErrorCode::Internal, "internal error")
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.code.status()
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> String {
+        let body = ErrorBody {
+            code: self.code.as_str(),
+            message: &self.message,
+            details: &self.details,
+            hint: &self.hint,
+        };
+        // Serialising plain strings and `Value`s cannot fail.
+        serde_json::to_string(&body).unwrap_or_else(|_| String::from("{\"code\":\"internal\"}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_has_the_four_postgrest_fields() {
+        let e = ApiError::new(ErrorCode::InvalidRequest, "bad").with_hint("fix it");
+        let v: Value = serde_json::from_str(&e.body()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"code": "invalid_request", "message": "bad", "details": null, "hint": "fix it"})
+        );
+    }
+
+    #[test]
+    fn statuses_follow_the_code() {
+        assert_eq!(ApiError::not_found().status(), 404);
+        assert_eq!(ApiError::unauthorized("x").status(), 401);
+        assert_eq!(ApiError::forbidden_scope("d1:read").status(), 403);
+        assert_eq!(ApiError::config("DATABASE_URL", "is not set").status(), 500);
+        assert_eq!(ErrorCode::StoreUnavailable.status(), 503);
+        assert_eq!(ErrorCode::Timeout.status(), 504);
+    }
+
+    #[test]
+    fn method_not_allowed_carries_allow() {
+        let e = ApiError::method_not_allowed(&["GET", "HEAD"]);
+        assert_eq!(e.status(), 405);
+        assert_eq!(e.headers, vec![("Allow", "GET, HEAD".to_string())]);
+    }
+
+    #[test]
+    fn unauthorized_challenges_bearer() {
+        let e = ApiError::unauthorized("missing key");
+        assert!(e
+            .headers
+            .iter()
+            .any(|(n, v)| *n == "WWW-Authenticate" && v.starts_with("Bearer")));
+    }
+
+    #[test]
+    fn config_error_names_the_setting_only() {
+        let e = ApiError::config("DATABASE_URL", "is not a postgres:// URL");
+        assert!(e.message.contains("DATABASE_URL"));
+        assert_eq!(
+            e.details,
+            Some(serde_json::json!({"setting": "DATABASE_URL"}))
+        );
+    }
+
+    #[test]
+    fn codes_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "duplicate {}", code.as_str());
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! Strata's core: everything the gateway decides that does not need the
+//! Workers runtime. It never imports `worker`, so it compiles both to wasm32
+//! (inside the Worker) and to the host, where `cargo test -p strata-core`
+//! exercises it without a runtime.
+//!
+//! # Layout
+//!
+//! * [`error`] — the one error type at the HTTP edge, its stable codes and
+//!   their HTTP statuses (the catalogue lives here and in the README).
+//! * [`router`] — which route a method and path select, or 404 / 405.
+//! * [`auth`] — API keys (`API_KEYS`), constant-time hash comparison, scopes.
+//! * [`config`] — typed, validated settings (Neon connection string and the
+//!   SQL endpoint derived from it).
+//! * [`request_id`] — the `x-request-id` every response carries.
+//! * [`log`] — the one structured log line written per request.
+//! * [`neon`] — Neon's SQL-over-HTTP protocol, shared by the Worker's client
+//!   and the local Neon-compatible endpoint.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod log;
+pub mod neon;
+pub mod request_id;
+pub mod router;
+
+pub use error::{ApiError, ErrorCode};

@@ -1,0 +1,192 @@
+//! Which route a request selects.
+//!
+//! The route table is data ([`ROUTES`]): a pattern and the methods it
+//! serves. Matching a path that exists with the wrong method gives 405 with
+//! the methods that would work (`Allow`), a path that does not exist gives 404.
+//! `HEAD` is accepted wherever `GET` is.
+
+use crate::error::ApiError;
+
+/// Every route the Worker serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteId {
+    /// `GET /v1/health`: liveness, no auth.
+    Health,
+    /// `GET /v1/status`: each store checked for real.
+    Status,
+}
+
+/// One row of the route table.
+#[derive(Debug)]
+pub struct RouteDef {
+    /// The route.
+    pub id: RouteId,
+    /// Path pattern: literal segments, `{name}` for one segment, `{*name}` for the rest.
+    pub pattern: &'static str,
+    /// Methods served (`HEAD` is implied by `GET`).
+    pub methods: &'static [&'static str],
+}
+
+/// The route table, also used to check the API documentation covers every route.
+pub const ROUTES: &[RouteDef] = &[
+    RouteDef {
+        id: RouteId::Health,
+        pattern: "/v1/health",
+        methods: &["GET"],
+    },
+    RouteDef {
+        id: RouteId::Status,
+        pattern: "/v1/status",
+        methods: &["GET"],
+    },
+];
+
+/// A matched route with its path parameters (raw, still percent-encoded:
+/// each route decodes exactly once, with its own rules).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched {
+    /// Which route.
+    pub id: RouteId,
+    /// The route's pattern, used as the route name in logs.
+    pub pattern: &'static str,
+    /// `(name, raw value)` for each `{name}` / `{*name}` in the pattern.
+    pub params: Vec<(&'static str, String)>,
+}
+
+impl Matched {
+    /// The raw value of a path parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Finds the route for `method` and `path` (path without query string).
+pub fn route(method: &str, path: &str) -> Result<Matched, ApiError> {
+    route_in(ROUTES, method, path)
+}
+
+fn route_in(table: &[RouteDef], method: &str, path: &str) -> Result<Matched, ApiError> {
+    let mut allowed: Vec<&str> = Vec::new();
+    for def in table {
+        let Some(params) = match_pattern(def.pattern, path) else {
+            continue;
+        };
+        let serves =
+            |m: &str| def.methods.contains(&m) || (m == "HEAD" && def.methods.contains(&"GET"));
+        if serves(method) {
+            return Ok(Matched {
+                id: def.id,
+                pattern: def.pattern,
+                params,
+            });
+        }
+        for m in def.methods {
+            if !allowed.contains(m) {
+                allowed.push(m);
+            }
+            if *m == "GET" && !allowed.contains(&"HEAD") {
+                allowed.push("HEAD");
+            }
+        }
+    }
+    if allowed.is_empty() {
+        Err(ApiError::not_found())
+    } else {
+        Err(ApiError::method_not_allowed(&allowed))
+    }
+}
+
+fn match_pattern(pattern: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
+    let mut params = Vec::new();
+    let mut rest = path.strip_prefix('/')?;
+    let mut segments = pattern.trim_start_matches('/').split('/').peekable();
+    while let Some(seg) = segments.next() {
+        if let Some(name) = seg.strip_prefix("{*").and_then(|s| s.strip_suffix('}')) {
+            // A tail parameter takes everything left, slashes included.
+            if rest.is_empty() {
+                return None;
+            }
+            params.push((name, rest.to_string()));
+            return segments.peek().is_none().then_some(params);
+        }
+        let (head, tail) = match rest.split_once('/') {
+            Some((h, t)) => (h, Some(t)),
+            None => (rest, None),
+        };
+        if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            if head.is_empty() {
+                return None;
+            }
+            params.push((name, head.to_string()));
+        } else if seg != head {
+            return None;
+        }
+        match (tail, segments.peek().is_some()) {
+            (Some(t), true) => rest = t,
+            (None, false) => return Some(params),
+            _ => return None,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_static_routes_and_head() {
+        assert_eq!(route("GET", "/v1/health").unwrap().id, RouteId::Health);
+        assert_eq!(route("HEAD", "/v1/status").unwrap().id, RouteId::Status);
+    }
+
+    #[test]
+    fn unknown_path_is_404_and_wrong_method_405_with_allow() {
+        assert_eq!(route("GET", "/v1/nope").unwrap_err().status(), 404);
+        assert_eq!(route("GET", "/v1/health/").unwrap_err().status(), 404);
+        assert_eq!(route("GET", "").unwrap_err().status(), 404);
+        let e = route("POST", "/v1/health").unwrap_err();
+        assert_eq!(e.status(), 405);
+        assert_eq!(e.headers, vec![("Allow", "GET, HEAD".to_string())]);
+    }
+
+    const TABLE: &[RouteDef] = &[
+        RouteDef {
+            id: RouteId::Health,
+            pattern: "/v1/items/{id}",
+            methods: &["GET", "DELETE"],
+        },
+        RouteDef {
+            id: RouteId::Status,
+            pattern: "/v1/files/{*key}",
+            methods: &["PUT"],
+        },
+    ];
+
+    #[test]
+    fn captures_segments_and_tails() {
+        let m = route_in(TABLE, "DELETE", "/v1/items/42").unwrap();
+        assert_eq!(m.param("id"), Some("42"));
+        let m = route_in(TABLE, "PUT", "/v1/files/a/b/../c%20d").unwrap();
+        assert_eq!(m.param("key"), Some("a/b/../c%20d"));
+        assert_eq!(
+            route_in(TABLE, "GET", "/v1/items/").unwrap_err().status(),
+            404
+        );
+        assert_eq!(
+            route_in(TABLE, "PUT", "/v1/files/").unwrap_err().status(),
+            404
+        );
+        assert_eq!(
+            route_in(TABLE, "GET", "/v1/items/1/2")
+                .unwrap_err()
+                .status(),
+            404
+        );
+        let e = route_in(TABLE, "PUT", "/v1/items/1").unwrap_err();
+        assert_eq!(e.headers, vec![("Allow", "GET, HEAD, DELETE".to_string())]);
+    }
+}

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# `make dev`: the whole local stack in one command (run after `make build
+# host-bins`, which the Makefile does first).
+#
+#   PostgreSQL (data kept in .strata/pg)   ← neon-local, the Neon-compatible
+#   SQL-over-HTTP endpoint on 127.0.0.1:$NEON_PORT   ← wrangler dev (workerd,
+#   local D1 and R2 under .wrangler/state) on 127.0.0.1:$PORT
+#
+# Ctrl-C (or SIGTERM) stops everything this script started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PORT=${PORT:-8787}
+NEON_PORT=${NEON_PORT:-4444}
+PG_PORT=${PG_PORT:-5444}
+export WRANGLER_SEND_METRICS=false
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+BIN=$TARGET_DIR/debug
+
+say() { printf '[dev] %s\n' "$*" >&2; }
+
+mkdir -p .strata
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  if [ ${#pids[@]} -gt 0 ]; then
+    say "stopping"
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# 1. PostgreSQL + the local Neon endpoint (neon-local owns the postgres
+#    process: it can never outlive it).
+ready_file=.strata/neon-local.ready
+: > "$ready_file"
+"$BIN/neon-local" --listen "127.0.0.1:$NEON_PORT" --data-dir .strata/pg --pg-port "$PG_PORT" \
+  > "$ready_file" 2> .strata/neon-local.log &
+pids+=($!)
+for _ in $(seq 1 300); do
+  [ -s "$ready_file" ] && break
+  kill -0 "${pids[0]}" 2>/dev/null || { say "neon-local failed:"; tail -n 20 .strata/neon-local.log >&2; exit 1; }
+  sleep 0.1
+done
+[ -s "$ready_file" ] || { say "neon-local did not start"; tail -n 20 .strata/neon-local.log >&2; exit 1; }
+json_field() { node -e 'const v=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8").split("\n")[0]); process.stdout.write(String(v[process.argv[2]]))' "$ready_file" "$1"; }
+DATABASE_URL=$(json_field database_url)
+NEON_SQL_URL=$(json_field sql_url)
+
+# 2. Migrations: Postgres over a direct connection, D1 with wrangler's own.
+"$BIN/strata-dev" migrate --database-url "$DATABASE_URL" --dir migrations/pg
+CI=true node_modules/.bin/wrangler d1 migrations apply DB --local >/dev/null
+
+# 3. The development key and .dev.vars (wrangler's local secrets file).
+if [ -n "${STRATA_DEV_KEY:-}" ]; then
+  DEV_KEY=$STRATA_DEV_KEY
+elif [ -s .strata/dev-key ]; then
+  DEV_KEY=$(cat .strata/dev-key)
+else
+  DEV_KEY=$("$BIN/strata-dev" keygen --format json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).key))')
+fi
+umask 077
+printf '%s\n' "$DEV_KEY" > .strata/dev-key
+API_KEYS=$("$BIN/strata-dev" keygen --id dev --key "$DEV_KEY" --format json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.stringify(JSON.parse(s).entry)))')
+if [ ! -f .dev.vars ]; then
+  say "writing .dev.vars"
+  {
+    echo "# Local development settings for wrangler dev (written by make dev; gitignored)."
+    echo "DATABASE_URL=\"$DATABASE_URL\""
+    echo "NEON_SQL_URL=\"$NEON_SQL_URL\""
+    echo "API_KEYS='$API_KEYS'"
+  } > .dev.vars
+elif [ -n "${STRATA_DEV_KEY:-}" ]; then
+  # An explicit key always wins: replace just the API_KEYS line.
+  grep -v '^API_KEYS=' .dev.vars > .dev.vars.tmp || true
+  echo "API_KEYS='$API_KEYS'" >> .dev.vars.tmp
+  mv .dev.vars.tmp .dev.vars
+fi
+
+# 4. The Worker.
+node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" --show-interactive-dev-session=false &
+pids+=($!)
+for _ in $(seq 1 600); do
+  node -e 'fetch(process.argv[1]).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))' "http://127.0.0.1:$PORT/v1/health" && break
+  kill -0 "${pids[1]}" 2>/dev/null || { say "wrangler dev exited"; exit 1; }
+  sleep 0.2
+done
+
+cat >&2 <<MSG
+
+  Strata is running.
+    API            http://127.0.0.1:$PORT        (try: curl http://127.0.0.1:$PORT/v1/health)
+    Neon endpoint  $NEON_SQL_URL
+    DATABASE_URL   $DATABASE_URL
+    API key        $DEV_KEY
+                   curl -H "Authorization: Bearer $DEV_KEY" http://127.0.0.1:$PORT/v1/status
+
+  Ctrl-C stops everything.
+MSG
+wait -n "${pids[@]}"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test suite, in order of speed, and fails if any fails:
+#   1. host unit tests of the pure crates (cargo test)
+#   2. the official Neon driver against the local Neon endpoint (node --test)
+#   3. the integration tests: real workerd, local D1/R2, Postgres via the endpoint
+# Each suite starts and tears down its own isolated processes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== unit tests (host) =="
+cargo test --locked --workspace --exclude strata --exclude strata-tests
+
+echo "== Neon driver conformance (node --test) =="
+node --test tests/neon-driver/
+
+echo "== integration tests (wrangler dev + local stack) =="
+cargo test --locked -p strata-tests

@@ -1,0 +1,98 @@
+//! The request pipeline shared by every route.
+
+use crate::{http, routes, settings};
+use strata_core::auth::Principal;
+use strata_core::log::RequestLog;
+use strata_core::request_id::RequestId;
+use strata_core::router::{self, Matched, RouteId};
+use strata_core::ApiError;
+use worker::{Date, Env, Request, Response};
+
+/// What a route handler gets besides the request.
+pub struct Ctx {
+    /// The bindings, vars and secrets.
+    pub env: Env,
+    /// The matched route and its path parameters.
+    pub route: Matched,
+    /// Who is calling, once [`Ctx::authenticate`] has run.
+    pub principal: Option<Principal>,
+}
+
+impl Ctx {
+    /// Checks the bearer key against `API_KEYS`; every route but health needs it.
+    pub fn authenticate(&mut self, req: &Request) -> Result<&Principal, ApiError> {
+        let keys = settings::key_ring(&self.env)?;
+        let header = req.headers().get("authorization").ok().flatten();
+        let principal = keys.authenticate(header.as_deref())?;
+        Ok(self.principal.insert(principal))
+    }
+}
+
+/// Runs one request to completion: never fails, every error becomes the
+/// project's error response.
+pub async fn handle(req: Request, env: Env) -> Response {
+    let started = Date::now().as_millis();
+    let request_id = request_id_for(&req);
+    let method = req.method().to_string();
+
+    let (result, route_name, key_id) = match router::route(&method, &req.path()) {
+        Ok(route) => {
+            let pattern = route.pattern;
+            let mut ctx = Ctx {
+                env,
+                route,
+                principal: None,
+            };
+            let result = dispatch(req, &mut ctx).await;
+            let key_id = ctx.principal.map(|p| p.key_id);
+            (result, pattern, key_id)
+        }
+        Err(e) => (Err(e), "unmatched", None),
+    };
+
+    let (mut response, error_code) = match result {
+        Ok(r) => (r, None),
+        Err(e) => (http::error_response(&e), Some(e.code.as_str())),
+    };
+    let _ = response
+        .headers_mut()
+        .set("x-request-id", request_id.as_str());
+
+    let finished = Date::now().as_millis();
+    let line = RequestLog {
+        method: &method,
+        route: route_name,
+        status: response.status_code(),
+        duration_ms: finished.saturating_sub(started) as f64,
+        request_id: request_id.as_str(),
+        key_id: key_id.as_deref(),
+        error: error_code,
+    }
+    .to_line();
+    worker::console_log!("{line}");
+    response
+}
+
+async fn dispatch(req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
+    match ctx.route.id {
+        RouteId::Health => routes::health::handle(),
+        RouteId::Status => routes::status::handle(req, ctx).await,
+    }
+}
+
+fn request_id_for(req: &Request) -> RequestId {
+    if let Some(id) = req
+        .headers()
+        .get("x-request-id")
+        .ok()
+        .flatten()
+        .and_then(|v| RequestId::from_client(&v))
+    {
+        return id;
+    }
+    let mut bytes = [0u8; 16];
+    // If the platform RNG ever failed, an all-zero id is still a valid id;
+    // it must not fail the request.
+    let _ = getrandom::fill(&mut bytes);
+    RequestId::from_random(bytes)
+}

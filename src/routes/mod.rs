@@ -1,0 +1,5 @@
+//! One module per route. Each has the same shape: `handle(req, ctx)` checks
+//! access, parses the request, runs the operation on a store, answers.
+
+pub mod health;
+pub mod status;

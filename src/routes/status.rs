@@ -1,0 +1,59 @@
+//! `GET /v1/status`: every store checked for real, with its latency.
+//!
+//! Any valid key may ask. All three checks run concurrently; if any fails
+//! the answer is 503 in the error format, naming the failing stores, with
+//! the per-store results in `details`.
+
+use crate::app::Ctx;
+use crate::http;
+use crate::stores::{self, neon::NeonClient, StoreError};
+use serde_json::{json, Value};
+use strata_core::{ApiError, ErrorCode};
+use worker::{Request, Response};
+
+/// Checks D1, R2 and Neon.
+pub async fn handle(req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
+    ctx.authenticate(&req)?;
+    let timeout = crate::settings::store_timeout_ms(&ctx.env)?;
+    let env = &ctx.env;
+    let (d1, r2, neon) = futures_util::future::join3(
+        timed(stores::with_timeout("d1", timeout, stores::d1::ping(env))),
+        timed(stores::with_timeout("r2", timeout, stores::r2::ping(env))),
+        timed(async {
+            let client = NeonClient::from_env(env)?;
+            client.ping().await
+        }),
+    )
+    .await;
+
+    let checks = [("d1", d1), ("r2", r2), ("neon", neon)];
+    let mut stores_json = serde_json::Map::new();
+    let mut failing = Vec::new();
+    for (name, (result, latency_ms)) in &checks {
+        let mut entry = json!({ "ok": result.is_ok(), "latencyMs": latency_ms });
+        if let Err(e) = result {
+            e.log();
+            entry["error"] = Value::from(e.summary());
+            failing.push(*name);
+        }
+        stores_json.insert((*name).to_string(), entry);
+    }
+    if failing.is_empty() {
+        http::json(200, &json!({ "status": "ok", "stores": stores_json }))
+    } else {
+        Err(ApiError::new(
+            ErrorCode::StoreUnavailable,
+            format!("store check failed: {}", failing.join(", ")),
+        )
+        .with_details(json!({ "failing": failing, "stores": stores_json }))
+        .with_header("Retry-After", "5"))
+    }
+}
+
+async fn timed<T>(
+    fut: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> (Result<T, StoreError>, u64) {
+    let start = stores::now_ms();
+    let result = fut.await;
+    (result, stores::now_ms().saturating_sub(start))
+}

@@ -1,0 +1,67 @@
+//! Reading the Worker's vars and secrets into the core's typed settings.
+//!
+//! Settings are validated where they are read, and errors name the setting
+//! (never its value). The parsed key ring is cached per isolate, keyed by the
+//! secret's text, so a rotated secret takes effect on the next request.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use strata_core::auth::KeyRing;
+use strata_core::config::NeonConfig;
+use strata_core::ApiError;
+use worker::Env;
+
+/// A secret or var as text, `None` when it is not set.
+pub fn text(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .ok()
+}
+
+/// A positive integer var with a default; an unparsable value is an error
+/// naming the var.
+pub fn number(env: &Env, name: &'static str, default: u64) -> Result<u64, ApiError> {
+    match text(env, name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| ApiError::config(name, "is not a positive integer")),
+    }
+}
+
+thread_local! {
+    static KEY_RING: RefCell<Option<(String, Rc<KeyRing>)>> = const { RefCell::new(None) };
+}
+
+/// The parsed `API_KEYS`.
+pub fn key_ring(env: &Env) -> Result<Rc<KeyRing>, ApiError> {
+    let raw = text(env, "API_KEYS").ok_or_else(|| ApiError::config("API_KEYS", "is not set"))?;
+    if let Some(ring) = KEY_RING.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|(cached, _)| *cached == raw)
+            .map(|(_, r)| r.clone())
+    }) {
+        return Ok(ring);
+    }
+    let ring = Rc::new(KeyRing::parse(&raw)?);
+    KEY_RING.with(|c| *c.borrow_mut() = Some((raw, ring.clone())));
+    Ok(ring)
+}
+
+/// How to reach Neon.
+pub fn neon(env: &Env) -> Result<NeonConfig, ApiError> {
+    NeonConfig::from_settings(
+        text(env, "DATABASE_URL").as_deref(),
+        text(env, "NEON_SQL_URL").as_deref(),
+    )
+}
+
+/// How long a store call may take before the request answers 504 (ms).
+pub fn store_timeout_ms(env: &Env) -> Result<u64, ApiError> {
+    number(env, "STORE_TIMEOUT_MS", 10_000)
+}

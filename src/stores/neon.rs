@@ -1,0 +1,102 @@
+//! Neon, over its SQL-over-HTTP protocol (`strata_core::neon`).
+//!
+//! The same client talks to Neon in production and to the local
+//! Neon-compatible endpoint in development: only the URL differs.
+
+use super::StoreError;
+use crate::settings;
+use strata_core::config::NeonConfig;
+use strata_core::ApiError;
+use worker::{AbortController, Env, Fetch, Headers, Method, Request, RequestInit};
+
+/// A Neon SQL-over-HTTP client for one request.
+pub struct NeonClient {
+    config: NeonConfig,
+    timeout_ms: u64,
+}
+
+/// What Neon answered to a statement.
+pub enum NeonReply {
+    /// HTTP 200: the result object.
+    Ok(serde_json::Value),
+    /// HTTP 400: a database or protocol error the client caused (17-key body).
+    Rejected(serde_json::Value),
+}
+
+impl NeonClient {
+    /// Builds the client from `DATABASE_URL`, `NEON_SQL_URL`, `STORE_TIMEOUT_MS`.
+    pub fn from_env(env: &Env) -> Result<NeonClient, StoreError> {
+        let config = settings::neon(env).map_err(StoreError::Config)?;
+        let timeout_ms = settings::store_timeout_ms(env).map_err(StoreError::Config)?;
+        Ok(NeonClient { config, timeout_ms })
+    }
+
+    /// Sends one request body (a single query or a batch) with the given
+    /// extra protocol headers.
+    pub async fn send(
+        &self,
+        body: &serde_json::Value,
+        extra_headers: &[(&str, &str)],
+    ) -> Result<NeonReply, StoreError> {
+        let headers = Headers::new();
+        let set = |name: &str, value: &str| {
+            headers.set(name, value).map_err(|_| {
+                StoreError::Config(ApiError::config(
+                    "DATABASE_URL",
+                    "is not a valid header value",
+                ))
+            })
+        };
+        set("content-type", "application/json")?;
+        set("neon-connection-string", self.config.connection_string())?;
+        for (name, value) in extra_headers {
+            set(name, value)?;
+        }
+        let text = serde_json::to_string(body).map_err(|e| StoreError::unavailable("neon", e))?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post)
+            .with_headers(headers)
+            .with_body(Some(text.into()));
+        let request = Request::new_with_init(self.config.sql_url(), &init).map_err(|_| {
+            StoreError::Config(ApiError::config("NEON_SQL_URL", "is not a valid URL"))
+        })?;
+
+        let controller = AbortController::default();
+        let signal = controller.signal();
+        let call = async {
+            let mut response = Fetch::Request(request)
+                .send_with_signal(&signal)
+                .await
+                .map_err(|e| StoreError::unavailable("neon", e))?;
+            let status = response.status_code();
+            let json: serde_json::Value = response.json().await.map_err(|e| {
+                StoreError::unavailable("neon", format!("HTTP {status}, unreadable body: {e}"))
+            })?;
+            match status {
+                200 => Ok(NeonReply::Ok(json)),
+                400 => Ok(NeonReply::Rejected(json)),
+                _ => Err(StoreError::unavailable("neon", format!("HTTP {status}"))),
+            }
+        };
+        let result = super::with_timeout("neon", self.timeout_ms, call).await;
+        if matches!(result, Err(StoreError::Timeout { .. })) {
+            // Dropping the future does not cancel the subrequest; aborting does,
+            // and Neon cancels the query when the connection drops.
+            controller.abort();
+        }
+        result
+    }
+
+    /// Runs `select 1` for real.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let body = serde_json::json!({ "query": "select 1 as ok", "params": [] });
+        match self.send(&body, &[]).await? {
+            NeonReply::Ok(v) if v["rows"][0]["ok"] == serde_json::json!(1) => Ok(()),
+            NeonReply::Ok(_) => Err(StoreError::unavailable("neon", "select 1 returned no row")),
+            NeonReply::Rejected(e) => Err(StoreError::unavailable(
+                "neon",
+                format!("select 1 refused with SQLSTATE {}", e["code"]),
+            )),
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! Typed HTTP helpers for the tests: every request goes through [`call`].
+
+use crate::stack::Stack;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// A response, fully read.
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Headers, names lowercase.
+    pub headers: Vec<(String, String)>,
+    /// Body as text.
+    pub body: String,
+}
+
+impl Reply {
+    /// A header's value (first occurrence).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON; panics with the body when it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.body))
+    }
+
+    /// Asserts the body is the project's error format with this code and status.
+    pub fn assert_error(&self, status: u16, code: &str) -> serde_json::Value {
+        assert_eq!(self.status, status, "status; body: {}", self.body);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json"),
+            "error content type"
+        );
+        let v = self.json();
+        let obj = v.as_object().expect("error body is an object");
+        for key in ["code", "message", "details", "hint"] {
+            assert!(obj.contains_key(key), "error body lacks {key}: {v}");
+        }
+        assert_eq!(v["code"], code, "error code; body: {v}");
+        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()));
+        v
+    }
+}
+
+fn agent() -> &'static ureq::Agent {
+    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
+    AGENT.get_or_init(|| {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into()
+    })
+}
+
+/// Sends a request to the Worker. `key` becomes `Authorization: Bearer <key>`.
+pub fn call(
+    s: &Stack,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Reply {
+    let mut builder = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{}{}", s.base, path));
+    if let Some(key) = key {
+        builder = builder.header("authorization", format!("Bearer {key}"));
+    }
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let result = match body {
+        Some(bytes) => agent().run(builder.body(bytes.to_vec()).expect("valid request")),
+        None => agent().run(builder.body(()).expect("valid request")),
+    };
+    let mut resp = result.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let body = resp
+        .body_mut()
+        .read_to_string()
+        .unwrap_or_else(|e| panic!("{method} {path}: reading body: {e}"));
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// `GET` with the admin key.
+pub fn get(s: &Stack, path: &str) -> Reply {
+    call(s, "GET", path, Some(&s.admin_key), &[], None)
+}

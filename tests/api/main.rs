@@ -1,0 +1,80 @@
+//! Integration tests against the real local stack.
+//!
+//! `main` starts one isolated stack (see [`stack`]): a throw-away PostgreSQL
+//! behind the local Neon endpoint, and `wrangler dev` (workerd with local D1
+//! and R2 in a temporary `--persist-to` folder) on free ports. Every test
+//! then talks HTTP to it. The stack is torn down before the process exits,
+//! whatever the tests' outcome.
+//!
+//! Add a test: write `fn name(s: &Stack) -> Outcome` in a module and list it
+//! in that module's `tests()`.
+
+mod client;
+mod stack;
+
+mod errors;
+mod health;
+mod status;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use stack::Stack;
+use std::sync::Arc;
+
+/// What a test returns; panics (failed asserts) also count as failures.
+pub type Outcome = Result<(), Failed>;
+
+/// A named test.
+pub type TestFn = (&'static str, fn(&Stack) -> Outcome);
+
+fn main() {
+    let args = Arguments::from_args();
+    let all: Vec<TestFn> = [health::tests(), status::tests(), errors::tests()].concat();
+
+    // Listing tests (`--list`) or filtering everything out needs no stack.
+    let wanted = all.iter().any(|(name, _)| !args.is_filtered_out_name(name));
+    if args.list || !wanted {
+        let trials = all
+            .iter()
+            .map(|(name, _)| Trial::test(*name, || Ok(())))
+            .collect();
+        libtest_mimic::run(&args, trials).exit();
+    }
+
+    let stack = match Stack::start() {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("could not start the local stack: {e}");
+            std::process::exit(1);
+        }
+    };
+    let trials = all
+        .into_iter()
+        .map(|(name, f)| {
+            let stack = stack.clone();
+            Trial::test(name, move || f(&stack))
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    // Trials are dropped by now; this is the last reference.
+    drop(stack);
+    conclusion.exit();
+}
+
+trait FilterExt {
+    fn is_filtered_out_name(&self, name: &str) -> bool;
+}
+
+impl FilterExt for Arguments {
+    fn is_filtered_out_name(&self, name: &str) -> bool {
+        let matches = |f: &str| {
+            if self.exact {
+                name == f
+            } else {
+                name.contains(f)
+            }
+        };
+        let included = self.filter.as_deref().is_none_or(matches);
+        let skipped = self.skip.iter().any(|s| matches(s));
+        !included || skipped
+    }
+}

@@ -1,0 +1,293 @@
+//! The isolated local stack the integration tests run against.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use strata_core::auth::key_hash_hex;
+
+/// A running stack: Postgres behind the local Neon endpoint, and `wrangler
+/// dev` serving the Worker. Dropping it stops every process it started.
+pub struct Stack {
+    /// `http://127.0.0.1:<port>` of the Worker.
+    pub base: String,
+    /// A key with every scope.
+    pub admin_key: String,
+    /// A key with only `objects:read`.
+    pub objects_read_key: String,
+    /// The Neon endpoint's SQL URL (`http://127.0.0.1:<port>/sql`).
+    pub sql_url: String,
+    /// The throw-away database's connection string.
+    pub database_url: String,
+    neon: Option<Child>,
+    wrangler: Option<Child>,
+    state_dir: PathBuf,
+}
+
+/// The repository root (the tests crate lives in `<root>/tests`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// Where cargo put this workspace's host binaries (next to this test binary).
+fn host_bin(name: &str) -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // <target>/<profile>/deps/api-<hash>  →  <target>/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("cannot locate the target directory")?;
+    let path = dir.join(name);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{} not found: build it first (`make test` does: cargo build -p neon-local)",
+            path.display()
+        ))
+    }
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
+/// Makes a child die with the test process, even on SIGKILL, and gives it
+/// its own process group so its own children (workerd) can be stopped too.
+fn guard(cmd: &mut Command) -> &mut Command {
+    // SAFETY: prctl is async-signal-safe and touches only this process.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    cmd.process_group(0)
+}
+
+fn stop(child: &mut Child) {
+    let pid = child.id() as i32;
+    // SAFETY: plain kill(2) on the child's own process group.
+    unsafe { libc::kill(-pid, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            // The leader is gone; make sure nothing of its group lingers.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    unsafe { libc::kill(-pid, libc::SIGKILL) };
+    let _ = child.wait();
+}
+
+fn random_key(tag: &str) -> String {
+    let mut bytes = [0u8; 24];
+    let ok = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_ok();
+    assert!(ok, "cannot read /dev/urandom");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sk_test_{tag}_{hex}")
+}
+
+impl Stack {
+    /// Starts everything on free ports with fresh state. Takes a few
+    /// seconds when the Worker is already built.
+    pub fn start() -> Result<Stack, String> {
+        let root = repo_root();
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let state_dir =
+            std::env::temp_dir().join(format!("strata-it-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&state_dir).map_err(|e| e.to_string())?;
+        let mut stack = Stack {
+            base: String::new(),
+            admin_key: random_key("admin"),
+            objects_read_key: random_key("objr"),
+            sql_url: String::new(),
+            database_url: String::new(),
+            neon: None,
+            wrangler: None,
+            state_dir,
+        };
+
+        // 1. Postgres + the local Neon endpoint (it starts its own cluster).
+        let mut neon = guard(
+            Command::new(host_bin("neon-local")?)
+                .args(["--listen", "127.0.0.1:0"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(log_file(&stack.state_dir, "neon-local.log")?),
+        )
+        .spawn()
+        .map_err(|e| format!("cannot start neon-local: {e}"))?;
+        let stdout = neon.stdout.take().ok_or("neon-local has no stdout")?;
+        stack.neon = Some(neon);
+        let ready = read_ready_line(stdout, Duration::from_secs(60))
+            .map_err(|e| format!("{e}\n{}", tail(&stack.state_dir.join("neon-local.log"))))?;
+        stack.sql_url = ready["sql_url"].as_str().unwrap_or_default().to_string();
+        stack.database_url = ready["database_url"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if stack.sql_url.is_empty() || stack.database_url.is_empty() {
+            return Err(format!(
+                "neon-local's ready line lacks sql_url/database_url: {ready}"
+            ));
+        }
+
+        // 2. D1 migrations into the throw-away local state.
+        let persist = stack.state_dir.join("wrangler-state");
+        let wrangler = root.join("node_modules/.bin/wrangler");
+        let status = Command::new(&wrangler)
+            .current_dir(&root)
+            .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to"])
+            .arg(&persist)
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CI", "true")
+            .stdin(Stdio::null())
+            .stdout(log_file(&stack.state_dir, "d1-migrations.log")?)
+            .stderr(log_file(&stack.state_dir, "d1-migrations.log")?)
+            .status()
+            .map_err(|e| format!("cannot run wrangler: {e}"))?;
+        if !status.success() {
+            return Err(format!(
+                "D1 migrations failed:\n{}",
+                tail(&stack.state_dir.join("d1-migrations.log"))
+            ));
+        }
+
+        // 3. The Worker.
+        let port = free_port()?;
+        let inspector = free_port()?;
+        let api_keys = serde_json::json!({
+            "test-admin": {"sha256": key_hash_hex(&stack.admin_key), "scopes": ["admin"]},
+            "test-objects-read": {"sha256": key_hash_hex(&stack.objects_read_key), "scopes": ["objects:read"]},
+        });
+        let child = guard(
+            Command::new(&wrangler)
+                .current_dir(&root)
+                .args([
+                    "dev",
+                    "--ip",
+                    "127.0.0.1",
+                    "--show-interactive-dev-session=false",
+                ])
+                .args(["--port", &port.to_string()])
+                .args(["--inspector-port", &inspector.to_string()])
+                .arg("--persist-to")
+                .arg(&persist)
+                .args(["--var", &format!("API_KEYS:{api_keys}")])
+                .args(["--var", &format!("DATABASE_URL:{}", stack.database_url)])
+                .args(["--var", &format!("NEON_SQL_URL:{}", stack.sql_url)])
+                .env("WRANGLER_SEND_METRICS", "false")
+                .stdin(Stdio::null())
+                .stdout(log_file(&stack.state_dir, "wrangler.log")?)
+                .stderr(log_file(&stack.state_dir, "wrangler.log")?),
+        )
+        .spawn()
+        .map_err(|e| format!("cannot start wrangler dev: {e}"))?;
+        stack.wrangler = Some(child);
+        stack.base = format!("http://127.0.0.1:{port}");
+        stack.wait_until_serving(Duration::from_secs(180))?;
+        Ok(stack)
+    }
+
+    fn wait_until_serving(&mut self, limit: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + limit;
+        let url = format!("{}/v1/health", self.base);
+        while Instant::now() < deadline {
+            if let Some(child) = self.wrangler.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(format!(
+                        "wrangler dev exited ({status}):\n{}",
+                        tail(&self.state_dir.join("wrangler.log"))
+                    ));
+                }
+            }
+            if let Ok(resp) = ureq::get(&url).call() {
+                if resp.status() == 200 {
+                    return Ok(());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        Err(format!(
+            "wrangler dev did not serve {url} within {limit:?}:\n{}",
+            tail(&self.state_dir.join("wrangler.log"))
+        ))
+    }
+
+    /// The Worker's log so far (console output of workerd), for assertions
+    /// about what is and is not logged.
+    pub fn worker_log(&self) -> String {
+        std::fs::read_to_string(self.state_dir.join("wrangler.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.wrangler.take() {
+            stop(&mut c);
+        }
+        if let Some(mut c) = self.neon.take() {
+            stop(&mut c);
+        }
+        if std::env::var_os("STRATA_KEEP_TEST_STATE").is_none() {
+            let _ = std::fs::remove_dir_all(&self.state_dir);
+        } else {
+            eprintln!("test state kept in {}", self.state_dir.display());
+        }
+    }
+}
+
+fn log_file(dir: &Path, name: &str) -> Result<std::fs::File, String> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(name))
+        .map_err(|e| format!("cannot open {name}: {e}"))
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// Reads neon-local's one-line JSON ready message, with a time limit.
+fn read_ready_line(
+    stdout: std::process::ChildStdout,
+    limit: Duration,
+) -> Result<serde_json::Value, String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let result = reader.read_line(&mut line).map(|_| line);
+        let _ = tx.send(result);
+        // Keep draining so the endpoint never blocks on a full pipe.
+        let mut sink = Vec::new();
+        let _ = reader.read_to_end(&mut sink);
+    });
+    let line = rx
+        .recv_timeout(limit)
+        .map_err(|_| "neon-local did not become ready in time".to_string())?
+        .map_err(|e| format!("reading neon-local's ready line: {e}"))?;
+    serde_json::from_str(line.trim())
+        .map_err(|_| format!("neon-local's first line is not JSON: {line:?}"))
+}
