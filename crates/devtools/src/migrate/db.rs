@@ -83,7 +83,7 @@ pub async fn lock(client: &Client) -> Result<(), MigrateError> {
     Ok(())
 }
 
-/// Releases the migrate lock (closing the connection would too; this is just prompt).
+/// Releases the migrate lock promptly (closing the connection would too).
 pub async fn unlock(client: &Client) -> Result<(), MigrateError> {
     client
         .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
