@@ -37,8 +37,8 @@ pub enum Transport {
     Tls(SslMode),
 }
 
-/// A validated Postgres URL together with the transport it calls for.
-#[derive(Debug)]
+/// A validated Postgres URL together with the transport it calls for. `Debug` shows only the
+/// redacted form.
 pub struct DatabaseUrl {
     config: tokio_postgres::Config,
     redacted: String,
@@ -106,6 +106,15 @@ impl DatabaseUrl {
     /// messages should never contain it, but this is cheap insurance for error output.
     pub fn scrub(&self, message: &str) -> String {
         scrub(message, &self.secrets)
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseUrl")
+            .field("url", &self.redacted)
+            .field("transport", &self.transport)
+            .finish()
     }
 }
 
@@ -319,6 +328,16 @@ mod tests {
             !parsed.redacted().contains("pa?ss"),
             "{}",
             parsed.redacted()
+        );
+    }
+
+    #[test]
+    fn debug_output_is_redacted() {
+        let url = DatabaseUrl::parse("postgres://app:hunter2@localhost/db").unwrap();
+        let debug = format!("{url:?}");
+        assert!(
+            !debug.contains("hunter2") && debug.contains("app:***@"),
+            "{debug}"
         );
     }
 
