@@ -69,9 +69,21 @@ pub fn call(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> Reply {
+    call_base(&s.base, method, path, key, headers, body)
+}
+
+/// Like [`call`], against any Worker base URL (e.g. a second worker).
+pub fn call_base(
+    base: &str,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Reply {
     let mut builder = ureq::http::Request::builder()
         .method(method)
-        .uri(format!("{}{}", s.base, path));
+        .uri(format!("{base}{path}"));
     if let Some(key) = key {
         builder = builder.header("authorization", format!("Bearer {key}"));
     }

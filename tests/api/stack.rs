@@ -23,7 +23,7 @@ pub struct Stack {
     /// The throw-away database's connection string.
     pub database_url: String,
     neon: Option<Child>,
-    wrangler: Option<Child>,
+    wrangler: Option<Worker>,
     state_dir: PathBuf,
 }
 
@@ -172,51 +172,84 @@ impl Stack {
         }
 
         // 3. The Worker.
-        let port = free_port()?;
-        let inspector = free_port()?;
-        let api_keys = serde_json::json!({
-            "test-admin": {"sha256": key_hash_hex(&stack.admin_key), "scopes": ["admin"]},
-            "test-objects-read": {"sha256": key_hash_hex(&stack.objects_read_key), "scopes": ["objects:read"]},
-        });
-        let child = guard(
-            Command::new(&wrangler)
-                .current_dir(&root)
-                .args([
-                    "dev",
-                    "--ip",
-                    "127.0.0.1",
-                    "--show-interactive-dev-session=false",
-                ])
-                .args(["--port", &port.to_string()])
-                .args(["--inspector-port", &inspector.to_string()])
-                .arg("--persist-to")
-                .arg(&persist)
-                .args(["--var", &format!("API_KEYS:{api_keys}")])
-                .args(["--var", &format!("DATABASE_URL:{}", stack.database_url)])
-                .args(["--var", &format!("NEON_SQL_URL:{}", stack.sql_url)])
-                .env("WRANGLER_SEND_METRICS", "false")
-                .stdin(Stdio::null())
-                .stdout(log_file(&stack.state_dir, "wrangler.log")?)
-                .stderr(log_file(&stack.state_dir, "wrangler.log")?),
-        )
-        .spawn()
-        .map_err(|e| format!("cannot start wrangler dev: {e}"))?;
-        stack.wrangler = Some(child);
-        stack.base = format!("http://127.0.0.1:{port}");
-        stack.wait_until_serving(Duration::from_secs(180))?;
+        let worker = stack.spawn_worker("wrangler", &[])?;
+        stack.base = worker.base.clone();
+        stack.wrangler = Some(worker);
         Ok(stack)
     }
 
+    /// Starts another `wrangler dev` on the same local state, with some vars
+    /// overridden (e.g. a Neon URL that points nowhere, to test store faults).
+    pub fn spawn_worker(&self, name: &str, overrides: &[(&str, &str)]) -> Result<Worker, String> {
+        let root = repo_root();
+        let wrangler = root.join("node_modules/.bin/wrangler");
+        let persist = self.state_dir.join("wrangler-state");
+        let port = free_port()?;
+        let inspector = free_port()?;
+        let api_keys = serde_json::json!({
+            "test-admin": {"sha256": key_hash_hex(&self.admin_key), "scopes": ["admin"]},
+            "test-objects-read": {"sha256": key_hash_hex(&self.objects_read_key), "scopes": ["objects:read"]},
+        })
+        .to_string();
+        let mut vars: Vec<(&str, &str)> = vec![
+            ("API_KEYS", &api_keys),
+            ("DATABASE_URL", &self.database_url),
+            ("NEON_SQL_URL", &self.sql_url),
+        ];
+        for (k, v) in overrides {
+            vars.retain(|(name, _)| name != k);
+            vars.push((k, v));
+        }
+        let log_name = format!("{name}.log");
+        let mut cmd = Command::new(&wrangler);
+        cmd.current_dir(&root)
+            .args(["dev", "--ip", "127.0.0.1", "--show-interactive-dev-session=false"])
+            .args(["--port", &port.to_string()])
+            .args(["--inspector-port", &inspector.to_string()])
+            .arg("--persist-to")
+            .arg(&persist);
+        for (k, v) in &vars {
+            cmd.args(["--var", &format!("{k}:{v}")]);
+        }
+        let child = guard(
+            cmd.env("WRANGLER_SEND_METRICS", "false")
+                .stdin(Stdio::null())
+                .stdout(log_file(&self.state_dir, &log_name)?)
+                .stderr(log_file(&self.state_dir, &log_name)?),
+        )
+        .spawn()
+        .map_err(|e| format!("cannot start wrangler dev: {e}"))?;
+        let mut worker = Worker {
+            child: Some(child),
+            base: format!("http://127.0.0.1:{port}"),
+            log: self.state_dir.join(log_name),
+        };
+        worker.wait_until_serving(Duration::from_secs(180))?;
+        Ok(worker)
+    }
+    /// The Worker's log so far (console output of workerd), for assertions
+    /// about what is and is not logged.
+    pub fn worker_log(&self) -> String {
+        self.wrangler.as_ref().map(Worker::log).unwrap_or_default()
+    }
+}
+
+/// One `wrangler dev` process serving the Worker; stopped on drop.
+pub struct Worker {
+    child: Option<Child>,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    log: PathBuf,
+}
+
+impl Worker {
     fn wait_until_serving(&mut self, limit: Duration) -> Result<(), String> {
         let deadline = Instant::now() + limit;
         let url = format!("{}/v1/health", self.base);
         while Instant::now() < deadline {
-            if let Some(child) = self.wrangler.as_mut() {
+            if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
-                    return Err(format!(
-                        "wrangler dev exited ({status}):\n{}",
-                        tail(&self.state_dir.join("wrangler.log"))
-                    ));
+                    return Err(format!("wrangler dev exited ({status}):\n{}", tail(&self.log)));
                 }
             }
             if let Ok(resp) = ureq::get(&url).call() {
@@ -228,22 +261,27 @@ impl Stack {
         }
         Err(format!(
             "wrangler dev did not serve {url} within {limit:?}:\n{}",
-            tail(&self.state_dir.join("wrangler.log"))
+            tail(&self.log)
         ))
     }
 
-    /// The Worker's log so far (console output of workerd), for assertions
-    /// about what is and is not logged.
-    pub fn worker_log(&self) -> String {
-        std::fs::read_to_string(self.state_dir.join("wrangler.log")).unwrap_or_default()
+    /// Everything this worker's wrangler printed so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            stop(&mut c);
+        }
     }
 }
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        if let Some(mut c) = self.wrangler.take() {
-            stop(&mut c);
-        }
+        drop(self.wrangler.take());
         if let Some(mut c) = self.neon.take() {
             stop(&mut c);
         }

@@ -1,6 +1,7 @@
 //! `GET /v1/status`: each store checked for real.
 
-use crate::client::{call, get};
+use crate::client::{call, call_base, get};
+use crate::stack::free_port;
 use crate::stack::Stack;
 use crate::{Outcome, TestFn};
 
@@ -8,6 +9,8 @@ pub fn tests() -> Vec<TestFn> {
     vec![
         ("status::all_stores_ok_with_latency", all_stores_ok),
         ("status::any_valid_key_may_ask", any_valid_key),
+        ("status::unreachable_neon_is_503_naming_it", unreachable_neon),
+        ("status::bad_configuration_names_the_setting", bad_configuration),
     ]
 }
 
@@ -26,5 +29,35 @@ fn all_stores_ok(s: &Stack) -> Outcome {
 fn any_valid_key(s: &Stack) -> Outcome {
     let r = call(s, "GET", "/v1/status", Some(&s.objects_read_key), &[], None);
     assert_eq!(r.status, 200, "{}", r.body);
+    Ok(())
+}
+
+fn unreachable_neon(s: &Stack) -> Outcome {
+    // A port nothing listens on: the Neon check fails, D1 and R2 still pass.
+    let dead = format!("http://127.0.0.1:{}/sql", free_port()?);
+    let w = s.spawn_worker("wrangler-dead-neon", &[("NEON_SQL_URL", &dead)])?;
+    let r = call_base(&w.base, "GET", "/v1/status", Some(&s.admin_key), &[], None);
+    let v = r.assert_error(503, "store_unavailable");
+    assert!(v["message"].as_str().unwrap_or("").contains("neon"), "{v}");
+    assert_eq!(v["details"]["failing"], serde_json::json!(["neon"]));
+    assert_eq!(v["details"]["stores"]["d1"]["ok"], true);
+    assert_eq!(v["details"]["stores"]["r2"]["ok"], true);
+    assert_eq!(v["details"]["stores"]["neon"]["ok"], false);
+    assert!(r.header("retry-after").is_some());
+    assert!(!r.body.contains(&dead), "no internal address in the body");
+    Ok(())
+}
+
+fn bad_configuration(s: &Stack) -> Outcome {
+    // A DATABASE_URL that is not a URL: the error names the setting, never
+    // its value, and the other stores are unaffected.
+    let secret = "not-a-url-but-secret-s3cr3t";
+    let w = s.spawn_worker("wrangler-bad-config", &[("DATABASE_URL", secret)])?;
+    let r = call_base(&w.base, "GET", "/v1/status", Some(&s.admin_key), &[], None);
+    let v = r.assert_error(503, "store_unavailable");
+    assert_eq!(v["details"]["stores"]["neon"]["error"], "misconfigured");
+    assert!(!r.body.contains(secret));
+    assert!(!w.log().contains(secret), "the value must not be logged");
+    assert!(w.log().contains("DATABASE_URL"), "the log names the setting");
     Ok(())
 }
