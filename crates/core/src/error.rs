@@ -36,6 +36,28 @@ pub enum ErrorCode {
     ConfigInvalid,
     /// Anything else; details go to the log, never to the client.
     Internal,
+    /// A unique (or primary key, or exclusion) constraint would be violated.
+    UniqueViolation,
+    /// A foreign key constraint would be violated.
+    ForeignKeyViolation,
+    /// A NOT NULL constraint would be violated.
+    NotNullViolation,
+    /// A CHECK constraint would be violated.
+    CheckViolation,
+    /// The SQL does not parse.
+    SyntaxError,
+    /// The SQL names a table that does not exist.
+    UndefinedTable,
+    /// The SQL names a column that does not exist.
+    UndefinedColumn,
+    /// A concurrent transaction conflicted; retrying may succeed.
+    SerializationFailure,
+    /// The database refused the operation for lack of privilege.
+    InsufficientPrivilege,
+    /// A key that may only read tried to write.
+    ReadOnly,
+    /// Any other error the SQL caused (`details` has the SQLSTATE or SQLite class).
+    SqlError,
 }
 
 impl ErrorCode {
@@ -53,6 +75,17 @@ impl ErrorCode {
             ErrorCode::Timeout => "timeout",
             ErrorCode::ConfigInvalid => "config_invalid",
             ErrorCode::Internal => "internal",
+            ErrorCode::UniqueViolation => "unique_violation",
+            ErrorCode::ForeignKeyViolation => "foreign_key_violation",
+            ErrorCode::NotNullViolation => "not_null_violation",
+            ErrorCode::CheckViolation => "check_violation",
+            ErrorCode::SyntaxError => "syntax_error",
+            ErrorCode::UndefinedTable => "undefined_table",
+            ErrorCode::UndefinedColumn => "undefined_column",
+            ErrorCode::SerializationFailure => "serialization_failure",
+            ErrorCode::InsufficientPrivilege => "insufficient_privilege",
+            ErrorCode::ReadOnly => "read_only",
+            ErrorCode::SqlError => "sql_error",
         }
     }
 
@@ -63,7 +96,18 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
-            ErrorCode::InvalidJson | ErrorCode::InvalidRequest => 400,
+            ErrorCode::InvalidJson
+            | ErrorCode::InvalidRequest
+            | ErrorCode::NotNullViolation
+            | ErrorCode::CheckViolation
+            | ErrorCode::SyntaxError
+            | ErrorCode::UndefinedTable
+            | ErrorCode::UndefinedColumn
+            | ErrorCode::SqlError => 400,
+            ErrorCode::UniqueViolation
+            | ErrorCode::ForeignKeyViolation
+            | ErrorCode::SerializationFailure => 409,
+            ErrorCode::InsufficientPrivilege | ErrorCode::ReadOnly => 403,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::StoreUnavailable => 503,
             ErrorCode::Timeout => 504,
@@ -84,6 +128,17 @@ impl ErrorCode {
         ErrorCode::Timeout,
         ErrorCode::ConfigInvalid,
         ErrorCode::Internal,
+        ErrorCode::UniqueViolation,
+        ErrorCode::ForeignKeyViolation,
+        ErrorCode::NotNullViolation,
+        ErrorCode::CheckViolation,
+        ErrorCode::SyntaxError,
+        ErrorCode::UndefinedTable,
+        ErrorCode::UndefinedColumn,
+        ErrorCode::SerializationFailure,
+        ErrorCode::InsufficientPrivilege,
+        ErrorCode::ReadOnly,
+        ErrorCode::SqlError,
     ];
 }
 

@@ -13,6 +13,8 @@
 //!   SQL endpoint derived from it).
 //! * [`request_id`] — the `x-request-id` every response carries.
 //! * [`log`] — the one structured log line written per request.
+//! * [`sql`] — raw SQL on D1 and Postgres: request bodies, value encoding,
+//!   results, read-only checks, store errors mapped to HTTP.
 //! * [`neon`] — Neon's SQL-over-HTTP protocol, shared by the Worker's client
 //!   and the local Neon-compatible endpoint.
 
@@ -23,5 +25,6 @@ pub mod log;
 pub mod neon;
 pub mod request_id;
 pub mod router;
+pub mod sql;
 
 pub use error::{ApiError, ErrorCode};

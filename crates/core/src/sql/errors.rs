@@ -1,0 +1,234 @@
+//! Store errors mapped to HTTP by kind, once, for both stores.
+//!
+//! The client gets a stable code, the database's own message (it describes
+//! the client's SQL, not our internals) and, in `details`, the SQLSTATE
+//! (Postgres) or SQLite error class (D1) plus the structured fields that
+//! help fix the statement. Postgres's source file/line/routine never leave.
+
+use crate::error::{ApiError, ErrorCode};
+use crate::neon::ErrorBody;
+use serde_json::{json, Map, Value};
+
+/// Why a store error is not the client's to fix: the caller logs it and
+/// answers with the returned error.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mapped {
+    /// The client's statement failed: answer with this.
+    Client(ApiError),
+    /// Our configuration or the store is at fault: log `cause`, answer with `error`.
+    Server {
+        /// What the client sees.
+        error: ApiError,
+        /// What the log gets (no secrets: messages of the database only).
+        cause: String,
+    },
+}
+
+fn by_sqlstate(state: &str) -> Option<ErrorCode> {
+    Some(match state {
+        "23505" | "23P01" => ErrorCode::UniqueViolation,
+        "23503" => ErrorCode::ForeignKeyViolation,
+        "23502" => ErrorCode::NotNullViolation,
+        "23514" => ErrorCode::CheckViolation,
+        "42601" => ErrorCode::SyntaxError,
+        "42P01" => ErrorCode::UndefinedTable,
+        "42703" => ErrorCode::UndefinedColumn,
+        "40001" | "40P01" => ErrorCode::SerializationFailure,
+        "42501" => ErrorCode::InsufficientPrivilege,
+        "25006" => ErrorCode::ReadOnly,
+        _ => return None,
+    })
+}
+
+/// Maps a Neon error body (HTTP 400 from the SQL endpoint).
+pub fn from_neon(body: &ErrorBody) -> Mapped {
+    let state = body.code.as_str();
+    let class = state.get(..2).unwrap_or("");
+    let server = |error: ApiError| Mapped::Server {
+        error,
+        cause: format!("neon refused: SQLSTATE {state:?}: {}", body.message),
+    };
+    if state.is_empty() {
+        // A refusal of the proxy itself (connection string, headers): ours.
+        return server(ApiError::internal());
+    }
+    match class {
+        // Wrong password, unknown user or database: DATABASE_URL is wrong.
+        "28" | "3D" => return server(ApiError::config("DATABASE_URL", "was refused by the database")),
+        "08" | "53" | "57" if state != "57014" => {
+            return server(
+                ApiError::new(ErrorCode::StoreUnavailable, "the pg store is unavailable")
+                    .with_details(json!({ "store": "pg", "retryable": true }))
+                    .with_header("Retry-After", "1"),
+            )
+        }
+        _ => {}
+    }
+    if state == "57014" {
+        return Mapped::Client(
+            ApiError::new(ErrorCode::Timeout, "the statement was cancelled (statement timeout)")
+                .with_details(json!({ "sqlstate": state })),
+        );
+    }
+    let code = by_sqlstate(state).unwrap_or(ErrorCode::SqlError);
+    let mut details = Map::new();
+    details.insert("sqlstate".into(), Value::String(state.to_string()));
+    for (key, value) in [
+        ("detail", &body.detail),
+        ("position", &body.position),
+        ("schema", &body.schema),
+        ("table", &body.table),
+        ("column", &body.column),
+        ("constraint", &body.constraint),
+        ("dataType", &body.data_type),
+        ("where", &body.where_),
+    ] {
+        if let Some(v) = value {
+            details.insert(key.into(), Value::String(v.clone()));
+        }
+    }
+    if code == ErrorCode::SerializationFailure {
+        details.insert("retryable".into(), Value::Bool(true));
+    }
+    let mut error = ApiError::new(code, body.message.clone()).with_details(Value::Object(details));
+    if let Some(hint) = &body.hint {
+        error = error.with_hint(hint.clone());
+    }
+    Mapped::Client(error)
+}
+
+/// Maps a D1 error message (`D1_ERROR: UNIQUE constraint failed: t.id: SQLITE_CONSTRAINT`).
+pub fn from_d1(message: &str) -> Mapped {
+    let text = message
+        .trim()
+        .trim_start_matches("Error: ")
+        .trim_start_matches("D1_ERROR: ")
+        .trim_start_matches("D1_EXEC_ERROR: ")
+        .to_string();
+    let class = text
+        .rsplit(": ")
+        .next()
+        .filter(|c| c.starts_with("SQLITE_"))
+        .map(str::to_string);
+    let clean = match &class {
+        Some(c) => text.trim_end_matches(c.as_str()).trim_end_matches(": ").to_string(),
+        None => text.clone(),
+    };
+    let lower = clean.to_ascii_lowercase();
+    let code = if lower.contains("unique constraint failed") || lower.contains("primary key constraint failed") {
+        ErrorCode::UniqueViolation
+    } else if lower.contains("foreign key constraint failed") {
+        ErrorCode::ForeignKeyViolation
+    } else if lower.contains("not null constraint failed") {
+        ErrorCode::NotNullViolation
+    } else if lower.contains("check constraint failed") {
+        ErrorCode::CheckViolation
+    } else if lower.contains("syntax error") || lower.contains("incomplete input") || lower.contains("unrecognized token") {
+        ErrorCode::SyntaxError
+    } else if lower.contains("no such table") {
+        ErrorCode::UndefinedTable
+    } else if lower.contains("no such column") {
+        ErrorCode::UndefinedColumn
+    } else if lower.contains("not authorized") || class.as_deref() == Some("SQLITE_AUTH") {
+        ErrorCode::InsufficientPrivilege
+    } else if message.contains("D1_TYPE_ERROR") {
+        ErrorCode::InvalidRequest
+    } else if class.is_some() || lower.contains("sqlite") {
+        ErrorCode::SqlError
+    } else {
+        // No SQLite class: the platform failed (network, reset, overload).
+        return Mapped::Server {
+            error: ApiError::new(ErrorCode::StoreUnavailable, "the d1 store is unavailable")
+                .with_details(json!({ "store": "d1", "retryable": true }))
+                .with_header("Retry-After", "1"),
+            cause: format!("d1 failed: {text}"),
+        };
+    };
+    let mut details = Map::new();
+    if let Some(c) = class {
+        details.insert("sqliteError".into(), Value::String(c));
+    }
+    Mapped::Client(ApiError::new(code, clean).with_details(Value::Object(details)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pg(code: &str) -> ErrorBody {
+        ErrorBody {
+            message: "boom".into(),
+            code: code.into(),
+            severity: "ERROR".into(),
+            file: Some("nbtinsert.c".into()),
+            line: Some("666".into()),
+            routine: Some("_bt_check_unique".into()),
+            constraint: Some("t_pkey".into()),
+            ..ErrorBody::default()
+        }
+    }
+
+    fn client(m: Mapped) -> ApiError {
+        match m {
+            Mapped::Client(e) => e,
+            Mapped::Server { error, cause } => panic!("server error {error:?}: {cause}"),
+        }
+    }
+
+    #[test]
+    fn postgres_kinds_map_to_statuses() {
+        for (state, status, code) in [
+            ("23505", 409, "unique_violation"),
+            ("23503", 409, "foreign_key_violation"),
+            ("23502", 400, "not_null_violation"),
+            ("23514", 400, "check_violation"),
+            ("42601", 400, "syntax_error"),
+            ("42P01", 400, "undefined_table"),
+            ("42703", 400, "undefined_column"),
+            ("40001", 409, "serialization_failure"),
+            ("42501", 403, "insufficient_privilege"),
+            ("25006", 403, "read_only"),
+            ("22P02", 400, "sql_error"),
+            ("57014", 504, "timeout"),
+        ] {
+            let e = client(from_neon(&pg(state)));
+            assert_eq!((e.status(), e.code.as_str()), (status, code), "{state}");
+            let d = e.details.unwrap();
+            assert_eq!(d["sqlstate"], state);
+            assert!(d.get("file").is_none() && d.get("routine").is_none() && d.get("line").is_none());
+        }
+        let e = client(from_neon(&pg("40001")));
+        assert_eq!(e.details.unwrap()["retryable"], true);
+    }
+
+    #[test]
+    fn configuration_and_outages_are_server_side() {
+        for (state, status) in [("28P01", 500), ("3D000", 500), ("08006", 503), ("53300", 503), ("", 500)] {
+            match from_neon(&pg(state)) {
+                Mapped::Server { error, .. } => assert_eq!(error.status(), status, "{state}"),
+                Mapped::Client(e) => panic!("{state} mapped to client error {e:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn d1_messages_map_by_kind() {
+        for (msg, status, code, class) in [
+            ("D1_ERROR: UNIQUE constraint failed: t.id: SQLITE_CONSTRAINT", 409, "unique_violation", Some("SQLITE_CONSTRAINT")),
+            ("D1_ERROR: FOREIGN KEY constraint failed: SQLITE_CONSTRAINT", 409, "foreign_key_violation", Some("SQLITE_CONSTRAINT")),
+            ("D1_ERROR: NOT NULL constraint failed: t.a: SQLITE_CONSTRAINT", 400, "not_null_violation", Some("SQLITE_CONSTRAINT")),
+            ("D1_ERROR: CHECK constraint failed: a > 0: SQLITE_CONSTRAINT", 400, "check_violation", Some("SQLITE_CONSTRAINT")),
+            ("D1_ERROR: near \"selec\": syntax error at offset 0: SQLITE_ERROR", 400, "syntax_error", Some("SQLITE_ERROR")),
+            ("D1_ERROR: no such table: nope: SQLITE_ERROR", 400, "undefined_table", Some("SQLITE_ERROR")),
+            ("D1_ERROR: no such column: nope: SQLITE_ERROR", 400, "undefined_column", Some("SQLITE_ERROR")),
+            ("D1_ERROR: not authorized: SQLITE_AUTH", 403, "insufficient_privilege", Some("SQLITE_AUTH")),
+            ("D1_ERROR: datatype mismatch: SQLITE_MISMATCH", 400, "sql_error", Some("SQLITE_MISMATCH")),
+        ] {
+            let e = client(from_d1(msg));
+            assert_eq!((e.status(), e.code.as_str()), (status, code), "{msg}");
+            assert!(!e.message.contains("D1_ERROR"), "{}", e.message);
+            assert_eq!(e.details.unwrap().get("sqliteError").and_then(Value::as_str), class);
+        }
+        assert!(matches!(from_d1("D1_ERROR: Network connection lost."), Mapped::Server { .. }));
+    }
+}
