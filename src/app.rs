@@ -77,6 +77,8 @@ async fn dispatch(req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
     match ctx.route.id {
         RouteId::Health => routes::health::handle(),
         RouteId::Status => routes::status::handle(req, ctx).await,
+        RouteId::SqlQuery(store) => routes::sql::query(req, ctx, store).await,
+        RouteId::SqlBatch(store) => routes::sql::batch(req, ctx, store).await,
     }
 }
 

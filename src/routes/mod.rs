@@ -2,4 +2,5 @@
 //! access, parses the request, runs the operation on a store, answers.
 
 pub mod health;
+pub mod sql;
 pub mod status;

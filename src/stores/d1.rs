@@ -1,7 +1,20 @@
 //! D1, through the `DB` binding.
+//!
+//! Statements run through D1's JavaScript `batch()` (one implicit
+//! transaction, also for a single statement) and values are read straight
+//! from the JavaScript result objects, so BLOBs stay bytes and numbers are
+//! checked for exactness (`strata_core::sql::d1`).
 
 use super::StoreError;
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use strata_core::sql::d1::{self as d1_result, D1Value};
+use strata_core::sql::errors::{from_d1, Mapped};
+use strata_core::sql::request::Statement;
+use strata_core::sql::result::{RowMode, SqlResult};
+use strata_core::sql::value::{d1_param, D1Param};
 use strata_core::ApiError;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 use worker::{D1Database, Env};
 
 /// The D1 binding's name in wrangler.toml.
@@ -29,4 +42,146 @@ pub async fn ping(env: &Env) -> Result<(), StoreError> {
         Some(v) if v.get("ok") == Some(&serde_json::json!(1)) => Ok(()),
         _ => Err(StoreError::unavailable("d1", "select 1 returned no row")),
     }
+}
+
+fn param_js(p: D1Param) -> JsValue {
+    match p {
+        D1Param::Null => JsValue::NULL,
+        D1Param::Number(n) => JsValue::from_f64(n),
+        D1Param::Text(s) => JsValue::from_str(&s),
+        D1Param::Blob(b) => Uint8Array::from(b.as_slice()).into(),
+    }
+}
+
+/// The message of a thrown JS error (D1 puts the SQLite text there).
+fn js_error_text(e: &JsValue) -> String {
+    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
+        let mut text: String = err.message().into();
+        if let Some(cause) = err.cause().dyn_ref::<js_sys::Error>() {
+            let cause: String = cause.message().into();
+            if !text.contains(&cause) {
+                text = format!("{text}: {cause}");
+            }
+        }
+        text
+    } else {
+        e.as_string().unwrap_or_else(|| "unknown error".into())
+    }
+}
+
+fn mapped(e: &JsValue) -> ApiError {
+    match from_d1(&js_error_text(e)) {
+        Mapped::Client(err) => err,
+        Mapped::Server { error, cause } => {
+            worker::console_error!("{cause}");
+            error
+        }
+    }
+}
+
+fn get(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn d1_value(v: JsValue) -> D1Value {
+    if v.is_null() || v.is_undefined() {
+        D1Value::Null
+    } else if let Some(n) = v.as_f64() {
+        D1Value::Number(n)
+    } else if let Some(s) = v.as_string() {
+        D1Value::Text(s)
+    } else if let Some(b) = v.as_bool() {
+        D1Value::Number(if b { 1.0 } else { 0.0 })
+    } else if let Some(buf) = v.dyn_ref::<js_sys::ArrayBuffer>() {
+        D1Value::Blob(Uint8Array::new(buf).to_vec())
+    } else if let Some(bytes) = v.dyn_ref::<Uint8Array>() {
+        D1Value::Blob(bytes.to_vec())
+    } else if let Some(arr) = v.dyn_ref::<Array>() {
+        // D1 returns BLOBs as arrays of byte values.
+        D1Value::Blob(arr.iter().map(|b| b.as_f64().unwrap_or(0.0) as u8).collect())
+    } else {
+        D1Value::Text(js_sys::JSON::stringify(&v).map(String::from).unwrap_or_default())
+    }
+}
+
+fn meta_json(meta: &JsValue) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    for key in ["changes", "last_row_id", "rows_read", "rows_written", "duration", "changed_db", "size_after"] {
+        let v = get(meta, key);
+        if let Some(n) = v.as_f64() {
+            let json = if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+                serde_json::Value::from(n as i64)
+            } else {
+                serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, serde_json::Value::Number)
+            };
+            out.insert(key.into(), json);
+        } else if let Some(b) = v.as_bool() {
+            out.insert(key.into(), serde_json::Value::Bool(b));
+        }
+    }
+    out
+}
+
+fn convert(result: &JsValue, mode: RowMode) -> Result<SqlResult, ApiError> {
+    let rows = get(result, "results");
+    let rows: Array = rows.dyn_into().unwrap_or_default();
+    // D1 hands rows over as objects; the first row's keys give the columns.
+    let mut names: Vec<String> = Vec::new();
+    let mut values = Vec::with_capacity(rows.length() as usize);
+    for row in rows.iter() {
+        let obj: &Object = row.unchecked_ref();
+        let keys = Object::keys(obj);
+        if names.is_empty() {
+            names = keys.iter().filter_map(|k| k.as_string()).collect();
+        }
+        values.push(
+            names
+                .iter()
+                .map(|k| d1_value(get(&row, k)))
+                .collect::<Vec<_>>(),
+        );
+    }
+    d1_result::result(names, values, meta_json(&get(result, "meta")), mode)
+}
+
+/// Runs statements atomically (D1 `batch()`), one result per statement.
+pub async fn run(
+    env: &Env,
+    statements: &[Statement],
+    mode: RowMode,
+) -> Result<Vec<SqlResult>, ApiError> {
+    let db = database(env).map_err(ApiError::from)?;
+    let list = Array::new();
+    for (i, s) in statements.iter().enumerate() {
+        let mut params = Vec::with_capacity(s.params.len());
+        for (j, p) in s.params.iter().enumerate() {
+            let at = if statements.len() == 1 {
+                format!("params[{j}]")
+            } else {
+                format!("statements[{i}].params[{j}]")
+            };
+            params.push(param_js(d1_param(p, &at)?));
+        }
+        let stmt = db
+            .prepare(s.sql.as_str())
+            .bind(&params)
+            .map_err(|e| match e {
+                worker::Error::JsError(m) => mapped(&JsValue::from_str(&m)),
+                worker::Error::D1(d) => mapped(d.as_ref()),
+                other => mapped(&JsValue::from_str(&other.to_string())),
+            })?;
+        list.push(stmt.inner());
+    }
+    let db_js: &JsValue = db.as_ref();
+    let batch: Function = get(db_js, "batch")
+        .dyn_into()
+        .map_err(|_| ApiError::from(StoreError::unavailable("d1", "binding has no batch()")))?;
+    let promise: Promise = batch
+        .call1(db_js, &list)
+        .map_err(|e| mapped(&e))?
+        .dyn_into()
+        .map_err(|_| ApiError::from(StoreError::unavailable("d1", "batch() returned no promise")))?;
+    let output = JsFuture::from(promise).await.map_err(|e| mapped(&e))?;
+    let output: Array = output.dyn_into().unwrap_or_default();
+    output.iter().map(|r| convert(&r, mode)).collect()
 }

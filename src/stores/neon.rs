@@ -6,7 +6,12 @@
 use super::StoreError;
 use crate::settings;
 use strata_core::config::NeonConfig;
-use strata_core::ApiError;
+use strata_core::neon::{headers, BatchResponse, ErrorBody, QueryResponse};
+use strata_core::sql::errors::{self, Mapped};
+use strata_core::sql::pg;
+use strata_core::sql::request::{Isolation, Statement};
+use strata_core::sql::result::{RowMode, SqlResult};
+use strata_core::{ApiError, ErrorCode};
 use worker::{AbortController, Env, Fetch, Headers, Method, Request, RequestInit};
 
 /// A Neon SQL-over-HTTP client for one request.
@@ -21,6 +26,8 @@ pub enum NeonReply {
     Ok(serde_json::Value),
     /// HTTP 400: a database or protocol error the client caused (17-key body).
     Rejected(serde_json::Value),
+    /// HTTP 413 / 507: the request or the result is over Neon's size limit.
+    TooLarge(u16),
 }
 
 impl NeonClient {
@@ -48,7 +55,7 @@ impl NeonClient {
             })
         };
         set("content-type", "application/json")?;
-        set("neon-connection-string", self.config.connection_string())?;
+        set(headers::CONNECTION_STRING, self.config.connection_string())?;
         for (name, value) in extra_headers {
             set(name, value)?;
         }
@@ -69,6 +76,9 @@ impl NeonClient {
                 .await
                 .map_err(|e| StoreError::unavailable("neon", e))?;
             let status = response.status_code();
+            if status == 413 || status == 507 {
+                return Ok(NeonReply::TooLarge(status));
+            }
             let json: serde_json::Value = response.json().await.map_err(|e| {
                 StoreError::unavailable("neon", format!("HTTP {status}, unreadable body: {e}"))
             })?;
@@ -97,6 +107,59 @@ impl NeonClient {
                 "neon",
                 format!("select 1 refused with SQLSTATE {}", e["code"]),
             )),
+            NeonReply::TooLarge(status) => Err(StoreError::unavailable("neon", format!("HTTP {status}"))),
         }
+    }
+
+    /// Runs statements: one alone as a single query, several (or any
+    /// read-only or isolation-level request) as one Neon batch, a single
+    /// transaction. Read-only is enforced by Postgres (`READ ONLY`), not by
+    /// looking at the SQL.
+    pub async fn run(
+        &self,
+        statements: &[Statement],
+        read_only: bool,
+        isolation: Option<Isolation>,
+        mode: RowMode,
+    ) -> Result<Vec<SqlResult>, ApiError> {
+        let mut headers: Vec<(&str, &str)> = vec![(headers::RAW_TEXT_OUTPUT, "true"), (headers::ARRAY_MODE, "true")];
+        let single = statements.len() == 1 && !read_only && isolation.is_none();
+        let body = if single {
+            serde_json::to_value(pg::neon_query(&statements[0], None)?)
+        } else {
+            headers.extend(pg::batch_options(isolation, read_only).to_headers());
+            serde_json::to_value(pg::neon_batch(statements)?)
+        }
+        .map_err(|_| ApiError::internal())?;
+        let reply = self.send(&body, &headers).await.map_err(ApiError::from)?;
+        let json = match reply {
+            NeonReply::Ok(json) => json,
+            NeonReply::Rejected(json) => {
+                let body: ErrorBody = serde_json::from_value(json).unwrap_or_default();
+                return Err(match errors::from_neon(&body) {
+                    Mapped::Client(e) => e,
+                    Mapped::Server { error, cause } => {
+                        worker::console_error!("{cause}");
+                        error
+                    }
+                });
+            }
+            NeonReply::TooLarge(413) => {
+                return Err(ApiError::new(ErrorCode::PayloadTooLarge, "the statement is larger than Neon accepts"))
+            }
+            NeonReply::TooLarge(_) => {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    "the result is larger than Neon returns; select fewer rows or columns",
+                ))
+            }
+        };
+        let unreadable = |_| ApiError::from(StoreError::unavailable("neon", "unreadable result"));
+        let responses: Vec<QueryResponse> = if single {
+            vec![serde_json::from_value(json).map_err(unreadable)?]
+        } else {
+            serde_json::from_value::<BatchResponse>(json).map_err(unreadable)?.results
+        };
+        Ok(responses.into_iter().map(|r| pg::result(r, mode)).collect())
     }
 }

@@ -28,6 +28,8 @@ pub enum ErrorCode {
     InvalidRequest,
     /// The request body is larger than the configured limit.
     PayloadTooLarge,
+    /// The body's `Content-Type` is not one this route reads.
+    UnsupportedMediaType,
     /// A store needed for the request cannot be reached right now.
     StoreUnavailable,
     /// A store did not answer within the configured time.
@@ -71,6 +73,7 @@ impl ErrorCode {
             ErrorCode::InvalidJson => "invalid_json",
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::StoreUnavailable => "store_unavailable",
             ErrorCode::Timeout => "timeout",
             ErrorCode::ConfigInvalid => "config_invalid",
@@ -109,6 +112,7 @@ impl ErrorCode {
             | ErrorCode::SerializationFailure => 409,
             ErrorCode::InsufficientPrivilege | ErrorCode::ReadOnly => 403,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::StoreUnavailable => 503,
             ErrorCode::Timeout => 504,
             ErrorCode::ConfigInvalid | ErrorCode::Internal => 500,
@@ -124,6 +128,7 @@ impl ErrorCode {
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedMediaType,
         ErrorCode::StoreUnavailable,
         ErrorCode::Timeout,
         ErrorCode::ConfigInvalid,

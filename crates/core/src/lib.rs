@@ -7,6 +7,7 @@
 //!
 //! * [`error`] — the one error type at the HTTP edge, its stable codes and
 //!   their HTTP statuses (the catalogue lives here and in the README).
+//! * [`body`] — request body policy: JSON content types, size limits.
 //! * [`router`] — which route a method and path select, or 404 / 405.
 //! * [`auth`] — API keys (`API_KEYS`), constant-time hash comparison, scopes.
 //! * [`config`] — typed, validated settings (Neon connection string and the
@@ -19,6 +20,7 @@
 //!   and the local Neon-compatible endpoint.
 
 pub mod auth;
+pub mod body;
 pub mod config;
 pub mod error;
 pub mod log;

@@ -6,6 +6,7 @@
 //! `HEAD` is accepted wherever `GET` is.
 
 use crate::error::ApiError;
+use crate::sql::Store;
 
 /// Every route the Worker serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +15,10 @@ pub enum RouteId {
     Health,
     /// `GET /v1/status`: each store checked for real.
     Status,
+    /// `POST /v1/{d1,pg}/query`: one SQL statement.
+    SqlQuery(Store),
+    /// `POST /v1/{d1,pg}/batch`: SQL statements run atomically.
+    SqlBatch(Store),
 }
 
 /// One row of the route table.
@@ -38,6 +43,26 @@ pub const ROUTES: &[RouteDef] = &[
         id: RouteId::Status,
         pattern: "/v1/status",
         methods: &["GET"],
+    },
+    RouteDef {
+        id: RouteId::SqlQuery(Store::D1),
+        pattern: "/v1/d1/query",
+        methods: &["POST"],
+    },
+    RouteDef {
+        id: RouteId::SqlBatch(Store::D1),
+        pattern: "/v1/d1/batch",
+        methods: &["POST"],
+    },
+    RouteDef {
+        id: RouteId::SqlQuery(Store::Pg),
+        pattern: "/v1/pg/query",
+        methods: &["POST"],
+    },
+    RouteDef {
+        id: RouteId::SqlBatch(Store::Pg),
+        pattern: "/v1/pg/batch",
+        methods: &["POST"],
     },
 ];
 

@@ -35,3 +35,53 @@ impl Store {
         }
     }
 }
+
+use crate::auth::{Principal, Scope};
+use crate::error::ApiError;
+
+/// What a key may do with raw SQL on a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anything (`sql`, `admin` or the store's write scope).
+    ReadWrite,
+    /// Statements that cannot write (the store's read scope only).
+    ReadOnly,
+}
+
+/// Decides the access a principal has to raw SQL on `store`; 403 naming the
+/// read scope when it has none.
+pub fn access(principal: &Principal, store: Store) -> Result<Access, ApiError> {
+    let (read, write) = match store {
+        Store::D1 => (Scope::D1Read, Scope::D1Write),
+        Store::Pg => (Scope::PgRead, Scope::PgWrite),
+    };
+    if principal.allows(Scope::Sql) || principal.allows(write) {
+        Ok(Access::ReadWrite)
+    } else if principal.allows(read) {
+        Ok(Access::ReadOnly)
+    } else {
+        Err(ApiError::forbidden_scope(read.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(scopes: &[Scope]) -> Principal {
+        Principal {
+            key_id: "k".into(),
+            scopes: scopes.to_vec(),
+        }
+    }
+
+    #[test]
+    fn access_by_scope() {
+        assert_eq!(access(&p(&[Scope::Sql]), Store::D1), Ok(Access::ReadWrite));
+        assert_eq!(access(&p(&[Scope::PgWrite]), Store::Pg), Ok(Access::ReadWrite));
+        assert_eq!(access(&p(&[Scope::PgRead]), Store::Pg), Ok(Access::ReadOnly));
+        assert_eq!(access(&p(&[Scope::Admin]), Store::Pg), Ok(Access::ReadWrite));
+        assert_eq!(access(&p(&[Scope::PgWrite]), Store::D1).unwrap_err().status(), 403);
+        assert_eq!(access(&p(&[Scope::ObjectsWrite]), Store::Pg).unwrap_err().status(), 403);
+    }
+}
