@@ -56,7 +56,7 @@ pub struct ClusterOptions {
     /// `None`: a temporary cluster in a fresh temp directory, deleted on drop. `Some(dir)`: a
     /// persistent cluster in `dir`, initialised if missing or empty, reused otherwise.
     pub data_dir: Option<PathBuf>,
-    /// TCP port on 127.0.0.1; `None` picks a free one.
+    /// TCP port on 127.0.0.1; `None` (or 0) picks a free one.
     pub port: Option<u16>,
     /// The superuser role the cluster is initialised with (default `strata`).
     pub user: String,
@@ -202,10 +202,12 @@ impl Cluster {
         }
 
         let temporary = opts.data_dir.is_none();
+        // Port 0 means "any", as for a listening socket.
+        let fixed_port = opts.port.filter(|&port| port != 0);
         let mut attempt = 0;
         let (postmaster, port) = loop {
             attempt += 1;
-            let port = match opts.port {
+            let port = match fixed_port {
                 Some(port) => port,
                 None => free_port()?,
             };
@@ -220,7 +222,7 @@ impl Cluster {
             ) {
                 Ok(postmaster) => break (postmaster, port),
                 Err(StartFailure::PortTaken(_))
-                    if opts.port.is_none() && attempt < PORT_ATTEMPTS =>
+                    if fixed_port.is_none() && attempt < PORT_ATTEMPTS =>
                 {
                     continue
                 }
