@@ -12,7 +12,7 @@
 //! * [`error`] — the 17-key error body.
 //! * [`params`] — JSON parameter → text bind value.
 //! * [`values`] — Postgres text value → JSON (typed mode), and the type OIDs it needs.
-//! * [`array`] — parser for Postgres text array literals (`{1,"a b",NULL}`).
+//! * [`array`](mod@array) — parser for Postgres text array literals (`{1,"a b",NULL}`).
 //! * [`connstr`] — the `Neon-Connection-String` URL.
 
 pub mod array;
