@@ -29,7 +29,9 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
   rustup target add wasm32-unknown-unknown
 fi
 
-installed_version() { "$1" --version 2>/dev/null | awk '{print $2}' || true; }
+# The first x.y.z in `<tool> --version` (worker-build prints "0.8.7",
+# wasm-bindgen "wasm-bindgen 0.2.130").
+installed_version() { { "$1" --version 2>/dev/null || true; } | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n 1; }
 
 if [ "$(installed_version worker-build)" != "$WORKER_BUILD_VERSION" ]; then
   say "installing worker-build $WORKER_BUILD_VERSION (about 6 minutes on 2 cores, once)"

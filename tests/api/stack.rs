@@ -18,6 +18,8 @@ pub struct Stack {
     pub admin_key: String,
     /// A key with only `objects:read`.
     pub objects_read_key: String,
+    /// Keys with exactly one scope each, by scope name (`d1:read`, `pg:write`, ...).
+    pub scoped_keys: Vec<(&'static str, String)>,
     /// The Neon endpoint's SQL URL (`http://127.0.0.1:<port>/sql`).
     pub sql_url: String,
     /// The throw-away database's connection string.
@@ -102,7 +104,19 @@ fn random_key(tag: &str) -> String {
     format!("sk_test_{tag}_{hex}")
 }
 
+/// Scopes that get a single-scope test key.
+const SCOPES: &[&str] = &["d1:read", "d1:write", "pg:read", "pg:write", "objects:write", "sql"];
+
 impl Stack {
+    /// The test key that has exactly `scope`.
+    pub fn key(&self, scope: &str) -> &str {
+        self.scoped_keys
+            .iter()
+            .find(|(s, _)| *s == scope)
+            .map(|(_, k)| k.as_str())
+            .unwrap_or_else(|| panic!("no test key for scope {scope}"))
+    }
+
     /// Starts everything on free ports with fresh state. Takes a few
     /// seconds when the Worker is already built.
     pub fn start() -> Result<Stack, String> {
@@ -118,6 +132,7 @@ impl Stack {
             base: String::new(),
             admin_key: random_key("admin"),
             objects_read_key: random_key("objr"),
+            scoped_keys: SCOPES.iter().map(|s| (*s, random_key(&s.replace(':', "_")))).collect(),
             sql_url: String::new(),
             database_url: String::new(),
             neon: None,
@@ -186,11 +201,14 @@ impl Stack {
         let persist = self.state_dir.join("wrangler-state");
         let port = free_port()?;
         let inspector = free_port()?;
-        let api_keys = serde_json::json!({
+        let mut keys = serde_json::json!({
             "test-admin": {"sha256": key_hash_hex(&self.admin_key), "scopes": ["admin"]},
             "test-objects-read": {"sha256": key_hash_hex(&self.objects_read_key), "scopes": ["objects:read"]},
-        })
-        .to_string();
+        });
+        for (scope, key) in &self.scoped_keys {
+            keys[format!("test-{scope}")] = serde_json::json!({"sha256": key_hash_hex(key), "scopes": [scope]});
+        }
+        let api_keys = keys.to_string();
         let mut vars: Vec<(&str, &str)> = vec![
             ("API_KEYS", &api_keys),
             ("DATABASE_URL", &self.database_url),

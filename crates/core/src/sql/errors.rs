@@ -105,14 +105,18 @@ pub fn from_d1(message: &str) -> Mapped {
         .trim_start_matches("D1_ERROR: ")
         .trim_start_matches("D1_EXEC_ERROR: ")
         .to_string();
-    let class = text
-        .rsplit(": ")
-        .next()
-        .filter(|c| c.starts_with("SQLITE_"))
-        .map(str::to_string);
-    let clean = match &class {
-        Some(c) => text.trim_end_matches(c.as_str()).trim_end_matches(": ").to_string(),
-        None => text.clone(),
+    // Local and hosted D1 end the message with the SQLite result code, and
+    // sometimes the extended one: `...: SQLITE_CONSTRAINT (extended: SQLITE_CONSTRAINT_PRIMARYKEY)`.
+    let (body, extended) = match text.rsplit_once(" (extended: ") {
+        Some((head, tail)) if tail.ends_with(')') => {
+            (head.to_string(), Some(tail.trim_end_matches(')').to_string()))
+        }
+        _ => (text.clone(), None),
+    };
+    let (clean, class) = match body.rsplit_once(": ") {
+        Some((head, code)) if code.starts_with("SQLITE_") => (head.to_string(), Some(code.to_string())),
+        _ if body.starts_with("SQLITE_") => (body.clone(), Some(body.clone())),
+        _ => (body.clone(), None),
     };
     let lower = clean.to_ascii_lowercase();
     let code = if lower.contains("unique constraint failed") || lower.contains("primary key constraint failed") {
@@ -147,6 +151,9 @@ pub fn from_d1(message: &str) -> Mapped {
     let mut details = Map::new();
     if let Some(c) = class {
         details.insert("sqliteError".into(), Value::String(c));
+    }
+    if let Some(x) = extended {
+        details.insert("sqliteExtendedError".into(), Value::String(x));
     }
     Mapped::Client(ApiError::new(code, clean).with_details(Value::Object(details)))
 }
@@ -230,5 +237,13 @@ mod tests {
             assert_eq!(e.details.unwrap().get("sqliteError").and_then(Value::as_str), class);
         }
         assert!(matches!(from_d1("D1_ERROR: Network connection lost."), Mapped::Server { .. }));
+        let e = client(from_d1(
+            "D1_ERROR: UNIQUE constraint failed: t.id: SQLITE_CONSTRAINT (extended: SQLITE_CONSTRAINT_PRIMARYKEY)",
+        ));
+        assert_eq!(e.code, ErrorCode::UniqueViolation);
+        assert_eq!(e.message, "UNIQUE constraint failed: t.id");
+        let d = e.details.unwrap();
+        assert_eq!(d["sqliteError"], "SQLITE_CONSTRAINT");
+        assert_eq!(d["sqliteExtendedError"], "SQLITE_CONSTRAINT_PRIMARYKEY");
     }
 }
