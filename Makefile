@@ -29,7 +29,7 @@ tools:
 build: tools build/index.js
 
 build/index.js: $(WORKER_INPUTS)
-	worker-build --release
+	$(CARGO_BIN)/worker-build --release
 	@touch $@
 
 host-bins: tools

@@ -33,13 +33,15 @@ fi
 # wasm-bindgen "wasm-bindgen 0.2.130").
 installed_version() { { "$1" --version 2>/dev/null || true; } | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n 1; }
 
-if [ "$(installed_version worker-build)" != "$WORKER_BUILD_VERSION" ]; then
+# Checked where `cargo install` puts them (and where the Makefile points
+# worker-build), not wherever PATH finds a copy.
+if [ "$(installed_version "$CARGO_BIN/worker-build")" != "$WORKER_BUILD_VERSION" ]; then
   say "installing worker-build $WORKER_BUILD_VERSION (about 6 minutes on 2 cores, once)"
   cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --force
 fi
 
 [ -n "$WASM_BINDGEN_VERSION" ] || die "Cargo.toml must pin wasm-bindgen exactly (wasm-bindgen = \"=X.Y.Z\")"
-if [ "$(installed_version wasm-bindgen)" != "$WASM_BINDGEN_VERSION" ]; then
+if [ "$(installed_version "$CARGO_BIN/wasm-bindgen")" != "$WASM_BINDGEN_VERSION" ]; then
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 4 minutes on 2 cores, once)"
   # Not --locked: the CLI's lockfile names a crate version the registry lacks.
   cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" --force

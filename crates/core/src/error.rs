@@ -317,6 +317,15 @@ mod tests {
     }
 
     #[test]
+    fn readme_catalogue_lists_every_code_with_its_status() {
+        let readme = include_str!("../../../README.md");
+        for code in ErrorCode::ALL {
+            let row = format!("| `{}` | {} |", code.as_str(), code.status());
+            assert!(readme.contains(&row), "README error catalogue lacks {row}");
+        }
+    }
+
+    #[test]
     fn codes_are_unique() {
         let mut seen = std::collections::HashSet::new();
         for code in ErrorCode::ALL {
