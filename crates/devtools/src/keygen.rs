@@ -8,6 +8,8 @@ use std::fmt;
 
 use base64::Engine;
 use serde_json::json;
+/// The Worker's own scope type, so keygen can never offer a scope the Worker rejects.
+pub use strata_core::auth::Scope;
 
 use crate::digest::sha256_hex;
 
@@ -15,10 +17,10 @@ use crate::digest::sha256_hex;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeygenError {
     /// A scope outside [`Scope::ALL`].
-    #[error("unknown scope {given:?}; valid scopes: {}", Scope::names().join(", "))]
+    #[error("unknown scope {given:?}; valid scopes: {}", scope_names().join(", "))]
     UnknownScope { given: String },
     /// `--scopes ""`: a key that can do nothing is almost certainly a typo.
-    #[error("no scopes given; valid scopes: {}", Scope::names().join(", "))]
+    #[error("no scopes given; valid scopes: {}", scope_names().join(", "))]
     NoScopes,
     /// A key id outside `[A-Za-z0-9._-]{1,64}`.
     #[error("invalid key id {0:?}: use 1-64 characters from A-Z a-z 0-9 . _ -")]
@@ -39,55 +41,9 @@ impl KeygenError {
     }
 }
 
-/// A permission an API key can carry. Mirrors the Worker's scope list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Scope {
-    D1Read,
-    D1Write,
-    PgRead,
-    PgWrite,
-    ObjectsRead,
-    ObjectsWrite,
-    Sql,
-    Admin,
-}
-
-impl Scope {
-    /// Every scope, in documentation order; the default for a new key.
-    pub const ALL: [Scope; 8] = [
-        Scope::D1Read,
-        Scope::D1Write,
-        Scope::PgRead,
-        Scope::PgWrite,
-        Scope::ObjectsRead,
-        Scope::ObjectsWrite,
-        Scope::Sql,
-        Scope::Admin,
-    ];
-
-    /// The name used in `API_KEYS`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::D1Read => "d1:read",
-            Scope::D1Write => "d1:write",
-            Scope::PgRead => "pg:read",
-            Scope::PgWrite => "pg:write",
-            Scope::ObjectsRead => "objects:read",
-            Scope::ObjectsWrite => "objects:write",
-            Scope::Sql => "sql",
-            Scope::Admin => "admin",
-        }
-    }
-
-    fn names() -> Vec<&'static str> {
-        Scope::ALL.iter().map(|s| s.as_str()).collect()
-    }
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// Every scope name, in [`Scope::ALL`] order, for error messages.
+fn scope_names() -> Vec<&'static str> {
+    Scope::ALL.iter().map(|s| s.as_str()).collect()
 }
 
 /// Parses a comma-separated scope list (`d1:read, pg:read`). The result is deduplicated and in
@@ -95,12 +51,9 @@ impl fmt::Display for Scope {
 pub fn parse_scopes(list: &str) -> Result<Vec<Scope>, KeygenError> {
     let mut scopes = Vec::new();
     for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let scope = Scope::ALL
-            .into_iter()
-            .find(|s| s.as_str() == name)
-            .ok_or_else(|| KeygenError::UnknownScope {
-                given: name.to_string(),
-            })?;
+        let scope = Scope::parse(name).ok_or_else(|| KeygenError::UnknownScope {
+            given: name.to_string(),
+        })?;
         scopes.push(scope);
     }
     if scopes.is_empty() {
@@ -251,7 +204,7 @@ mod tests {
             parse_scopes(" sql,d1:read ,sql,,admin").unwrap(),
             vec![Scope::D1Read, Scope::Sql, Scope::Admin]
         );
-        assert_eq!(parse_scopes(&Scope::names().join(",")).unwrap(), Scope::ALL);
+        assert_eq!(parse_scopes(&scope_names().join(",")).unwrap(), Scope::ALL);
     }
 
     #[test]
