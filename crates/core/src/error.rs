@@ -60,6 +60,16 @@ pub enum ErrorCode {
     ReadOnly,
     /// Any other error the SQL caused (`details` has the SQLSTATE or SQLite class).
     SqlError,
+    /// A REST URL, header or body does not follow the grammar (PostgREST's code).
+    RestParse,
+    /// A REST request names a column the table does not have (PostgREST's code).
+    RestUnknownColumn,
+    /// `Accept: application/vnd.pgrst.object+json` but not exactly one row (PostgREST's code).
+    RestNotSingular,
+    /// The requested `Range` cannot be satisfied (PostgREST's code).
+    RestRangeNotSatisfiable,
+    /// The requested representation (`Accept`) is not one we produce (PostgREST's code).
+    RestNotAcceptable,
 }
 
 impl ErrorCode {
@@ -89,6 +99,11 @@ impl ErrorCode {
             ErrorCode::InsufficientPrivilege => "insufficient_privilege",
             ErrorCode::ReadOnly => "read_only",
             ErrorCode::SqlError => "sql_error",
+            ErrorCode::RestParse => "PGRST100",
+            ErrorCode::RestUnknownColumn => "PGRST204",
+            ErrorCode::RestNotSingular => "PGRST116",
+            ErrorCode::RestRangeNotSatisfiable => "PGRST103",
+            ErrorCode::RestNotAcceptable => "PGRST107",
         }
     }
 
@@ -106,7 +121,11 @@ impl ErrorCode {
             | ErrorCode::SyntaxError
             | ErrorCode::UndefinedTable
             | ErrorCode::UndefinedColumn
-            | ErrorCode::SqlError => 400,
+            | ErrorCode::SqlError
+            | ErrorCode::RestParse
+            | ErrorCode::RestUnknownColumn => 400,
+            ErrorCode::RestNotSingular | ErrorCode::RestNotAcceptable => 406,
+            ErrorCode::RestRangeNotSatisfiable => 416,
             ErrorCode::UniqueViolation
             | ErrorCode::ForeignKeyViolation
             | ErrorCode::SerializationFailure => 409,
@@ -144,6 +163,11 @@ impl ErrorCode {
         ErrorCode::InsufficientPrivilege,
         ErrorCode::ReadOnly,
         ErrorCode::SqlError,
+        ErrorCode::RestParse,
+        ErrorCode::RestUnknownColumn,
+        ErrorCode::RestNotSingular,
+        ErrorCode::RestRangeNotSatisfiable,
+        ErrorCode::RestNotAcceptable,
     ];
 }
 

@@ -14,6 +14,8 @@
 //!   SQL endpoint derived from it).
 //! * [`request_id`] — the `x-request-id` every response carries.
 //! * [`log`] — the one structured log line written per request.
+//! * [`rest`] — REST over tables with PostgREST's grammar: placement, schema,
+//!   URL grammar, headers, keyset cursors, SQL building.
 //! * [`sql`] — raw SQL on D1 and Postgres: request bodies, value encoding,
 //!   results, read-only checks, store errors mapped to HTTP.
 //! * [`neon`] — Neon's SQL-over-HTTP protocol, shared by the Worker's client
@@ -26,6 +28,7 @@ pub mod error;
 pub mod log;
 pub mod neon;
 pub mod request_id;
+pub mod rest;
 pub mod router;
 pub mod sql;
 

@@ -1,0 +1,460 @@
+//! PostgREST's URL grammar, parsed into a typed request (a faithful subset).
+//!
+//! ```text
+//! select=a,b,alias:c          order=a.desc.nullslast,b
+//! col=eq.5   col=not.in.(1,2,"x,y")   col=is.null   col=like.*abc*
+//! or=(a.eq.1,and(b.gt.2,c.lt.3))   not.and=(...)   limit=10   offset=20
+//! ```
+//!
+//! Parsing only shapes the request; identifiers are checked against the
+//! introspected schema later and values are always bound parameters.
+
+use crate::error::{ApiError, ErrorCode};
+
+/// Query parameters that are not filters.
+pub const RESERVED: &[&str] = &["select", "order", "limit", "offset", "on_conflict", "columns", "cursor"];
+
+/// A comparison operator with its operand(s), as text from the URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// `eq.v` → `=`
+    Eq(String),
+    /// `neq.v` → `<>`
+    Neq(String),
+    /// `gt.v` → `>`
+    Gt(String),
+    /// `gte.v` → `>=`
+    Gte(String),
+    /// `lt.v` → `<`
+    Lt(String),
+    /// `lte.v` → `<=`
+    Lte(String),
+    /// `like.pattern` (`*` is a wildcard), case-sensitive.
+    Like(String),
+    /// `ilike.pattern`, case-insensitive.
+    Ilike(String),
+    /// `in.(a,b,...)`
+    In(Vec<String>),
+    /// `is.null|true|false`
+    Is(IsValue),
+}
+
+/// Operands of `is`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IsValue {
+    /// `IS NULL`
+    Null,
+    /// `IS TRUE`
+    True,
+    /// `IS FALSE`
+    False,
+}
+
+/// A filter tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    /// One condition on a column.
+    Cond {
+        /// Column name (checked against the schema later).
+        column: String,
+        /// `not.` before the operator.
+        negated: bool,
+        /// The operator.
+        op: Op,
+    },
+    /// All of (`and=(...)`), possibly negated.
+    And(Vec<Filter>, bool),
+    /// Any of (`or=(...)`), possibly negated.
+    Or(Vec<Filter>, bool),
+}
+
+/// One `order` term.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderTerm {
+    /// Column name.
+    pub column: String,
+    /// Descending.
+    pub desc: bool,
+    /// `Some(true)` nullsfirst, `Some(false)` nullslast, `None` the
+    /// PostgreSQL default (last ascending, first descending).
+    pub nulls_first: Option<bool>,
+}
+
+impl OrderTerm {
+    /// Where NULLs go, with PostgreSQL's default made explicit (SQLite's differs).
+    pub fn nulls_first_effective(&self) -> bool {
+        self.nulls_first.unwrap_or(self.desc)
+    }
+}
+
+/// One `select` item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectItem {
+    /// Column name.
+    pub column: String,
+    /// Output name (`alias:column`).
+    pub alias: Option<String>,
+}
+
+/// Everything a URL says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UrlQuery {
+    /// Selected columns; empty means `*`.
+    pub select: Vec<SelectItem>,
+    /// Filters, all of which must hold.
+    pub filters: Vec<Filter>,
+    /// Ordering.
+    pub order: Vec<OrderTerm>,
+    /// `limit=`.
+    pub limit: Option<u64>,
+    /// `offset=`.
+    pub offset: Option<u64>,
+    /// `on_conflict=a,b`.
+    pub on_conflict: Vec<String>,
+    /// `columns=a,b` (which keys of a body to insert).
+    pub columns: Vec<String>,
+    /// `cursor=` (opaque keyset cursor).
+    pub cursor: Option<String>,
+}
+
+/// A 400 naming the offending part (PostgREST's PGRST100).
+pub fn parse_error(part: &str, why: &str) -> ApiError {
+    let shown: String = part.chars().take(200).collect();
+    ApiError::new(ErrorCode::RestParse, format!("failed to parse {shown:?}: {why}"))
+        .with_details(serde_json::json!({ "part": shown }))
+}
+
+fn parse_u64(key: &str, v: &str) -> Result<u64, ApiError> {
+    v.parse::<u64>()
+        .map_err(|_| parse_error(&format!("{key}={v}"), "expected a non-negative integer"))
+}
+
+/// Splits at commas that are outside parentheses and double quotes.
+fn split_top(s: &str) -> Result<Vec<&str>, &'static str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut quoted, mut escaped, mut start) = (0i32, false, false, 0);
+    for (i, c) in s.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err("unbalanced parentheses");
+                }
+            }
+            ',' if !quoted && depth == 0 => {
+                parts.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if quoted {
+        return Err("unterminated double quote");
+    }
+    if depth != 0 {
+        return Err("unbalanced parentheses");
+    }
+    parts.push(&s[start..]);
+    Ok(parts)
+}
+
+/// A list value: `"quoted, with \" escapes"` or bare.
+fn unquote(v: &str) -> String {
+    let t = v.trim();
+    if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') {
+        let mut out = String::new();
+        let mut chars = t[1..t.len() - 1].chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    } else {
+        t.to_string()
+    }
+}
+
+/// Parses `op.value` (with an optional `not.`) for `column`.
+fn parse_condition(column: &str, expr: &str, whole: &str) -> Result<Filter, ApiError> {
+    let (negated, rest) = match expr.strip_prefix("not.") {
+        Some(r) => (true, r),
+        None => (false, expr),
+    };
+    let (op, value) = rest
+        .split_once('.')
+        .ok_or_else(|| parse_error(whole, "expected operator.value"))?;
+    let value_text = || unquote(value);
+    let op = match op {
+        "eq" => Op::Eq(value_text()),
+        "neq" => Op::Neq(value_text()),
+        "gt" => Op::Gt(value_text()),
+        "gte" => Op::Gte(value_text()),
+        "lt" => Op::Lt(value_text()),
+        "lte" => Op::Lte(value_text()),
+        "like" => Op::Like(value_text()),
+        "ilike" => Op::Ilike(value_text()),
+        "in" => {
+            let inner = value
+                .strip_prefix('(')
+                .and_then(|v| v.strip_suffix(')'))
+                .ok_or_else(|| parse_error(whole, "in. needs a list in parentheses: in.(a,b)"))?;
+            if inner.trim().is_empty() {
+                Op::In(Vec::new())
+            } else {
+                let items = split_top(inner).map_err(|why| parse_error(whole, why))?;
+                Op::In(items.into_iter().map(unquote).collect())
+            }
+        }
+        "is" => Op::Is(match value.to_ascii_lowercase().as_str() {
+            "null" => IsValue::Null,
+            "true" => IsValue::True,
+            "false" => IsValue::False,
+            _ => return Err(parse_error(whole, "is. takes null, true or false")),
+        }),
+        other => {
+            return Err(parse_error(
+                whole,
+                &format!("unknown operator {other:?} (eq, neq, gt, gte, lt, lte, like, ilike, in, is)"),
+            ))
+        }
+    };
+    if column.is_empty() {
+        return Err(parse_error(whole, "missing column name"));
+    }
+    Ok(Filter::Cond {
+        column: column.to_string(),
+        negated,
+        op,
+    })
+}
+
+/// Parses a logic tree body `(a.eq.1,or(b.gt.2,c.lt.3))` into its items.
+fn parse_logic_items(body: &str, whole: &str, depth: usize) -> Result<Vec<Filter>, ApiError> {
+    if depth > 16 {
+        return Err(parse_error(whole, "logic trees nest at most 16 deep"));
+    }
+    let inner = body
+        .strip_prefix('(')
+        .and_then(|b| b.strip_suffix(')'))
+        .ok_or_else(|| parse_error(whole, "a logic tree is a parenthesised list: or=(a.eq.1,b.eq.2)"))?;
+    let parts = split_top(inner).map_err(|why| parse_error(whole, why))?;
+    let mut out = Vec::with_capacity(parts.len());
+    for part in parts {
+        let part = part.trim();
+        // `not.and(...)` / `not.or(...)` negate a subtree; a negated condition
+        // is written `col.not.op.value`, as at the top level.
+        let (negated, rest) = match part.strip_prefix("not.") {
+            Some(r) if r.starts_with("and(") || r.starts_with("or(") => (true, r),
+            _ => (false, part),
+        };
+        if let Some(b) = rest.strip_prefix("and(") {
+            let items = parse_logic_items(&format!("({b}"), whole, depth + 1)?;
+            out.push(Filter::And(items, negated));
+        } else if let Some(b) = rest.strip_prefix("or(") {
+            let items = parse_logic_items(&format!("({b}"), whole, depth + 1)?;
+            out.push(Filter::Or(items, negated));
+        } else {
+            let (column, expr) = part
+                .split_once('.')
+                .ok_or_else(|| parse_error(part, "expected column.operator.value"))?;
+            out.push(parse_condition(column, expr, part)?);
+        }
+    }
+    if out.is_empty() {
+        return Err(parse_error(whole, "empty logic tree"));
+    }
+    Ok(out)
+}
+
+fn names(key: &str, v: &str) -> Result<Vec<String>, ApiError> {
+    v.split(',')
+        .map(|c| {
+            let c = c.trim();
+            if c.is_empty() {
+                Err(parse_error(&format!("{key}={v}"), "empty column name"))
+            } else {
+                Ok(c.to_string())
+            }
+        })
+        .collect()
+}
+
+impl UrlQuery {
+    /// Parses decoded query pairs.
+    pub fn parse(pairs: &[(String, String)]) -> Result<UrlQuery, ApiError> {
+        let mut q = UrlQuery::default();
+        for (key, value) in pairs {
+            let whole = format!("{key}={value}");
+            match key.as_str() {
+                "select" => {
+                    for item in split_top(value).map_err(|why| parse_error(&whole, why))? {
+                        let item = item.trim();
+                        if item == "*" {
+                            continue;
+                        }
+                        if item.contains('(') || item.contains("->") || item.contains("::") {
+                            return Err(parse_error(item, "embedding, JSON paths and casts are not supported"));
+                        }
+                        let (alias, column) = match item.split_once(':') {
+                            Some((a, c)) => (Some(a.trim().to_string()), c.trim()),
+                            None => (None, item),
+                        };
+                        if column.is_empty() || alias.as_deref() == Some("") {
+                            return Err(parse_error(&whole, "empty select item"));
+                        }
+                        q.select.push(SelectItem {
+                            column: column.to_string(),
+                            alias,
+                        });
+                    }
+                }
+                "order" => {
+                    for term in value.split(',') {
+                        let mut parts = term.trim().split('.');
+                        let column = parts.next().unwrap_or("").to_string();
+                        if column.is_empty() {
+                            return Err(parse_error(&whole, "empty order column"));
+                        }
+                        let mut t = OrderTerm {
+                            column,
+                            desc: false,
+                            nulls_first: None,
+                        };
+                        for modifier in parts {
+                            match modifier {
+                                "asc" => t.desc = false,
+                                "desc" => t.desc = true,
+                                "nullsfirst" => t.nulls_first = Some(true),
+                                "nullslast" => t.nulls_first = Some(false),
+                                other => {
+                                    return Err(parse_error(
+                                        term,
+                                        &format!("unknown order modifier {other:?} (asc, desc, nullsfirst, nullslast)"),
+                                    ))
+                                }
+                            }
+                        }
+                        q.order.push(t);
+                    }
+                }
+                "limit" => q.limit = Some(parse_u64(key, value)?),
+                "offset" => q.offset = Some(parse_u64(key, value)?),
+                "on_conflict" => q.on_conflict = names(key, value)?,
+                "columns" => q.columns = names(key, value)?,
+                "cursor" => q.cursor = Some(value.clone()),
+                "or" | "and" | "not.or" | "not.and" => {
+                    let items = parse_logic_items(value, &whole, 0)?;
+                    let negated = key.starts_with("not.");
+                    q.filters.push(if key.ends_with("or") {
+                        Filter::Or(items, negated)
+                    } else {
+                        Filter::And(items, negated)
+                    });
+                }
+                column => q.filters.push(parse_condition(column, value, &whole)?),
+            }
+        }
+        Ok(q)
+    }
+
+    /// Every column name the query mentions (for checking against the schema).
+    pub fn columns_mentioned(&self) -> Vec<&str> {
+        fn walk<'a>(f: &'a Filter, out: &mut Vec<&'a str>) {
+            match f {
+                Filter::Cond { column, .. } => out.push(column),
+                Filter::And(items, _) | Filter::Or(items, _) => items.iter().for_each(|i| walk(i, out)),
+            }
+        }
+        let mut out: Vec<&str> = self.select.iter().map(|s| s.column.as_str()).collect();
+        self.filters.iter().for_each(|f| walk(f, &mut out));
+        out.extend(self.order.iter().map(|o| o.column.as_str()));
+        out.extend(self.on_conflict.iter().map(String::as_str));
+        out.extend(self.columns.iter().map(String::as_str));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pairs: &[(&str, &str)]) -> Result<UrlQuery, ApiError> {
+        let owned: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        UrlQuery::parse(&owned)
+    }
+
+    fn cond(column: &str, negated: bool, op: Op) -> Filter {
+        Filter::Cond { column: column.into(), negated, op }
+    }
+
+    #[test]
+    fn select_order_limit_offset() {
+        let q = p(&[("select", "a,b,nick:name"), ("order", "a.desc.nullslast,b"), ("limit", "10"), ("offset", "5")]).unwrap();
+        assert_eq!(q.select.len(), 3);
+        assert_eq!(q.select[2], SelectItem { column: "name".into(), alias: Some("nick".into()) });
+        assert_eq!(q.order[0], OrderTerm { column: "a".into(), desc: true, nulls_first: Some(false) });
+        assert!(!q.order[1].desc && q.order[1].nulls_first.is_none());
+        assert!(!q.order[1].nulls_first_effective() && q.order[0].desc);
+        assert_eq!((q.limit, q.offset), (Some(10), Some(5)));
+        assert!(p(&[("select", "*")]).unwrap().select.is_empty());
+    }
+
+    #[test]
+    fn every_operator() {
+        let q = p(&[
+            ("a", "eq.1"), ("b", "neq.x.y"), ("c", "gt.2"), ("d", "gte.2"), ("e", "lt.2"), ("f", "lte.2"),
+            ("g", "like.*ab*"), ("h", "ilike.AB*"), ("i", "in.(1,\"a,b\",\"q\\\"x\")"), ("j", "is.null"),
+            ("k", "not.eq.3"), ("l", "is.TRUE"), ("m", "in.()"),
+        ])
+        .unwrap();
+        assert_eq!(q.filters[0], cond("a", false, Op::Eq("1".into())));
+        assert_eq!(q.filters[1], cond("b", false, Op::Neq("x.y".into())));
+        assert_eq!(q.filters[8], cond("i", false, Op::In(vec!["1".into(), "a,b".into(), "q\"x".into()])));
+        assert_eq!(q.filters[9], cond("j", false, Op::Is(IsValue::Null)));
+        assert_eq!(q.filters[10], cond("k", true, Op::Eq("3".into())));
+        assert_eq!(q.filters[11], cond("l", false, Op::Is(IsValue::True)));
+        assert_eq!(q.filters[12], cond("m", false, Op::In(vec![])));
+    }
+
+    #[test]
+    fn logic_trees_nest() {
+        let q = p(&[("or", "(a.eq.1,and(b.gt.2,c.not.in.(3,4)),not.or(d.is.null,e.like.x*))"), ("not.and", "(f.eq.1,g.eq.2)")]).unwrap();
+        let Filter::Or(items, false) = &q.filters[0] else { panic!("{:?}", q.filters) };
+        assert_eq!(items.len(), 3);
+        assert_eq!(
+            items[1],
+            Filter::And(vec![cond("b", false, Op::Gt("2".into())), cond("c", true, Op::In(vec!["3".into(), "4".into()]))], false)
+        );
+        assert!(matches!(&items[2], Filter::Or(v, true) if v.len() == 2));
+        assert!(matches!(&q.filters[1], Filter::And(v, true) if v.len() == 2));
+        let mentioned = q.columns_mentioned();
+        assert_eq!(mentioned, ["a", "b", "c", "d", "e", "f", "g"]);
+    }
+
+    #[test]
+    fn bad_grammar_names_the_part() {
+        for (k, v) in [
+            ("a", "equals.1"), ("a", "eq"), ("a", "in.1,2"), ("a", "is.maybe"), ("or", "a.eq.1"),
+            ("or", "(a.eq.1"), ("or", "()"), ("order", "a.sideways"), ("limit", "-1"), ("offset", "x"),
+            ("select", "a,(select 1)"), ("select", "a->b"), ("select", "a,,b"), ("a", "in.(\"x)"),
+        ] {
+            let e = p(&[(k, v)]).unwrap_err();
+            assert_eq!(e.status(), 400, "{k}={v}");
+            assert_eq!(e.code, ErrorCode::RestParse);
+        }
+        let deep = format!("{}a.eq.1{}", "and(".repeat(20), ")".repeat(20));
+        assert!(p(&[("or", &format!("({deep})"))]).is_err());
+    }
+}

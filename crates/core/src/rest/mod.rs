@@ -1,0 +1,15 @@
+//! REST over tables, with PostgREST's grammar, on whichever store a table lives.
+//!
+//! * [`placement`] — `REST_TABLES`: which store serves a table.
+//! * [`schema`] — introspected tables and columns: the only source of identifiers.
+//! * [`grammar`] — the URL grammar (`select`, filters, `or`/`and`, `order`, ...).
+//! * [`headers`] — `Prefer`, `Range`, `Accept`, `Content-Range`.
+//! * [`cursor`] — opaque keyset cursors.
+//! * [`build`] — the SQL for each operation, per dialect, with bound values.
+
+pub mod build;
+pub mod cursor;
+pub mod grammar;
+pub mod headers;
+pub mod placement;
+pub mod schema;
