@@ -20,9 +20,11 @@ pub struct Stack {
     pub objects_read_key: String,
     /// Keys with exactly one scope each, by scope name (`d1:read`, `pg:write`, ...).
     pub scoped_keys: Vec<(&'static str, String)>,
-    /// The Neon endpoint's SQL URL (`http://127.0.0.1:<port>/sql`).
+    /// The Worker's `NEON_SQL_URL`: the local Neon endpoint's
+    /// (`http://127.0.0.1:<port>/sql`) unless `STRATA_TEST_NEON_SQL_URL` is set.
     pub sql_url: String,
-    /// The throw-away database's connection string.
+    /// The database's connection string: the throw-away cluster's, or
+    /// `STRATA_TEST_DATABASE_URL`.
     pub database_url: String,
     neon: Option<Child>,
     wrangler: Option<Worker>,
@@ -104,6 +106,10 @@ fn random_key(tag: &str) -> String {
     format!("sk_test_{tag}_{hex}")
 }
 
+/// The REST placement the tests run with: the D1 tables the REST tests use
+/// are listed, every other table is served from Postgres.
+pub const REST_TABLES: &str = r#"{"rest_people": "d1", "rest_pages": "d1", "rest_writes": "d1", "rest_hostile": "d1", "*": "pg"}"#;
+
 /// Scopes that get a single-scope test key.
 const SCOPES: &[&str] = &["d1:read", "d1:write", "pg:read", "pg:write", "objects:write", "sql"];
 
@@ -119,6 +125,13 @@ impl Stack {
 
     /// Starts everything on free ports with fresh state. Takes a few
     /// seconds when the Worker is already built.
+    ///
+    /// `STRATA_TEST_DATABASE_URL=postgres://...` runs the tests against that
+    /// database (e.g. a Neon branch) instead of a throw-away cluster: the
+    /// local endpoint uses it as `--upstream` and the Worker gets it as
+    /// `DATABASE_URL`. `STRATA_TEST_NEON_SQL_URL` replaces the Worker's
+    /// `NEON_SQL_URL`; set it empty to let the Worker derive Neon's own
+    /// endpoint from `DATABASE_URL`, as it does when deployed.
     pub fn start() -> Result<Stack, String> {
         let root = repo_root();
         let nanos = SystemTime::now()
@@ -140,10 +153,15 @@ impl Stack {
             state_dir,
         };
 
-        // 1. Postgres + the local Neon endpoint (it starts its own cluster).
+        // 1. Postgres + the local Neon endpoint (its own throw-away cluster, or
+        //    STRATA_TEST_DATABASE_URL as its upstream).
+        let upstream = env_nonempty("STRATA_TEST_DATABASE_URL")
+            .map(|url| vec!["--upstream".to_string(), url])
+            .unwrap_or_default();
         let mut neon = guard(
             Command::new(host_bin("neon-local")?)
                 .args(["--listen", "127.0.0.1:0"])
+                .args(&upstream)
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(log_file(&stack.state_dir, "neon-local.log")?),
@@ -163,6 +181,9 @@ impl Stack {
             return Err(format!(
                 "neon-local's ready line lacks sql_url/database_url: {ready}"
             ));
+        }
+        if let Ok(url) = std::env::var("STRATA_TEST_NEON_SQL_URL") {
+            stack.sql_url = url;
         }
 
         // 2. D1 migrations into the throw-away local state.
@@ -213,6 +234,7 @@ impl Stack {
             ("API_KEYS", &api_keys),
             ("DATABASE_URL", &self.database_url),
             ("NEON_SQL_URL", &self.sql_url),
+            ("REST_TABLES", REST_TABLES),
         ];
         for (k, v) in overrides {
             vars.retain(|(name, _)| name != k);
@@ -309,6 +331,11 @@ impl Drop for Stack {
             eprintln!("test state kept in {}", self.state_dir.display());
         }
     }
+}
+
+/// An environment variable's value, if set and not empty.
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 fn log_file(dir: &Path, name: &str) -> Result<std::fs::File, String> {
