@@ -17,11 +17,16 @@ WORKER_INPUTS := $(shell find src crates/core/src -name '*.rs') \
 	Cargo.toml Cargo.lock crates/core/Cargo.toml
 
 .PHONY: help tools build dev test test-unit test-integration test-neon-driver host-bins clean
+.PHONY: migrate deploy deploy-dry-run provision bundle-budget lint-workflows
 
 help:
 	@echo "make dev    install what is missing, start the local stack, serve the API"
 	@echo "make test   install what is missing, run every test"
 	@echo "make build  build the Worker (build/index.js + build/index_bg.wasm)"
+	@echo "make migrate         apply migrations/pg (DATABASE_URL or the local cluster) and migrations/d1 (local)"
+	@echo "make deploy          release: build, bundle budget, migrations, wrangler deploy (needs accounts)"
+	@echo "make deploy-dry-run  every release step that needs no account"
+	@echo "make provision       create the D1 database, R2 bucket and Neon project (needs accounts)"
 
 tools:
 	@scripts/tools.sh
@@ -49,6 +54,25 @@ test-integration: build host-bins
 
 test-neon-driver: host-bins
 	node --test tests/neon-driver/
+
+# Release (README.md "Deploying"); scripts/deploy.sh stops at the first failing step.
+migrate: host-bins
+	@scripts/migrate.sh
+
+deploy: build host-bins
+	@scripts/deploy.sh
+
+deploy-dry-run: build host-bins
+	@scripts/deploy.sh --dry-run
+
+provision: tools host-bins
+	@scripts/provision.sh
+
+bundle-budget: build
+	@scripts/bundle-budget.sh
+
+lint-workflows: tools
+	@node scripts/lint-workflows.mjs
 
 clean:
 	rm -rf build target node_modules .wrangler .strata

@@ -3,6 +3,8 @@
 #   1. host unit tests of the pure crates (cargo test)
 #   2. the official Neon driver against the local Neon endpoint (node --test)
 #   3. the integration tests: real workerd, local D1/R2, Postgres via the endpoint
+#   4. the release: workflow lint (actionlint), the bundle budget (wrangler
+#      deploy --dry-run), the release scripts with stand-in tools (node --test)
 # Each suite starts and tears down its own isolated processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +17,8 @@ node --test tests/neon-driver/
 
 echo "== integration tests (wrangler dev + local stack) =="
 cargo test --locked -p strata-tests
+
+echo "== release: workflow lint, release scripts, bundle budget =="
+node scripts/lint-workflows.mjs
+scripts/bundle-budget.sh
+node --test tests/release/
