@@ -79,6 +79,7 @@ async fn dispatch(req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
         RouteId::Status => routes::status::handle(req, ctx).await,
         RouteId::SqlQuery(store) => routes::sql::query(req, ctx, store).await,
         RouteId::SqlBatch(store) => routes::sql::batch(req, ctx, store).await,
+        RouteId::Rest => routes::rest::handle(req, ctx).await,
     }
 }
 

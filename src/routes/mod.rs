@@ -2,5 +2,6 @@
 //! access, parses the request, runs the operation on a store, answers.
 
 pub mod health;
+pub mod rest;
 pub mod sql;
 pub mod status;

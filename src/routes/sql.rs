@@ -7,9 +7,8 @@
 //! `strata_core::sql::readonly` before D1 is called.
 
 use crate::app::Ctx;
-use crate::stores::neon::NeonClient;
-use crate::stores::{self, StoreError};
-use crate::{http, settings};
+use crate::http;
+use crate::stores;
 use strata_core::sql::readonly::ensure_read_only;
 use strata_core::sql::request::{BatchRequest, Isolation, QueryRequest, Statement};
 use strata_core::sql::result::{BatchResult, RowMode, SqlResult};
@@ -56,23 +55,11 @@ async fn execute(
     isolation: Option<Isolation>,
     mode: RowMode,
 ) -> Result<Vec<SqlResult>, ApiError> {
-    let timeout = settings::store_timeout_ms(&ctx.env)?;
-    match store {
-        Store::D1 => {
-            if read_only {
-                for s in statements {
-                    ensure_read_only(&s.sql)?;
-                }
-            }
-            let run = async { Ok(stores::d1::run(&ctx.env, statements, mode).await) };
-            stores::with_timeout("d1", timeout, run)
-                .await
-                .map_err(ApiError::from)?
-        }
-        Store::Pg => {
-            // The Neon client applies the same timeout and aborts the subrequest.
-            let client = NeonClient::from_env(&ctx.env).map_err(|e: StoreError| ApiError::from(e))?;
-            client.run(statements, read_only, isolation, mode).await
+    if store == Store::D1 && read_only {
+        // D1 has no read-only transactions: refuse anything that could write.
+        for s in statements {
+            ensure_read_only(&s.sql)?;
         }
     }
+    stores::run_sql(&ctx.env, store, statements, read_only, isolation, mode).await
 }

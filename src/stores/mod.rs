@@ -7,6 +7,7 @@
 pub mod d1;
 pub mod neon;
 pub mod r2;
+pub mod schema;
 
 use futures_util::future::{select, Either};
 use std::future::Future;
@@ -94,6 +95,32 @@ pub async fn with_timeout<T>(
     match select(fut, delay).await {
         Either::Left((result, _)) => result,
         Either::Right(_) => Err(StoreError::Timeout { store }),
+    }
+}
+
+/// Runs statements on a SQL store (atomically when there are several), with
+/// the configured timeout. On Postgres `read_only` is enforced by the
+/// database; on D1 the caller must have checked the statements.
+pub async fn run_sql(
+    env: &worker::Env,
+    store: strata_core::sql::Store,
+    statements: &[strata_core::sql::request::Statement],
+    read_only: bool,
+    isolation: Option<strata_core::sql::request::Isolation>,
+    mode: strata_core::sql::result::RowMode,
+) -> Result<Vec<strata_core::sql::result::SqlResult>, ApiError> {
+    use strata_core::sql::Store;
+    let timeout = crate::settings::store_timeout_ms(env)?;
+    match store {
+        Store::D1 => {
+            let run = async { Ok(d1::run(env, statements, mode).await) };
+            with_timeout("d1", timeout, run).await.map_err(ApiError::from)?
+        }
+        Store::Pg => {
+            // The Neon client applies the same timeout and aborts the subrequest.
+            let client = neon::NeonClient::from_env(env).map_err(ApiError::from)?;
+            client.run(statements, read_only, isolation, mode).await
+        }
     }
 }
 

@@ -108,7 +108,10 @@ fn random_key(tag: &str) -> String {
 
 /// The REST placement the tests run with: the D1 tables the REST tests use
 /// are listed, every other table is served from Postgres.
-pub const REST_TABLES: &str = r#"{"rest_people": "d1", "rest_pages": "d1", "rest_writes": "d1", "rest_hostile": "d1", "*": "pg"}"#;
+pub const REST_TABLES: &str = r#"{"rest_people": "d1", "rest_pages": "d1", "rest_writes": "d1", "rest_hostile": "d1", "rest_cursor": "d1", "rest_client": "d1", "*": "pg"}"#;
+
+/// The Worker's `SIGNING_SECRET` in the tests (signed object URLs).
+pub const SIGNING_SECRET: &str = "strata-test-signing-secret-not-for-production-use";
 
 /// Scopes that get a single-scope test key.
 const SCOPES: &[&str] = &["d1:read", "d1:write", "pg:read", "pg:write", "objects:write", "sql"];
@@ -234,6 +237,7 @@ impl Stack {
             ("API_KEYS", &api_keys),
             ("DATABASE_URL", &self.database_url),
             ("NEON_SQL_URL", &self.sql_url),
+            ("SIGNING_SECRET", SIGNING_SECRET),
             ("REST_TABLES", REST_TABLES),
         ];
         for (k, v) in overrides {

@@ -27,6 +27,7 @@ pub mod config;
 pub mod error;
 pub mod log;
 pub mod neon;
+pub mod percent;
 pub mod request_id;
 pub mod rest;
 pub mod router;

@@ -19,6 +19,8 @@ pub enum RouteId {
     SqlQuery(Store),
     /// `POST /v1/{d1,pg}/batch`: SQL statements run atomically.
     SqlBatch(Store),
+    /// `/v1/rest/{table}`: PostgREST-style CRUD on the table's store.
+    Rest,
 }
 
 /// One row of the route table.
@@ -63,6 +65,11 @@ pub const ROUTES: &[RouteDef] = &[
         id: RouteId::SqlBatch(Store::Pg),
         pattern: "/v1/pg/batch",
         methods: &["POST"],
+    },
+    RouteDef {
+        id: RouteId::Rest,
+        pattern: "/v1/rest/{table}",
+        methods: &["GET", "POST", "PATCH", "DELETE"],
     },
 ];
 

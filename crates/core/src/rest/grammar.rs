@@ -234,7 +234,7 @@ fn parse_condition(column: &str, expr: &str, whole: &str) -> Result<Filter, ApiE
         return Err(parse_error(whole, "missing column name"));
     }
     Ok(Filter::Cond {
-        column: column.to_string(),
+        column: field_name(column),
         negated,
         op,
     })
@@ -278,14 +278,22 @@ fn parse_logic_items(body: &str, whole: &str, depth: usize) -> Result<Vec<Filter
     Ok(out)
 }
 
+/// A column name as written: bare, or double-quoted (`"my col"`, as
+/// postgrest-js sends `columns=`).
+fn field_name(raw: &str) -> String {
+    unquote(raw)
+}
+
 fn names(key: &str, v: &str) -> Result<Vec<String>, ApiError> {
-    v.split(',')
+    split_top(v)
+        .map_err(|why| parse_error(&format!("{key}={v}"), why))?
+        .into_iter()
         .map(|c| {
-            let c = c.trim();
+            let c = field_name(c);
             if c.is_empty() {
                 Err(parse_error(&format!("{key}={v}"), "empty column name"))
             } else {
-                Ok(c.to_string())
+                Ok(c)
             }
         })
         .collect()
@@ -308,22 +316,19 @@ impl UrlQuery {
                             return Err(parse_error(item, "embedding, JSON paths and casts are not supported"));
                         }
                         let (alias, column) = match item.split_once(':') {
-                            Some((a, c)) => (Some(a.trim().to_string()), c.trim()),
-                            None => (None, item),
+                            Some((a, c)) => (Some(field_name(a)), field_name(c)),
+                            None => (None, field_name(item)),
                         };
                         if column.is_empty() || alias.as_deref() == Some("") {
                             return Err(parse_error(&whole, "empty select item"));
                         }
-                        q.select.push(SelectItem {
-                            column: column.to_string(),
-                            alias,
-                        });
+                        q.select.push(SelectItem { column, alias });
                     }
                 }
                 "order" => {
                     for term in value.split(',') {
                         let mut parts = term.trim().split('.');
-                        let column = parts.next().unwrap_or("").to_string();
+                        let column = field_name(parts.next().unwrap_or(""));
                         if column.is_empty() {
                             return Err(parse_error(&whole, "empty order column"));
                         }
@@ -441,6 +446,14 @@ mod tests {
         assert!(matches!(&q.filters[1], Filter::And(v, true) if v.len() == 2));
         let mentioned = q.columns_mentioned();
         assert_eq!(mentioned, ["a", "b", "c", "d", "e", "f", "g"]);
+    }
+
+    #[test]
+    fn quoted_column_names() {
+        let q = p(&[("columns", "\"id\",\"my col\""), ("select", "\"id\",n:\"my col\""), ("\"my col\"", "eq.1")]).unwrap();
+        assert_eq!(q.columns, ["id", "my col"]);
+        assert_eq!(q.select[1], SelectItem { column: "my col".into(), alias: Some("n".into()) });
+        assert_eq!(q.filters[0], cond("my col", false, Op::Eq("1".into())));
     }
 
     #[test]

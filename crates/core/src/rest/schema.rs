@@ -54,19 +54,24 @@ pub fn is_internal(name: &str) -> bool {
         || name == "d1_migrations"
 }
 
-/// The query that lists every column of every table, one row per column:
+/// The query that lists every column of every table, one row per column
+/// (D1 refuses `pragma_table_info` on its own `_cf_` tables, so they are
+/// filtered out in SQL, before the join reaches them):
 /// `t` (table), `c` (column), `ty` (type), `nn` (not null), `pk` (1-based
-/// position in the primary key, 0 if not part of it).
+/// position in the primary key, 0 if not part of it). (`int2vector` arrays
+/// start at index 0, hence `WITH ORDINALITY` rather than `array_position`.)
 pub fn introspection_sql(store: Store) -> &'static str {
     match store {
         Store::D1 => {
             "SELECT m.name AS t, p.name AS c, p.type AS ty, p.\"notnull\" AS nn, p.pk AS pk \
              FROM sqlite_schema AS m JOIN pragma_table_info(m.name) AS p \
-             WHERE m.type IN ('table', 'view') ORDER BY m.name, p.cid"
+             WHERE m.type IN ('table', 'view') AND substr(m.name, 1, 7) <> 'sqlite_' \
+             AND substr(m.name, 1, 4) <> '_cf_' ORDER BY m.name, p.cid"
         }
         Store::Pg => {
             "SELECT c.relname AS t, a.attname AS c, format_type(a.atttypid, a.atttypmod) AS ty, \
-             a.attnotnull AS nn, coalesce(array_position(i.indkey::int2[], a.attnum), 0) AS pk \
+             a.attnotnull AS nn, coalesce((SELECT k.n FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(att, n) \
+             WHERE k.att = a.attnum), 0)::int4 AS pk \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
              LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary \
