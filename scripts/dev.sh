@@ -79,6 +79,10 @@ elif [ -n "${STRATA_DEV_KEY:-}" ]; then
   echo "API_KEYS='$API_KEYS'" >> .dev.vars.tmp
   mv .dev.vars.tmp .dev.vars
 fi
+# Signed object URLs need a secret: one is made the first time it is missing.
+if ! grep -q '^SIGNING_SECRET=' .dev.vars; then
+  echo "SIGNING_SECRET=\"$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex"))')\"" >> .dev.vars
+fi
 
 # 4. The Worker.
 node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" --show-interactive-dev-session=false &

@@ -80,6 +80,10 @@ async fn dispatch(req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
         RouteId::SqlQuery(store) => routes::sql::query(req, ctx, store).await,
         RouteId::SqlBatch(store) => routes::sql::batch(req, ctx, store).await,
         RouteId::Rest => routes::rest::handle(req, ctx).await,
+        RouteId::ObjectList => routes::objects::list(req, ctx).await,
+        RouteId::Object => routes::objects::handle(req, ctx).await,
+        RouteId::SignedUrls => routes::signed_urls::create(req, ctx).await,
+        RouteId::SignedObject => routes::signed_urls::access(req, ctx).await,
     }
 }
 

@@ -2,6 +2,8 @@
 //! access, parses the request, runs the operation on a store, answers.
 
 pub mod health;
+pub mod objects;
 pub mod rest;
+pub mod signed_urls;
 pub mod sql;
 pub mod status;

@@ -14,6 +14,7 @@ mod stack;
 
 mod errors;
 mod health;
+mod objects;
 mod rest;
 mod sql;
 mod status;
@@ -30,7 +31,7 @@ pub type TestFn = (&'static str, fn(&Stack) -> Outcome);
 
 fn main() {
     let args = Arguments::from_args();
-    let all: Vec<TestFn> = [health::tests(), status::tests(), errors::tests(), sql::tests(), rest::tests()].concat();
+    let all: Vec<TestFn> = [health::tests(), status::tests(), errors::tests(), sql::tests(), rest::tests(), objects::tests()].concat();
 
     // Listing tests (`--list`) or filtering everything out needs no stack.
     let wanted = all.iter().any(|(name, _)| !args.is_filtered_out_name(name));

@@ -70,6 +70,21 @@ pub enum ErrorCode {
     RestRangeNotSatisfiable,
     /// The requested representation (`Accept`) is not one we produce (PostgREST's code).
     RestNotAcceptable,
+    /// No object has this key.
+    ObjectNotFound,
+    /// No multipart upload in progress has this id for this key.
+    UploadNotFound,
+    /// A precondition (`If-Match`, `If-None-Match`, `If-Unmodified-Since`)
+    /// does not hold; nothing was read or written.
+    PreconditionFailed,
+    /// The `Range` starts beyond the object (`Content-Range: bytes */size`).
+    RangeNotSatisfiable,
+    /// An upload without `Content-Length`: R2 stores bodies of known length only.
+    LengthRequired,
+    /// The body does not match its `Content-MD5` / SHA-256; nothing was stored.
+    ChecksumMismatch,
+    /// A signed URL is expired, altered, or used with another method.
+    SignatureInvalid,
 }
 
 impl ErrorCode {
@@ -104,6 +119,13 @@ impl ErrorCode {
             ErrorCode::RestNotSingular => "PGRST116",
             ErrorCode::RestRangeNotSatisfiable => "PGRST103",
             ErrorCode::RestNotAcceptable => "PGRST107",
+            ErrorCode::ObjectNotFound => "object_not_found",
+            ErrorCode::UploadNotFound => "upload_not_found",
+            ErrorCode::PreconditionFailed => "precondition_failed",
+            ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
+            ErrorCode::LengthRequired => "length_required",
+            ErrorCode::ChecksumMismatch => "checksum_mismatch",
+            ErrorCode::SignatureInvalid => "signature_invalid",
         }
     }
 
@@ -135,6 +157,12 @@ impl ErrorCode {
             ErrorCode::StoreUnavailable => 503,
             ErrorCode::Timeout => 504,
             ErrorCode::ConfigInvalid | ErrorCode::Internal => 500,
+            ErrorCode::ObjectNotFound | ErrorCode::UploadNotFound => 404,
+            ErrorCode::PreconditionFailed => 412,
+            ErrorCode::RangeNotSatisfiable => 416,
+            ErrorCode::LengthRequired => 411,
+            ErrorCode::ChecksumMismatch => 400,
+            ErrorCode::SignatureInvalid => 403,
         }
     }
 
@@ -168,6 +196,13 @@ impl ErrorCode {
         ErrorCode::RestNotSingular,
         ErrorCode::RestRangeNotSatisfiable,
         ErrorCode::RestNotAcceptable,
+        ErrorCode::ObjectNotFound,
+        ErrorCode::UploadNotFound,
+        ErrorCode::PreconditionFailed,
+        ErrorCode::RangeNotSatisfiable,
+        ErrorCode::LengthRequired,
+        ErrorCode::ChecksumMismatch,
+        ErrorCode::SignatureInvalid,
     ];
 }
 

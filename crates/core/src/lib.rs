@@ -20,6 +20,8 @@
 //!   results, read-only checks, store errors mapped to HTTP.
 //! * [`neon`] — Neon's SQL-over-HTTP protocol, shared by the Worker's client
 //!   and the local Neon-compatible endpoint.
+//! * [`objects`] — objects in R2 with HTTP's semantics: keys, conditionals,
+//!   ranges, metadata, listing, multipart steps, signed URLs.
 
 pub mod auth;
 pub mod body;
@@ -27,6 +29,7 @@ pub mod config;
 pub mod error;
 pub mod log;
 pub mod neon;
+pub mod objects;
 pub mod percent;
 pub mod request_id;
 pub mod rest;

@@ -21,6 +21,15 @@ pub enum RouteId {
     SqlBatch(Store),
     /// `/v1/rest/{table}`: PostgREST-style CRUD on the table's store.
     Rest,
+    /// `GET /v1/objects`: one page of the bucket's keys.
+    ObjectList,
+    /// `/v1/objects/{*key}`: one object (GET, HEAD, PUT, DELETE) and its
+    /// multipart uploads (POST and S3-like query parameters).
+    Object,
+    /// `POST /v1/signed-urls`: a URL for one method on one key.
+    SignedUrls,
+    /// `/v1/signed/objects/{*key}`: an object through a signed URL.
+    SignedObject,
 }
 
 /// One row of the route table.
@@ -70,6 +79,33 @@ pub const ROUTES: &[RouteDef] = &[
         id: RouteId::Rest,
         pattern: "/v1/rest/{table}",
         methods: &["GET", "POST", "PATCH", "DELETE"],
+    },
+    RouteDef {
+        id: RouteId::ObjectList,
+        pattern: "/v1/objects",
+        methods: &["GET"],
+    },
+    // The bare prefix is an object route too, so an empty key is a clear
+    // 400 rather than a 404.
+    RouteDef {
+        id: RouteId::Object,
+        pattern: "/v1/objects/",
+        methods: &["GET", "PUT", "DELETE", "POST"],
+    },
+    RouteDef {
+        id: RouteId::Object,
+        pattern: "/v1/objects/{*key}",
+        methods: &["GET", "PUT", "DELETE", "POST"],
+    },
+    RouteDef {
+        id: RouteId::SignedUrls,
+        pattern: "/v1/signed-urls",
+        methods: &["POST"],
+    },
+    RouteDef {
+        id: RouteId::SignedObject,
+        pattern: "/v1/signed/objects/{*key}",
+        methods: &["GET", "PUT", "OPTIONS"],
     },
 ];
 

@@ -1,0 +1,113 @@
+//! Signed URLs: `POST /v1/signed-urls` makes them, `/v1/signed/objects/{key}`
+//! serves them.
+//!
+//! Making one needs the scope its method needs (`objects:read` for GET,
+//! `objects:write` for PUT). Using one needs no API key: the signature
+//! (`strata_core::objects::signing`) is checked, and the request then runs
+//! exactly like `GET`/`HEAD`/`PUT` on `/v1/objects/{key}` — same
+//! conditionals, ranges, metadata and checksums. Responses carry
+//! `Access-Control-Allow-Origin: *` and preflights are answered, so a page
+//! on any origin can upload or download with the URL alone; the URL is the
+//! credential, so no cookie is involved.
+
+use crate::app::Ctx;
+use crate::routes::objects::{self, raw_query};
+use crate::stores::r2::Store;
+use crate::{http, settings};
+use strata_core::auth::{Principal, Scope};
+use strata_core::objects::signing::{Grant, SignRequest, SignedMethod, Signer, SECRET_SETTING};
+use strata_core::objects::ObjectKey;
+use strata_core::{ApiError, ErrorCode};
+use worker::{Date, Headers, Request, Response, ResponseBuilder};
+
+/// Response headers a page may read from a signed response.
+const EXPOSED: &str = "ETag, Last-Modified, Content-Length, Content-Range, Accept-Ranges, Content-Type, \
+    Content-Encoding, Content-Disposition, Cache-Control, Expires, x-request-id, x-strata-checksum-sha256";
+
+/// `POST /v1/signed-urls` with `{"method", "key", "expiresIn"}`.
+pub async fn create(mut req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
+    // Any objects scope may ask; the method's own scope is checked below.
+    let principal = ctx.authenticate(&req)?.clone();
+    principal.require(Scope::ObjectsRead)?;
+    let body = http::read_json_body(&mut req, &ctx.env).await?;
+    let request = SignRequest::parse(&body)?;
+    principal.require(request.method.scope())?;
+    let signer = signer(ctx)?;
+    let grant = Grant {
+        method: request.method,
+        key: request.key,
+        expires: now_secs().saturating_add(request.expires_in),
+        key_id: principal.key_id,
+    };
+    let url = req
+        .url()
+        .map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "the request URL cannot be parsed"))?;
+    let url = format!(
+        "{}{}",
+        url.origin().ascii_serialization(),
+        grant.path_and_query(&signer)
+    );
+    http::json(200, &grant.to_json(&url))
+}
+
+/// `GET`, `HEAD`, `PUT` and `OPTIONS` on `/v1/signed/objects/{key}`.
+pub async fn access(req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
+    let method = req.method().to_string();
+    if method == "OPTIONS" {
+        return Ok(preflight());
+    }
+    let result = serve(&req, ctx, &method).await;
+    match result {
+        Ok(mut response) => {
+            let headers = response.headers_mut();
+            let _ = headers.set("access-control-allow-origin", "*");
+            let _ = headers.set("access-control-expose-headers", EXPOSED);
+            Ok(response)
+        }
+        Err(e) => Err(e
+            .with_header("Access-Control-Allow-Origin", "*")
+            .with_header("Access-Control-Expose-Headers", EXPOSED)),
+    }
+}
+
+async fn serve(req: &Request, ctx: &mut Ctx, method: &str) -> Result<Response, ApiError> {
+    let key = ObjectKey::from_path(ctx.route.param("key"))?;
+    let signer = signer(ctx)?;
+    let grant = signer.verify(method, &key, raw_query(req)?.as_deref(), now_secs())?;
+    // Logged as the key that signed the URL, marked as such.
+    ctx.principal = Some(Principal {
+        key_id: format!("signed-url:{}", grant.key_id),
+        scopes: vec![grant.method.scope()],
+    });
+    let store = Store::open(&ctx.env)?;
+    match grant.method {
+        SignedMethod::Get => objects::read(req, &store, &key, method == "GET").await,
+        SignedMethod::Put => objects::write(req, &store, &key).await,
+    }
+}
+
+/// The CORS preflight: any origin, the methods signed URLs serve, any
+/// request header (no credentials are involved).
+fn preflight() -> Response {
+    let headers = Headers::new();
+    for (name, value) in [
+        ("access-control-allow-origin", "*"),
+        ("access-control-allow-methods", "GET, HEAD, PUT"),
+        ("access-control-allow-headers", "*"),
+        ("access-control-max-age", "86400"),
+    ] {
+        let _ = headers.set(name, value);
+    }
+    ResponseBuilder::new()
+        .with_status(204)
+        .with_headers(headers)
+        .empty()
+}
+
+fn signer(ctx: &Ctx) -> Result<Signer, ApiError> {
+    Signer::from_secret(settings::text(&ctx.env, SECRET_SETTING).as_deref())
+}
+
+fn now_secs() -> u64 {
+    Date::now().as_millis() / 1000
+}
