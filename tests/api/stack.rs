@@ -113,9 +113,6 @@ pub const REST_TABLES: &str = r#"{"rest_people": "d1", "rest_pages": "d1", "rest
 /// The Worker's `SIGNING_SECRET` in the tests (signed object URLs).
 pub const SIGNING_SECRET: &str = "strata-test-signing-secret-not-for-production-use";
 
-/// The Worker's `SIGNING_SECRET` in the tests (signed object URLs).
-pub const SIGNING_SECRET: &str = "strata-test-signing-secret-not-for-production-use";
-
 /// Scopes that get a single-scope test key.
 const SCOPES: &[&str] = &["d1:read", "d1:write", "pg:read", "pg:write", "objects:write", "sql"];
 
@@ -240,7 +237,6 @@ impl Stack {
             ("API_KEYS", &api_keys),
             ("DATABASE_URL", &self.database_url),
             ("NEON_SQL_URL", &self.sql_url),
-            ("SIGNING_SECRET", SIGNING_SECRET),
             ("SIGNING_SECRET", SIGNING_SECRET),
             ("REST_TABLES", REST_TABLES),
         ];
