@@ -13,6 +13,7 @@ mod client;
 mod stack;
 
 mod errors;
+mod faults;
 mod health;
 mod objects;
 mod rest;
@@ -31,7 +32,7 @@ pub type TestFn = (&'static str, fn(&Stack) -> Outcome);
 
 fn main() {
     let args = Arguments::from_args();
-    let all: Vec<TestFn> = [health::tests(), status::tests(), errors::tests(), sql::tests(), rest::tests(), objects::tests()].concat();
+    let all: Vec<TestFn> = [health::tests(), status::tests(), errors::tests(), sql::tests(), rest::tests(), faults::tests(), objects::tests()].concat();
 
     // Listing tests (`--list`) or filtering everything out needs no stack.
     let wanted = all.iter().any(|(name, _)| !args.is_filtered_out_name(name));

@@ -378,3 +378,52 @@ fn read_ready_line(
     serde_json::from_str(line.trim())
         .map_err(|_| format!("neon-local's first line is not JSON: {line:?}"))
 }
+
+/// An extra local Neon endpoint (e.g. over a Postgres a test stops and
+/// restarts); stopped on drop.
+pub struct NeonEndpoint {
+    child: Option<Child>,
+    /// Its `http://127.0.0.1:<port>/sql`.
+    pub sql_url: String,
+}
+
+impl Drop for NeonEndpoint {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            stop(&mut c);
+        }
+    }
+}
+
+impl Stack {
+    /// Starts another `neon-local` with extra arguments (e.g. `--upstream`).
+    pub fn start_neon_endpoint(&self, name: &str, args: &[&str]) -> Result<NeonEndpoint, String> {
+        let log_name = format!("{name}.log");
+        let mut child = guard(
+            Command::new(host_bin("neon-local")?)
+                .args(["--listen", "127.0.0.1:0"])
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(log_file(&self.state_dir, &log_name)?),
+        )
+        .spawn()
+        .map_err(|e| format!("cannot start neon-local: {e}"))?;
+        let stdout = child.stdout.take().ok_or("neon-local has no stdout")?;
+        let mut endpoint = NeonEndpoint {
+            child: Some(child),
+            sql_url: String::new(),
+        };
+        let ready = read_ready_line(stdout, Duration::from_secs(60))
+            .map_err(|e| format!("{e}\n{}", tail(&self.state_dir.join(&log_name))))?;
+        endpoint.sql_url = ready["sql_url"].as_str().unwrap_or_default().to_string();
+        Ok(endpoint)
+    }
+
+    /// A fresh directory inside this stack's state (removed with it).
+    pub fn scratch_dir(&self, name: &str) -> Result<PathBuf, String> {
+        let dir = self.state_dir.join(name);
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        Ok(dir)
+    }
+}
