@@ -74,5 +74,11 @@ bundle-budget: build
 lint-workflows: tools
 	@node scripts/lint-workflows.mjs
 
+# Object throughput and workerd peak memory, Strata against a plain JS Worker
+# (bench/README.md). Minutes long, so not part of `make test`.
+.PHONY: bench
+bench: build
+	node bench/run.mjs
+
 clean:
 	rm -rf build target node_modules .wrangler .strata
