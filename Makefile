@@ -16,7 +16,7 @@ export WRANGLER_SEND_METRICS := false
 WORKER_INPUTS := $(shell find src crates/core/src -name '*.rs') \
 	Cargo.toml Cargo.lock crates/core/Cargo.toml
 
-.PHONY: help tools build dev test test-unit test-integration test-neon-driver host-bins clean
+.PHONY: bench-load help tools build dev test test-unit test-integration test-neon-driver host-bins clean
 .PHONY: migrate deploy deploy-dry-run provision bundle-budget lint-workflows
 
 help:
@@ -82,3 +82,10 @@ bench: build
 
 clean:
 	rm -rf build target node_modules .wrangler .strata
+
+# The load benchmark: 60 s of mixed reads and writes over all three stores
+# with 32 connections (wrk), workerd memory sampled. Numbers: BENCHMARKS.md.
+bench-load: build host-bins
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }; }; } \
+		|| { echo "install wrk (apt-get install wrk)"; exit 1; }
+	cargo test --locked -p strata-tests --test api -- --ignored bench::load --nocapture

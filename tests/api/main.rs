@@ -14,6 +14,7 @@ mod stack;
 
 mod errors;
 mod faults;
+mod load;
 mod health;
 mod objects;
 mod rest;
@@ -35,7 +36,10 @@ fn main() {
     let all: Vec<TestFn> = [health::tests(), status::tests(), errors::tests(), sql::tests(), rest::tests(), faults::tests(), objects::tests()].concat();
 
     // Listing tests (`--list`) or filtering everything out needs no stack.
-    let wanted = all.iter().any(|(name, _)| !args.is_filtered_out_name(name));
+    let wanted = all
+        .iter()
+        .chain(load::benches().iter())
+        .any(|(name, _)| !args.is_filtered_out_name(name));
     if args.list || !wanted {
         let trials = all
             .iter()
@@ -51,13 +55,18 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let trials = all
+    let mut trials: Vec<Trial> = all
         .into_iter()
         .map(|(name, f)| {
             let stack = stack.clone();
             Trial::test(name, move || f(&stack))
         })
         .collect();
+    // Benchmarks run only when asked for (`-- --ignored bench::`).
+    trials.extend(load::benches().into_iter().map(|(name, f)| {
+        let stack = stack.clone();
+        Trial::test(name, move || f(&stack)).with_ignored_flag(true)
+    }));
     let conclusion = libtest_mimic::run(&args, trials);
     // Trials are dropped by now; this is the last reference.
     drop(stack);
