@@ -81,7 +81,9 @@ pub async fn handle(mut req: Request, ctx: &mut Ctx) -> Result<Response, ApiErro
             refuse_preconditions(&request_headers(&req), "completing a multipart upload")?;
             let body = http::read_json_body(&mut req, &ctx.env).await?;
             let parts = CompleteUpload::parse(&body)?;
-            let object = store.complete_upload(&key, &upload_id, &parts.parts).await?;
+            let object = store
+                .complete_upload(&key, &upload_id, &parts.parts)
+                .await?;
             json_with_etag(200, &object)
         }
         Operation::AbortUpload { upload_id } => {
@@ -132,7 +134,11 @@ pub async fn read(
                     }
                 }
             }
-            Read::Changed => Err(StoreError::unavailable("r2", "an unpinned get reported a failed condition").into()),
+            Read::Changed => Err(StoreError::unavailable(
+                "r2",
+                "an unpinned get reported a failed condition",
+            )
+            .into()),
         };
     };
 
@@ -195,7 +201,11 @@ pub async fn write(req: &Request, store: &Store, key: &ObjectKey) -> Result<Resp
         .ok_or_else(precondition_failed)?;
     let mut response = json_with_etag(if current.is_some() { 200 } else { 201 }, &stored)?;
     if current.is_none() {
-        set(response.headers_mut(), "location", &format!("/v1/objects/{}", key.to_url_path()));
+        set(
+            response.headers_mut(),
+            "location",
+            &format!("/v1/objects/{}", key.to_url_path()),
+        );
     }
     Ok(response)
 }
@@ -215,7 +225,11 @@ async fn delete(req: &Request, store: &Store, key: &ObjectKey) -> Result<Respons
 }
 
 /// `POST ?uploads`: starts a multipart upload with the object's metadata.
-async fn create_upload(req: &Request, store: &Store, key: &ObjectKey) -> Result<Response, ApiError> {
+async fn create_upload(
+    req: &Request,
+    store: &Store,
+    key: &ObjectKey,
+) -> Result<Response, ApiError> {
     let headers = request_headers(req);
     refuse_preconditions(&headers, "starting a multipart upload")?;
     upload::refuse_checksum(&headers, "a multipart upload")?;
@@ -281,9 +295,12 @@ pub fn request_headers(req: &Request) -> RequestHeaders {
 
 /// The raw (still percent-encoded) query string.
 pub fn raw_query(req: &Request) -> Result<Option<String>, ApiError> {
-    let url = req
-        .url()
-        .map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "the request URL cannot be parsed"))?;
+    let url = req.url().map_err(|_| {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            "the request URL cannot be parsed",
+        )
+    })?;
     Ok(url.query().map(str::to_string))
 }
 

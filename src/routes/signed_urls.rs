@@ -39,9 +39,12 @@ pub async fn create(mut req: Request, ctx: &mut Ctx) -> Result<Response, ApiErro
         expires: now_secs().saturating_add(request.expires_in),
         key_id: principal.key_id,
     };
-    let url = req
-        .url()
-        .map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "the request URL cannot be parsed"))?;
+    let url = req.url().map_err(|_| {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            "the request URL cannot be parsed",
+        )
+    })?;
     let url = format!(
         "{}{}",
         url.origin().ascii_serialization(),

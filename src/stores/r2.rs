@@ -192,9 +192,7 @@ impl Store {
                 .await
                 .map_err(|e| Failure::new("delete", e))
         };
-        self.timed(call)
-            .await
-            .map_err(StoreFailure::into_api)
+        self.timed(call).await.map_err(StoreFailure::into_api)
     }
 
     /// One page of keys, with each object's HTTP and custom metadata.
@@ -214,9 +212,7 @@ impl Store {
             request = request.cursor(c.as_str());
         }
         let call = async { request.execute().await.map_err(|e| Failure::new("list", e)) };
-        let page = self.timed(call)
-            .await
-            .map_err(StoreFailure::into_api)?;
+        let page = self.timed(call).await.map_err(StoreFailure::into_api)?;
         let objects = page
             .objects()
             .iter()
@@ -247,9 +243,7 @@ impl Store {
                 Err(e) => Err(Failure::new("createMultipartUpload", e)),
             }
         };
-        self.timed(call)
-            .await
-            .map_err(StoreFailure::into_api)
+        self.timed(call).await.map_err(StoreFailure::into_api)
     }
 
     /// Streams one part; answers its etag, which completing needs.
@@ -296,9 +290,7 @@ impl Store {
                 .await
                 .map_err(|e| Failure::new("completeMultipartUpload", e))
         };
-        let object = self.timed(call)
-            .await
-            .map_err(StoreFailure::into_api)?;
+        let object = self.timed(call).await.map_err(StoreFailure::into_api)?;
         meta(&object)
     }
 
@@ -432,6 +424,9 @@ fn meta(obj: &Object) -> Result<ObjectMeta, ApiError> {
             expires_ms: http.cache_expiry.map(|d| d.as_millis()),
         },
         custom: custom.into_iter().collect(),
-        sha256: obj.checksum().sha256.and_then(|v| <[u8; 32]>::try_from(v).ok()),
+        sha256: obj
+            .checksum()
+            .sha256
+            .and_then(|v| <[u8; 32]>::try_from(v).ok()),
     })
 }

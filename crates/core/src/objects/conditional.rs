@@ -71,8 +71,9 @@ impl Preconditions {
             match headers.get(name) {
                 None => Ok(None),
                 Some(v) => EtagCondition::parse(v).map(Some).ok_or_else(|| {
-                    invalid(format!("{name} must be * or a list of quoted entity tags"))
-                        .with_hint(format!("{name}: \"<etag>\" — the ETag header's value, quotes included"))
+                    invalid(format!("{name} must be * or a list of quoted entity tags")).with_hint(
+                        format!("{name}: \"<etag>\" — the ETag header's value, quotes included"),
+                    )
                 }),
             }
         };
@@ -87,7 +88,9 @@ impl Preconditions {
     /// Whether anything constrains a write (`If-Modified-Since` never does:
     /// it applies to GET and HEAD only).
     pub fn constrains_write(&self) -> bool {
-        self.if_match.is_some() || self.if_none_match.is_some() || self.if_unmodified_since.is_some()
+        self.if_match.is_some()
+            || self.if_none_match.is_some()
+            || self.if_unmodified_since.is_some()
     }
 
     /// Evaluates the preconditions against the current object. For reads the
@@ -115,7 +118,9 @@ impl Preconditions {
             if current.is_some_and(|c| condition.matches_weak(&c.etag)) {
                 return not_modified;
             }
-        } else if let (Access::Read, Some(date), Some(c)) = (access, self.if_modified_since, current) {
+        } else if let (Access::Read, Some(date), Some(c)) =
+            (access, self.if_modified_since, current)
+        {
             if c.last_modified <= date {
                 return Outcome::NotModified;
             }
@@ -177,7 +182,10 @@ mod tests {
         assert_eq!(read(&[("if-none-match", "W/\"abc\"")]), NotModified);
         assert_eq!(read(&[("if-none-match", "*")]), NotModified);
         assert_eq!(read(&[("if-none-match", "\"x\"")]), Proceed);
-        assert_eq!(write(&[("if-none-match", "\"abc\"")], true), PreconditionFailed);
+        assert_eq!(
+            write(&[("if-none-match", "\"abc\"")], true),
+            PreconditionFailed
+        );
     }
 
     #[test]
@@ -188,23 +196,59 @@ mod tests {
         assert_eq!(read(&[("if-modified-since", "garbage")]), Proceed);
         assert_eq!(read(&[("if-unmodified-since", DATE_T)]), Proceed);
         assert_eq!(read(&[("if-unmodified-since", DATE_AFTER)]), Proceed);
-        assert_eq!(read(&[("if-unmodified-since", DATE_BEFORE)]), PreconditionFailed);
+        assert_eq!(
+            read(&[("if-unmodified-since", DATE_BEFORE)]),
+            PreconditionFailed
+        );
         assert_eq!(read(&[("if-unmodified-since", "garbage")]), Proceed);
     }
 
     #[test]
     fn evaluation_order_of_rfc_9110() {
         // If-Match wins over If-Unmodified-Since (which is then not consulted).
-        assert_eq!(read(&[("if-match", "\"abc\""), ("if-unmodified-since", DATE_BEFORE)]), Proceed);
-        assert_eq!(read(&[("if-match", "\"x\""), ("if-unmodified-since", DATE_AFTER)]), PreconditionFailed);
+        assert_eq!(
+            read(&[
+                ("if-match", "\"abc\""),
+                ("if-unmodified-since", DATE_BEFORE)
+            ]),
+            Proceed
+        );
+        assert_eq!(
+            read(&[("if-match", "\"x\""), ("if-unmodified-since", DATE_AFTER)]),
+            PreconditionFailed
+        );
         // 412 before 304: a failed If-Match beats a matching If-None-Match.
-        assert_eq!(read(&[("if-match", "\"x\""), ("if-none-match", "\"abc\"")]), PreconditionFailed);
-        assert_eq!(read(&[("if-unmodified-since", DATE_BEFORE), ("if-modified-since", DATE_T)]), PreconditionFailed);
+        assert_eq!(
+            read(&[("if-match", "\"x\""), ("if-none-match", "\"abc\"")]),
+            PreconditionFailed
+        );
+        assert_eq!(
+            read(&[
+                ("if-unmodified-since", DATE_BEFORE),
+                ("if-modified-since", DATE_T)
+            ]),
+            PreconditionFailed
+        );
         // If-None-Match wins over If-Modified-Since (which is then not consulted).
-        assert_eq!(read(&[("if-none-match", "\"x\""), ("if-modified-since", DATE_AFTER)]), Proceed);
-        assert_eq!(read(&[("if-none-match", "\"abc\""), ("if-modified-since", DATE_BEFORE)]), NotModified);
+        assert_eq!(
+            read(&[
+                ("if-none-match", "\"x\""),
+                ("if-modified-since", DATE_AFTER)
+            ]),
+            Proceed
+        );
+        assert_eq!(
+            read(&[
+                ("if-none-match", "\"abc\""),
+                ("if-modified-since", DATE_BEFORE)
+            ]),
+            NotModified
+        );
         // Both steps pass.
-        assert_eq!(read(&[("if-match", "\"abc\""), ("if-none-match", "\"x\"")]), Proceed);
+        assert_eq!(
+            read(&[("if-match", "\"abc\""), ("if-none-match", "\"x\"")]),
+            Proceed
+        );
     }
 
     #[test]
@@ -218,8 +262,14 @@ mod tests {
         assert_eq!(write(&[("if-match", "*")], false), PreconditionFailed);
         assert_eq!(write(&[("if-match", "\"old\"")], true), PreconditionFailed);
         // No modification date without an object: ignored.
-        assert_eq!(write(&[("if-unmodified-since", DATE_BEFORE)], false), Proceed);
-        assert_eq!(write(&[("if-unmodified-since", DATE_BEFORE)], true), PreconditionFailed);
+        assert_eq!(
+            write(&[("if-unmodified-since", DATE_BEFORE)], false),
+            Proceed
+        );
+        assert_eq!(
+            write(&[("if-unmodified-since", DATE_BEFORE)], true),
+            PreconditionFailed
+        );
         // If-Modified-Since does not apply to writes.
         assert_eq!(write(&[("if-modified-since", DATE_AFTER)], true), Proceed);
         assert_eq!(write(&[], true), Proceed);
@@ -238,7 +288,11 @@ mod tests {
 
     #[test]
     fn malformed_tag_lists_are_400() {
-        for (name, value) in [("if-match", "abc"), ("if-none-match", "\"a\" \"b\""), ("if-match", "")] {
+        for (name, value) in [
+            ("if-match", "abc"),
+            ("if-none-match", "\"a\" \"b\""),
+            ("if-match", ""),
+        ] {
             let headers = RequestHeaders::new([(name.to_string(), value.to_string())]);
             let e = Preconditions::parse(&headers).unwrap_err();
             assert_eq!(e.status(), 400);

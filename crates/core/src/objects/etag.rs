@@ -150,7 +150,16 @@ mod tests {
         assert_eq!(EntityTag::parse("\"abc\""), Some(strong("abc")));
         assert_eq!(EntityTag::parse("W/\"abc\""), Some(weak("abc")));
         assert_eq!(EntityTag::parse("\"\""), Some(strong("")));
-        for bad in ["abc", "\"abc", "abc\"", "w/\"abc\"", "W/abc", "\"a\"b\"", "\"a b\"", "\"a\u{1}\""] {
+        for bad in [
+            "abc",
+            "\"abc",
+            "abc\"",
+            "w/\"abc\"",
+            "W/abc",
+            "\"a\"b\"",
+            "\"a b\"",
+            "\"a\u{1}\"",
+        ] {
             assert_eq!(EntityTag::parse(bad), None, "{bad}");
         }
         assert_eq!(weak("x").to_header(), "W/\"x\"");
@@ -176,9 +185,26 @@ mod tests {
         assert_eq!(EtagCondition::parse(" * "), Some(EtagCondition::Any));
         assert_eq!(
             EtagCondition::parse("\"a\", W/\"b\",\"c,d\" ,, \"e\""),
-            Some(EtagCondition::Tags(vec![strong("a"), weak("b"), strong("c,d"), strong("e")]))
+            Some(EtagCondition::Tags(vec![
+                strong("a"),
+                weak("b"),
+                strong("c,d"),
+                strong("e")
+            ]))
         );
-        for bad in ["", ",", "*, \"a\"", "\"a\" \"b\"", "a", "\"a\", b", "\"a", "W/", "**", "é", "\"a\", é"] {
+        for bad in [
+            "",
+            ",",
+            "*, \"a\"",
+            "\"a\" \"b\"",
+            "a",
+            "\"a\", b",
+            "\"a",
+            "W/",
+            "**",
+            "é",
+            "\"a\", é",
+        ] {
             assert_eq!(EtagCondition::parse(bad), None, "{bad:?}");
         }
     }

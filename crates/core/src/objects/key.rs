@@ -13,8 +13,8 @@
 //! The keys `.` and `..` themselves cannot be written in a URL at all, so
 //! they are refused wherever a key is given as text.
 
-use super::query::{percent_decode, percent_encode, DecodeError};
 use super::invalid;
+use super::query::{percent_decode, percent_encode, DecodeError};
 use crate::error::ApiError;
 
 /// R2's limit on a key's length, in bytes of UTF-8.
@@ -125,14 +125,33 @@ mod tests {
 
     #[test]
     fn url_paths_round_trip_and_survive_dot_segment_removal() {
-        for k in ["a/b c/ü?#%+", "a/../b", "../", "./x", "x/.", "a//b", "a..b/c", "..."] {
+        for k in [
+            "a/b c/ü?#%+",
+            "a/../b",
+            "../",
+            "./x",
+            "x/.",
+            "a//b",
+            "a..b/c",
+            "...",
+        ] {
             let key = ObjectKey::new(k.to_string()).unwrap();
             let path = key.to_url_path();
-            assert_eq!(ObjectKey::from_path(Some(&path)).unwrap(), key, "{k} -> {path}");
+            assert_eq!(
+                ObjectKey::from_path(Some(&path)).unwrap(),
+                key,
+                "{k} -> {path}"
+            );
             let segments: Vec<&str> = path.split('/').collect();
             assert!(!segments.iter().any(|s| *s == "." || *s == ".."), "{path}");
         }
-        assert_eq!(ObjectKey::new("a/b c".into()).unwrap().to_url_path(), "a/b%20c");
-        assert_eq!(ObjectKey::new("a/../b".into()).unwrap().to_url_path(), "a%2F..%2Fb");
+        assert_eq!(
+            ObjectKey::new("a/b c".into()).unwrap().to_url_path(),
+            "a/b%20c"
+        );
+        assert_eq!(
+            ObjectKey::new("a/../b".into()).unwrap().to_url_path(),
+            "a%2F..%2Fb"
+        );
     }
 }

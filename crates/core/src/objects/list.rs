@@ -36,11 +36,17 @@ impl ListParams {
     /// everything).
     pub fn parse(raw_query: Option<&str>) -> Result<ListParams, ApiError> {
         let params = query::parse(raw_query)?;
-        query::only(&params, &["prefix", "delimiter", "cursor", "limit"], "listing")?;
+        query::only(
+            &params,
+            &["prefix", "delimiter", "cursor", "limit"],
+            "listing",
+        )?;
         let text = |name: &str, max: usize| -> Result<Option<String>, ApiError> {
             match query::value(&params, name) {
                 None | Some("") => Ok(None),
-                Some(v) if v.len() > max => Err(invalid(format!("{name} is longer than {max} bytes"))),
+                Some(v) if v.len() > max => {
+                    Err(invalid(format!("{name} is longer than {max} bytes")))
+                }
                 Some(v) => Ok(Some(v.to_string())),
             }
         };
@@ -104,7 +110,12 @@ mod tests {
     fn defaults_and_values() {
         assert_eq!(
             ListParams::parse(None).unwrap(),
-            ListParams { prefix: None, delimiter: None, cursor: None, limit: 1000 }
+            ListParams {
+                prefix: None,
+                delimiter: None,
+                cursor: None,
+                limit: 1000
+            }
         );
         assert_eq!(
             parse("prefix=photos%2F2024+x&delimiter=%2F&cursor=abc%3D&limit=10").unwrap(),
@@ -115,7 +126,10 @@ mod tests {
                 limit: 10
             }
         );
-        assert_eq!(parse("prefix=&delimiter=&limit=").unwrap(), ListParams::parse(None).unwrap());
+        assert_eq!(
+            parse("prefix=&delimiter=&limit=").unwrap(),
+            ListParams::parse(None).unwrap()
+        );
     }
 
     #[test]
@@ -134,7 +148,12 @@ mod tests {
     #[test]
     fn rejects_unknown_and_oversized_parameters() {
         assert_eq!(parse("perfix=a").unwrap_err().status(), 400);
-        assert_eq!(parse(&format!("prefix={}", "a".repeat(1025))).unwrap_err().status(), 400);
+        assert_eq!(
+            parse(&format!("prefix={}", "a".repeat(1025)))
+                .unwrap_err()
+                .status(),
+            400
+        );
         assert!(parse(&format!("prefix={}", "a".repeat(1024))).is_ok());
         assert_eq!(parse("prefix=%zz").unwrap_err().status(), 400);
     }
@@ -142,7 +161,12 @@ mod tests {
     #[test]
     fn page_json() {
         let page = ListPage {
-            objects: vec![ObjectMeta { key: "a".into(), size: 1, etag: "e".into(), ..ObjectMeta::default() }],
+            objects: vec![ObjectMeta {
+                key: "a".into(),
+                size: 1,
+                etag: "e".into(),
+                ..ObjectMeta::default()
+            }],
             prefixes: vec!["p/".into()],
             cursor: Some("c".into()),
             truncated: true,
@@ -153,7 +177,11 @@ mod tests {
         assert_eq!(v["prefixes"], serde_json::json!(["p/"]));
         assert_eq!(v["cursor"], "c");
         assert_eq!(v["truncated"], true);
-        let last = ListPage { truncated: false, cursor: Some("stale".into()), ..ListPage::default() };
+        let last = ListPage {
+            truncated: false,
+            cursor: Some("stale".into()),
+            ..ListPage::default()
+        };
         assert_eq!(last.to_json()["cursor"], serde_json::Value::Null);
     }
 }

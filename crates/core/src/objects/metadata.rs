@@ -83,7 +83,9 @@ impl UploadMetadata {
                 continue;
             };
             if meta_name.is_empty() {
-                return Err(invalid(format!("{META_PREFIX}<name> needs a name after the prefix")));
+                return Err(invalid(format!(
+                    "{META_PREFIX}<name> needs a name after the prefix"
+                )));
             }
             if !value.chars().all(|c| c == '\t' || (' '..='~').contains(&c)) {
                 return Err(invalid(format!(
@@ -239,10 +241,17 @@ mod tests {
         assert_eq!(m.http.content_type.as_deref(), Some("image/png"));
         assert_eq!(m.http.content_encoding.as_deref(), Some("gzip"));
         assert_eq!(m.http.content_language.as_deref(), Some("de-CH"));
-        assert_eq!(m.http.content_disposition.as_deref(), Some("attachment; filename=\"a b.png\""));
+        assert_eq!(
+            m.http.content_disposition.as_deref(),
+            Some("attachment; filename=\"a b.png\"")
+        );
         assert_eq!(m.http.cache_control.as_deref(), Some("public, max-age=60"));
         assert_eq!(m.http.expires_ms, Some(784_111_777_000));
-        let custom: Vec<(&str, &str)> = m.custom.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let custom: Vec<(&str, &str)> = m
+            .custom
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         assert_eq!(custom, [("empty", ""), ("owner", "ada")]);
     }
 
@@ -253,12 +262,19 @@ mod tests {
             &[("x-strata-meta-", "x")][..],
             &[("x-strata-meta-name", "caf\u{e9}")][..],
         ] {
-            assert_eq!(UploadMetadata::from_headers(&headers(pairs)).unwrap_err().status(), 400, "{pairs:?}");
+            assert_eq!(
+                UploadMetadata::from_headers(&headers(pairs))
+                    .unwrap_err()
+                    .status(),
+                400,
+                "{pairs:?}"
+            );
         }
         let big = "v".repeat(2048 - 4);
         assert!(UploadMetadata::from_headers(&headers(&[("x-strata-meta-name", &big)])).is_ok());
         let bigger = "v".repeat(2048 - 3);
-        let e = UploadMetadata::from_headers(&headers(&[("x-strata-meta-name", &bigger)])).unwrap_err();
+        let e =
+            UploadMetadata::from_headers(&headers(&[("x-strata-meta-name", &bigger)])).unwrap_err();
         assert!(e.message.contains("2049 bytes"), "{}", e.message);
     }
 
@@ -275,9 +291,12 @@ mod tests {
                 expires_ms: Some(784_111_777_000),
                 ..HttpFields::default()
             },
-            custom: [("owner".to_string(), "ada".to_string()), ("bad name".to_string(), "x".to_string())]
-                .into_iter()
-                .collect(),
+            custom: [
+                ("owner".to_string(), "ada".to_string()),
+                ("bad name".to_string(), "x".to_string()),
+            ]
+            .into_iter()
+            .collect(),
             sha256: Some([0xab; 32]),
         }
     }
@@ -302,7 +321,11 @@ mod tests {
 
     #[test]
     fn not_modified_headers_are_validators_and_caching_only() {
-        let names: Vec<String> = meta().validator_headers().into_iter().map(|(n, _)| n).collect();
+        let names: Vec<String> = meta()
+            .validator_headers()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         assert_eq!(names, ["etag", "last-modified", "cache-control", "expires"]);
     }
 

@@ -155,17 +155,31 @@ mod tests {
     fn object_routes() {
         use crate::router::{route, RouteId};
         let m = route("PUT", "/v1/objects/a%2F..%2Fb/c d").unwrap();
-        assert_eq!((m.id, m.param("key")), (RouteId::Object, Some("a%2F..%2Fb/c d")));
+        assert_eq!(
+            (m.id, m.param("key")),
+            (RouteId::Object, Some("a%2F..%2Fb/c d"))
+        );
         let m = route("POST", "/v1/objects/").unwrap();
         assert_eq!((m.id, m.param("key")), (RouteId::Object, None));
         assert_eq!(route("HEAD", "/v1/objects/k").unwrap().id, RouteId::Object);
         assert_eq!(route("GET", "/v1/objects").unwrap().id, RouteId::ObjectList);
-        assert_eq!(route("POST", "/v1/signed-urls").unwrap().id, RouteId::SignedUrls);
+        assert_eq!(
+            route("POST", "/v1/signed-urls").unwrap().id,
+            RouteId::SignedUrls
+        );
         let m = route("OPTIONS", "/v1/signed/objects/a/b").unwrap();
         assert_eq!((m.id, m.param("key")), (RouteId::SignedObject, Some("a/b")));
         let e = route("PATCH", "/v1/objects/k").unwrap_err();
-        assert_eq!(e.headers, vec![("Allow", "GET, HEAD, PUT, DELETE, POST".to_string())]);
-        assert_eq!(route("DELETE", "/v1/signed/objects/k").unwrap_err().status(), 405);
+        assert_eq!(
+            e.headers,
+            vec![("Allow", "GET, HEAD, PUT, DELETE, POST".to_string())]
+        );
+        assert_eq!(
+            route("DELETE", "/v1/signed/objects/k")
+                .unwrap_err()
+                .status(),
+            405
+        );
         assert_eq!(route("PUT", "/v1/objects").unwrap_err().status(), 405);
     }
 

@@ -53,7 +53,9 @@ impl CompleteUpload {
             ApiError::new(code, message)
         })?;
         if body.parts.is_empty() {
-            return Err(invalid("parts is empty: an upload completes with at least one part"));
+            return Err(invalid(
+                "parts is empty: an upload completes with at least one part",
+            ));
         }
         let mut parts = Vec::with_capacity(body.parts.len());
         for (i, part) in body.parts.into_iter().enumerate() {
@@ -63,9 +65,14 @@ impl CompleteUpload {
                 .filter(|n| (1..=u64::from(MAX_PART_NUMBER)).contains(n))
                 .map(|n| n as u16)
                 .ok_or_else(|| {
-                    invalid(format!("parts[{i}].partNumber must be an integer from 1 to {MAX_PART_NUMBER}"))
+                    invalid(format!(
+                        "parts[{i}].partNumber must be an integer from 1 to {MAX_PART_NUMBER}"
+                    ))
                 })?;
-            if parts.last().is_some_and(|p: &PartRef| p.part_number >= part_number) {
+            if parts
+                .last()
+                .is_some_and(|p: &PartRef| p.part_number >= part_number)
+            {
                 return Err(invalid(format!(
                     "parts[{i}]: part numbers must be listed in ascending order without repeats"
                 )));
@@ -76,7 +83,9 @@ impl CompleteUpload {
                 .and_then(|e| e.strip_suffix('"'))
                 .unwrap_or(etag);
             if etag.is_empty() || etag.len() > 1024 {
-                return Err(invalid(format!("parts[{i}].etag must be the ETag the part's upload answered")));
+                return Err(invalid(format!(
+                    "parts[{i}].etag must be the ETag the part's upload answered"
+                )));
             }
             parts.push(PartRef {
                 part_number,
@@ -93,19 +102,31 @@ mod tests {
 
     #[test]
     fn parses_parts_and_unquotes_etags() {
-        let c = CompleteUpload::parse(br#"{"parts":[{"partNumber":1,"etag":"\"a\""},{"partNumber":3,"etag":"b"}]}"#).unwrap();
+        let c = CompleteUpload::parse(
+            br#"{"parts":[{"partNumber":1,"etag":"\"a\""},{"partNumber":3,"etag":"b"}]}"#,
+        )
+        .unwrap();
         assert_eq!(
             c.parts,
             vec![
-                PartRef { part_number: 1, etag: "a".into() },
-                PartRef { part_number: 3, etag: "b".into() }
+                PartRef {
+                    part_number: 1,
+                    etag: "a".into()
+                },
+                PartRef {
+                    part_number: 3,
+                    etag: "b".into()
+                }
             ]
         );
     }
 
     #[test]
     fn rejects_bad_bodies() {
-        assert_eq!(CompleteUpload::parse(b"{").unwrap_err().code, ErrorCode::InvalidJson);
+        assert_eq!(
+            CompleteUpload::parse(b"{").unwrap_err().code,
+            ErrorCode::InvalidJson
+        );
         for body in [
             r#"{"parts":[]}"#,
             r#"{}"#,

@@ -130,7 +130,11 @@ fn part_number(text: &str) -> Result<u16, ApiError> {
         .then(|| text.parse::<u16>().ok())
         .flatten()
         .filter(|n| (1..=MAX_PART_NUMBER).contains(n));
-    n.ok_or_else(|| invalid(format!("partNumber must be an integer from 1 to {MAX_PART_NUMBER}")))
+    n.ok_or_else(|| {
+        invalid(format!(
+            "partNumber must be an integer from 1 to {MAX_PART_NUMBER}"
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -148,7 +152,11 @@ mod tests {
         assert_eq!(op("PUT", "").unwrap(), Operation::Put);
         assert_eq!(op("DELETE", "").unwrap(), Operation::Delete);
         assert!(!Operation::Get.writes() && !Operation::Head.writes());
-        assert!(Operation::Put.writes() && Operation::Delete.writes() && Operation::CreateUpload.writes());
+        assert!(
+            Operation::Put.writes()
+                && Operation::Delete.writes()
+                && Operation::CreateUpload.writes()
+        );
     }
 
     #[test]
@@ -157,10 +165,23 @@ mod tests {
         assert_eq!(op("POST", "uploads=").unwrap(), Operation::CreateUpload);
         assert_eq!(
             op("PUT", "uploadId=u%2B1&partNumber=7").unwrap(),
-            Operation::UploadPart { upload_id: "u+1".into(), part_number: 7 }
+            Operation::UploadPart {
+                upload_id: "u+1".into(),
+                part_number: 7
+            }
         );
-        assert_eq!(op("POST", "uploadId=u1").unwrap(), Operation::CompleteUpload { upload_id: "u1".into() });
-        assert_eq!(op("DELETE", "uploadId=u1").unwrap(), Operation::AbortUpload { upload_id: "u1".into() });
+        assert_eq!(
+            op("POST", "uploadId=u1").unwrap(),
+            Operation::CompleteUpload {
+                upload_id: "u1".into()
+            }
+        );
+        assert_eq!(
+            op("DELETE", "uploadId=u1").unwrap(),
+            Operation::AbortUpload {
+                upload_id: "u1".into()
+            }
+        );
     }
 
     #[test]

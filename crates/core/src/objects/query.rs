@@ -92,7 +92,9 @@ pub fn parse(query: Option<&str>) -> Result<Vec<Param>, ApiError> {
         let name = decode(raw_name)?;
         let value = raw_value.map(decode).transpose()?;
         if params.iter().any(|p| p.name == name) {
-            return Err(invalid(format!("the query parameter {name:?} is given more than once")));
+            return Err(invalid(format!(
+                "the query parameter {name:?} is given more than once"
+            )));
         }
         params.push(Param { name, value });
     }
@@ -132,23 +134,37 @@ mod tests {
         assert_eq!(percent_decode("a%20b+c", false).unwrap(), "a b+c");
         assert_eq!(percent_decode("a%20b+c", true).unwrap(), "a b c");
         assert_eq!(percent_decode("%2541", false).unwrap(), "%41");
-        assert_eq!(percent_decode("caf%C3%A9/%E2%82%AC", false).unwrap(), "café/€");
+        assert_eq!(
+            percent_decode("caf%C3%A9/%E2%82%AC", false).unwrap(),
+            "café/€"
+        );
         assert_eq!(percent_decode("a%2F..%2Fb", false).unwrap(), "a/../b");
     }
 
     #[test]
     fn rejects_bad_escapes_and_non_utf8() {
         for bad in ["%", "%4", "%zz", "a%g0", "%%41"] {
-            assert_eq!(percent_decode(bad, false), Err(DecodeError::BadEscape), "{bad}");
+            assert_eq!(
+                percent_decode(bad, false),
+                Err(DecodeError::BadEscape),
+                "{bad}"
+            );
         }
         for bad in ["%ff", "%C3", "%C3%28", "%ED%A0%80"] {
-            assert_eq!(percent_decode(bad, false), Err(DecodeError::NotUtf8), "{bad}");
+            assert_eq!(
+                percent_decode(bad, false),
+                Err(DecodeError::NotUtf8),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn encodes_everything_but_unreserved() {
-        assert_eq!(percent_encode("a b/c?d#e%+é~", true), "a%20b/c%3Fd%23e%25%2B%C3%A9~");
+        assert_eq!(
+            percent_encode("a b/c?d#e%+é~", true),
+            "a%20b/c%3Fd%23e%25%2B%C3%A9~"
+        );
         assert_eq!(percent_encode("a/b", false), "a%2Fb");
         for s in ["x y", "ü/../%", "+&=?"] {
             assert_eq!(percent_decode(&percent_encode(s, false), false).unwrap(), s);
@@ -161,9 +177,18 @@ mod tests {
         assert_eq!(
             p,
             vec![
-                Param { name: "uploads".into(), value: None },
-                Param { name: "prefix".into(), value: Some("a/b c".into()) },
-                Param { name: "limit".into(), value: Some("".into()) },
+                Param {
+                    name: "uploads".into(),
+                    value: None
+                },
+                Param {
+                    name: "prefix".into(),
+                    value: Some("a/b c".into())
+                },
+                Param {
+                    name: "limit".into(),
+                    value: Some("".into())
+                },
             ]
         );
         assert_eq!(value(&p, "uploads"), Some(""));
@@ -180,8 +205,15 @@ mod tests {
         assert_eq!(parse(Some("%ff=1")).unwrap_err().status(), 400);
         let p = parse(Some("prefix=a&perfix=b")).unwrap();
         let e = only(&p, &["prefix", "limit"], "listing").unwrap_err();
-        assert!(e.message.contains("perfix") && e.message.contains("prefix, limit"), "{}", e.message);
+        assert!(
+            e.message.contains("perfix") && e.message.contains("prefix, limit"),
+            "{}",
+            e.message
+        );
         assert!(only(&p[..1], &["prefix"], "listing").is_ok());
-        assert!(only(&p, &[], "GET").unwrap_err().message.contains("takes none"));
+        assert!(only(&p, &[], "GET")
+            .unwrap_err()
+            .message
+            .contains("takes none"));
     }
 }

@@ -68,9 +68,20 @@ mod tests {
 
     #[test]
     fn finds_the_code() {
-        assert_eq!(code_in("put: The MD5 checksum you specified did not match.\nActual MD5 was: 5d (10037)"), Some(10037));
-        assert_eq!(code_in("uploadPart: The specified multipart upload does not exist. (10024) "), Some(10024));
-        assert_eq!(code_in("TypeError: Provided readable stream must have a known length"), None);
+        assert_eq!(
+            code_in(
+                "put: The MD5 checksum you specified did not match.\nActual MD5 was: 5d (10037)"
+            ),
+            Some(10037)
+        );
+        assert_eq!(
+            code_in("uploadPart: The specified multipart upload does not exist. (10024) "),
+            Some(10024)
+        );
+        assert_eq!(
+            code_in("TypeError: Provided readable stream must have a known length"),
+            None
+        );
         assert_eq!(code_in("x ()"), None);
         assert_eq!(code_in("x (1a)"), None);
         assert_eq!(code_in(")"), None);

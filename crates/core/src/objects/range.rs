@@ -212,20 +212,54 @@ mod tests {
 
     #[test]
     fn parses_the_three_forms() {
-        assert_eq!(parse_range("bytes=0-499"), Some(RangeSpec::Bounded { first: 0, last: 499 }));
-        assert_eq!(parse_range("bytes=9500-"), Some(RangeSpec::From { first: 9500 }));
-        assert_eq!(parse_range("bytes=-500"), Some(RangeSpec::Suffix { length: 500 }));
-        assert_eq!(parse_range("Bytes=1-1"), Some(RangeSpec::Bounded { first: 1, last: 1 }));
-        assert_eq!(parse_range(" bytes=1-2 , "), Some(RangeSpec::Bounded { first: 1, last: 2 }));
-        assert_eq!(parse_range("bytes=-0"), Some(RangeSpec::Suffix { length: 0 }));
+        assert_eq!(
+            parse_range("bytes=0-499"),
+            Some(RangeSpec::Bounded {
+                first: 0,
+                last: 499
+            })
+        );
+        assert_eq!(
+            parse_range("bytes=9500-"),
+            Some(RangeSpec::From { first: 9500 })
+        );
+        assert_eq!(
+            parse_range("bytes=-500"),
+            Some(RangeSpec::Suffix { length: 500 })
+        );
+        assert_eq!(
+            parse_range("Bytes=1-1"),
+            Some(RangeSpec::Bounded { first: 1, last: 1 })
+        );
+        assert_eq!(
+            parse_range(" bytes=1-2 , "),
+            Some(RangeSpec::Bounded { first: 1, last: 2 })
+        );
+        assert_eq!(
+            parse_range("bytes=-0"),
+            Some(RangeSpec::Suffix { length: 0 })
+        );
     }
 
     #[test]
     fn ignores_invalid_other_units_and_multiple_ranges() {
         for h in [
-            "", "bytes", "bytes=", "bytes=-", "bytes=5-1", "bytes=a-1", "bytes=1-b", "bytes=+1-2",
-            "bytes=1--2", "bytes = 1-2", "items=0-1", "bytes=0-1,5-9", "bytes=0-1, -1",
-            "bytes=99999999999999999999-", "bytes=0x1-2", "bytes=1",
+            "",
+            "bytes",
+            "bytes=",
+            "bytes=-",
+            "bytes=5-1",
+            "bytes=a-1",
+            "bytes=1-b",
+            "bytes=+1-2",
+            "bytes=1--2",
+            "bytes = 1-2",
+            "items=0-1",
+            "bytes=0-1,5-9",
+            "bytes=0-1, -1",
+            "bytes=99999999999999999999-",
+            "bytes=0x1-2",
+            "bytes=1",
         ] {
             assert_eq!(parse_range(h), None, "{h:?}");
         }
@@ -276,10 +310,29 @@ mod tests {
         assert_eq!(check("Tue, 14 Nov 2023 22:13:19 GMT"), Plan::Full);
         assert_eq!(check("nonsense"), Plan::Full);
         // If-Range without Range changes nothing.
-        assert_eq!(plan(None, Some(&IfRange::parse("\"abc\"")), &v(), 10), Plan::Full);
+        assert_eq!(
+            plan(None, Some(&IfRange::parse("\"abc\"")), &v(), 10),
+            Plan::Full
+        );
         // If-Range does not rescue an unsatisfiable range when it holds...
-        assert_eq!(plan(parse_range("bytes=50-"), Some(&IfRange::parse("\"abc\"")), &v(), 10), Plan::Unsatisfiable);
+        assert_eq!(
+            plan(
+                parse_range("bytes=50-"),
+                Some(&IfRange::parse("\"abc\"")),
+                &v(),
+                10
+            ),
+            Plan::Unsatisfiable
+        );
         // ...and sends everything when it does not.
-        assert_eq!(plan(parse_range("bytes=50-"), Some(&IfRange::parse("\"x\"")), &v(), 10), Plan::Full);
+        assert_eq!(
+            plan(
+                parse_range("bytes=50-"),
+                Some(&IfRange::parse("\"x\"")),
+                &v(),
+                10
+            ),
+            Plan::Full
+        );
     }
 }

@@ -129,7 +129,11 @@ impl SignRequest {
                     .with_details(serde_json::json!({ "maxExpiresIn": MAX_EXPIRES_IN }))
                 })?,
         };
-        Ok(SignRequest { method, key, expires_in })
+        Ok(SignRequest {
+            method,
+            key,
+            expires_in,
+        })
     }
 }
 
@@ -206,7 +210,13 @@ impl Signer {
         Ok(Signer { mac })
     }
 
-    fn mac_for(&self, method: SignedMethod, expires: u64, key_id: &str, key: &ObjectKey) -> Hmac<Sha256> {
+    fn mac_for(
+        &self,
+        method: SignedMethod,
+        expires: u64,
+        key_id: &str,
+        key: &ObjectKey,
+    ) -> Hmac<Sha256> {
         let mut mac = self.mac.clone();
         let canonical = format!(
             "{DOMAIN}\n{}\n{expires}\n{}:{key_id}\n{}:{}",
@@ -236,10 +246,13 @@ impl Signer {
         raw_query: Option<&str>,
         now: u64,
     ) -> Result<Grant, ApiError> {
-        let params = query::parse(raw_query).map_err(|_| refused("the signed URL's query string is malformed"))?;
+        let params = query::parse(raw_query)
+            .map_err(|_| refused("the signed URL's query string is malformed"))?;
         let allowed = ["method", "expires", "keyId", "signature"];
         if params.iter().any(|p| !allowed.contains(&p.name.as_str())) {
-            return Err(refused("the signed URL has parameters it was not signed with"));
+            return Err(refused(
+                "the signed URL has parameters it was not signed with",
+            ));
         }
         let field = |name: &str| {
             query::value(&params, name)
@@ -270,7 +283,10 @@ impl Signer {
             )));
         }
         if now >= expires {
-            return Err(refused(format!("this URL expired at {}", http_date(expires))));
+            return Err(refused(format!(
+                "this URL expired at {}",
+                http_date(expires)
+            )));
         }
         Ok(Grant {
             method,
@@ -330,7 +346,11 @@ mod tests {
     fn refused_with(result: Result<Grant, ApiError>, fragment: &str) {
         let e = result.unwrap_err();
         assert_eq!((e.status(), e.code.as_str()), (403, "signature_invalid"));
-        assert!(e.message.contains(fragment), "{:?} lacks {fragment:?}", e.message);
+        assert!(
+            e.message.contains(fragment),
+            "{:?} lacks {fragment:?}",
+            e.message
+        );
     }
 
     #[test]
@@ -342,8 +362,14 @@ mod tests {
         refused_with(s.verify("PUT", &k, Some(&q), NOW), "signed for GET");
         refused_with(s.verify("DELETE", &k, Some(&q), NOW), "signed for GET");
         // Another key, a changed expiry or method, another key id.
-        refused_with(s.verify("GET", &key("b.txt"), Some(&q), NOW), "does not match");
-        let later = q.replace(&format!("expires={}", NOW + 60), &format!("expires={}", NOW + 6000));
+        refused_with(
+            s.verify("GET", &key("b.txt"), Some(&q), NOW),
+            "does not match",
+        );
+        let later = q.replace(
+            &format!("expires={}", NOW + 60),
+            &format!("expires={}", NOW + 6000),
+        );
         refused_with(s.verify("GET", &k, Some(&later), NOW), "does not match");
         let put = q.replace("method=GET", "method=PUT");
         refused_with(s.verify("PUT", &k, Some(&put), NOW), "does not match");
@@ -353,7 +379,10 @@ mod tests {
         let sig_at = q.find("signature=").unwrap() + "signature=".len();
         let mut flipped = q.clone().into_bytes();
         flipped[sig_at] = if flipped[sig_at] == b'0' { b'1' } else { b'0' };
-        refused_with(s.verify("GET", &k, Some(std::str::from_utf8(&flipped).unwrap()), NOW), "does not match");
+        refused_with(
+            s.verify("GET", &k, Some(std::str::from_utf8(&flipped).unwrap()), NOW),
+            "does not match",
+        );
         // Another secret.
         let other = Signer::from_secret(Some("fedcba9876543210fedcba9876543210")).unwrap();
         refused_with(other.verify("GET", &k, Some(&q), NOW), "does not match");
@@ -365,19 +394,57 @@ mod tests {
         let g = grant(SignedMethod::Get, "a.txt");
         let (k, q) = split(&g.path_and_query(&s));
         refused_with(s.verify("GET", &k, None, NOW), "lacks method");
-        refused_with(s.verify("GET", &k, Some(&format!("{q}&uploads")), NOW), "not signed with");
-        refused_with(s.verify("GET", &k, Some(&q.replace("signature=", "signature=0")), NOW), "64 hexadecimal");
-        refused_with(s.verify("GET", &k, Some(&q.replace("expires=", "expires=x")), NOW), "not a number");
-        refused_with(s.verify("GET", &k, Some(&q.replace("method=GET", "method=DELETE")), NOW), "not GET or PUT");
-        refused_with(s.verify("GET", &k, Some("method=GET&expires=1&keyId=a&signature=%zz"), NOW), "malformed");
+        refused_with(
+            s.verify("GET", &k, Some(&format!("{q}&uploads")), NOW),
+            "not signed with",
+        );
+        refused_with(
+            s.verify(
+                "GET",
+                &k,
+                Some(&q.replace("signature=", "signature=0")),
+                NOW,
+            ),
+            "64 hexadecimal",
+        );
+        refused_with(
+            s.verify("GET", &k, Some(&q.replace("expires=", "expires=x")), NOW),
+            "not a number",
+        );
+        refused_with(
+            s.verify(
+                "GET",
+                &k,
+                Some(&q.replace("method=GET", "method=DELETE")),
+                NOW,
+            ),
+            "not GET or PUT",
+        );
+        refused_with(
+            s.verify(
+                "GET",
+                &k,
+                Some("method=GET&expires=1&keyId=a&signature=%zz"),
+                NOW,
+            ),
+            "malformed",
+        );
     }
 
     #[test]
     fn the_canonical_string_separates_key_id_from_key() {
         let s = signer();
         // Same concatenation of key id and key, different split.
-        let a = Grant { key_id: "ab".into(), key: key("c"), ..grant(SignedMethod::Get, "x") };
-        let b = Grant { key_id: "a".into(), key: key("bc"), ..grant(SignedMethod::Get, "x") };
+        let a = Grant {
+            key_id: "ab".into(),
+            key: key("c"),
+            ..grant(SignedMethod::Get, "x")
+        };
+        let b = Grant {
+            key_id: "a".into(),
+            key: key("bc"),
+            ..grant(SignedMethod::Get, "x")
+        };
         assert_ne!(s.signature(&a), s.signature(&b));
     }
 
@@ -395,8 +462,20 @@ mod tests {
     #[test]
     fn sign_requests() {
         let r = SignRequest::parse(br#"{"method":"PUT","key":"a/b","expiresIn":604800}"#).unwrap();
-        assert_eq!(r, SignRequest { method: SignedMethod::Put, key: key("a/b"), expires_in: MAX_EXPIRES_IN });
-        assert_eq!(SignRequest::parse(br#"{"method":"GET","key":"a"}"#).unwrap().expires_in, 3600);
+        assert_eq!(
+            r,
+            SignRequest {
+                method: SignedMethod::Put,
+                key: key("a/b"),
+                expires_in: MAX_EXPIRES_IN
+            }
+        );
+        assert_eq!(
+            SignRequest::parse(br#"{"method":"GET","key":"a"}"#)
+                .unwrap()
+                .expires_in,
+            3600
+        );
         assert_eq!(SignedMethod::Get.scope(), Scope::ObjectsRead);
         assert_eq!(SignedMethod::Put.scope(), Scope::ObjectsWrite);
         for body in [
@@ -411,9 +490,17 @@ mod tests {
             r#"{"key":"a"}"#,
         ] {
             let e = SignRequest::parse(body.as_bytes()).unwrap_err();
-            assert_eq!((e.status(), e.code.as_str()), (400, "invalid_request"), "{body}: {}", e.message);
+            assert_eq!(
+                (e.status(), e.code.as_str()),
+                (400, "invalid_request"),
+                "{body}: {}",
+                e.message
+            );
         }
-        assert_eq!(SignRequest::parse(b"{").unwrap_err().code.as_str(), "invalid_json");
+        assert_eq!(
+            SignRequest::parse(b"{").unwrap_err().code.as_str(),
+            "invalid_json"
+        );
     }
 
     #[test]

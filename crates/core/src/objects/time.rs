@@ -66,7 +66,13 @@ mod tests {
         ] {
             assert_eq!(parse_http_date(text), Some(784_111_777), "{text}");
         }
-        for bad in ["", "0", "yesterday", "2024-01-01T00:00:00Z", "Sun, 06 Nov 1994 08:49:37 GMT, Sun, 06 Nov 1994 08:49:37 GMT"] {
+        for bad in [
+            "",
+            "0",
+            "yesterday",
+            "2024-01-01T00:00:00Z",
+            "Sun, 06 Nov 1994 08:49:37 GMT, Sun, 06 Nov 1994 08:49:37 GMT",
+        ] {
             assert_eq!(parse_http_date(bad), None, "{bad}");
         }
     }
@@ -75,8 +81,14 @@ mod tests {
     fn formats_rfc3339() {
         assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339_millis(784_111_777_123), "1994-11-06T08:49:37.123Z");
-        assert_eq!(rfc3339_millis(1_709_210_096_789), "2024-02-29T12:34:56.789Z");
-        assert_eq!(rfc3339_millis(4_102_444_799_999), "2099-12-31T23:59:59.999Z");
+        assert_eq!(
+            rfc3339_millis(1_709_210_096_789),
+            "2024-02-29T12:34:56.789Z"
+        );
+        assert_eq!(
+            rfc3339_millis(4_102_444_799_999),
+            "2099-12-31T23:59:59.999Z"
+        );
         assert_eq!(rfc3339_millis(951_782_400_000), "2000-02-29T00:00:00.000Z");
     }
 }

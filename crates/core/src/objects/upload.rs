@@ -94,13 +94,30 @@ mod tests {
 
     #[test]
     fn lengths() {
-        assert_eq!(declared_length(&headers(&[("content-length", "0")]), 10).unwrap(), 0);
-        assert_eq!(declared_length(&headers(&[("content-length", "10")]), 10).unwrap(), 10);
+        assert_eq!(
+            declared_length(&headers(&[("content-length", "0")]), 10).unwrap(),
+            0
+        );
+        assert_eq!(
+            declared_length(&headers(&[("content-length", "10")]), 10).unwrap(),
+            10
+        );
         let e = declared_length(&headers(&[]), 10).unwrap_err();
         assert_eq!((e.status(), e.code.as_str()), (411, "length_required"));
-        assert_eq!(declared_length(&headers(&[("content-length", "11")]), 10).unwrap_err().status(), 413);
+        assert_eq!(
+            declared_length(&headers(&[("content-length", "11")]), 10)
+                .unwrap_err()
+                .status(),
+            413
+        );
         for bad in ["", "-1", "+1", "1.0", "0x10", "99999999999999999999999"] {
-            assert_eq!(declared_length(&headers(&[("content-length", bad)]), 10).unwrap_err().status(), 400, "{bad}");
+            assert_eq!(
+                declared_length(&headers(&[("content-length", bad)]), 10)
+                    .unwrap_err()
+                    .status(),
+                400,
+                "{bad}"
+            );
         }
     }
 
@@ -110,25 +127,42 @@ mod tests {
         let md5 = headers(&[("content-md5", "XUFAKrxLKna5cZ2REBfFkg==")]);
         assert_eq!(
             checksum(&md5).unwrap(),
-            Some(Checksum::Md5(decode_hex("5d41402abc4b2a76b9719d911017c592").unwrap()))
+            Some(Checksum::Md5(
+                decode_hex("5d41402abc4b2a76b9719d911017c592").unwrap()
+            ))
         );
         let sha = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
         let h = headers(&[(SHA256_HEADER, &sha.to_uppercase())]);
-        assert_eq!(checksum(&h).unwrap(), Some(Checksum::Sha256(decode_hex(sha).unwrap())));
+        assert_eq!(
+            checksum(&h).unwrap(),
+            Some(Checksum::Sha256(decode_hex(sha).unwrap()))
+        );
         assert_eq!(checksum(&headers(&[])).unwrap(), None);
         for pairs in [
             &[("content-md5", "not base64!")][..],
             &[("content-md5", "aGVsbG8=")][..],
             &[(SHA256_HEADER, "abc")][..],
-            &[("content-md5", "XUFAKrxLKna5cZ2REBfFkg=="), (SHA256_HEADER, sha)][..],
+            &[
+                ("content-md5", "XUFAKrxLKna5cZ2REBfFkg=="),
+                (SHA256_HEADER, sha),
+            ][..],
         ] {
-            assert_eq!(checksum(&headers(pairs)).unwrap_err().status(), 400, "{pairs:?}");
+            assert_eq!(
+                checksum(&headers(pairs)).unwrap_err().status(),
+                400,
+                "{pairs:?}"
+            );
         }
     }
 
     #[test]
     fn parts_refuse_checksums() {
         assert!(refuse_checksum(&headers(&[]), "a part").is_ok());
-        assert_eq!(refuse_checksum(&headers(&[("content-md5", "x")]), "a part").unwrap_err().status(), 400);
+        assert_eq!(
+            refuse_checksum(&headers(&[("content-md5", "x")]), "a part")
+                .unwrap_err()
+                .status(),
+            400
+        );
     }
 }
