@@ -11,19 +11,27 @@ use hyper::{Method, Request, Response, StatusCode};
 use strata_core::neon::headers;
 
 use crate::error::EndpointError;
+use crate::pool::Pool;
 use crate::{sql, Config};
 
 /// The response type of every route.
 pub type HttpResponse = Response<Full<Bytes>>;
 
 /// Handles one HTTP request. Never fails: every error becomes a response.
-pub async fn handle(request: Request<Incoming>, config: Arc<Config>) -> HttpResponse {
+///
+/// If the client disconnects first, hyper drops this future: a running query is then cancelled
+/// and its connection closed, not pooled (see `sql` and `pg::cancel`).
+pub async fn handle(
+    request: Request<Incoming>,
+    config: Arc<Config>,
+    pool: Arc<Pool>,
+) -> HttpResponse {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
 
     let response = match (&method, path.as_str()) {
-        (&Method::POST, "/sql") => match post_sql(request, &config).await {
+        (&Method::POST, "/sql") => match post_sql(request, &config, &pool).await {
             Ok(json) => json_response(StatusCode::OK, json),
             Err(error) => error_response(&error),
         },
@@ -41,7 +49,11 @@ pub async fn handle(request: Request<Incoming>, config: Arc<Config>) -> HttpResp
     response
 }
 
-async fn post_sql(request: Request<Incoming>, config: &Config) -> Result<Vec<u8>, EndpointError> {
+async fn post_sql(
+    request: Request<Incoming>,
+    config: &Config,
+    pool: &Arc<Pool>,
+) -> Result<Vec<u8>, EndpointError> {
     let limit = config.max_request_bytes;
     let too_large = EndpointError::RequestTooLarge { limit };
     // Refuse a declared oversize body before reading a byte of it.
@@ -63,7 +75,7 @@ async fn post_sql(request: Request<Incoming>, config: &Config) -> Result<Vec<u8>
             )))
         }
     };
-    sql::run(config, &parts.headers, &body).await
+    sql::run(config, pool, &parts.headers, &body).await
 }
 
 fn json_response(status: StatusCode, body: Vec<u8>) -> HttpResponse {

@@ -7,8 +7,9 @@
 //!
 //! As a program (what scripts and the Node tests do): `neon-local [--listen 127.0.0.1:4444]
 //! [--upstream host:port] [--data-dir DIR] [--pg-port N] [--max-body-bytes N]
-//! [--max-response-bytes N]`. Without `--upstream` it starts its own PostgreSQL (temporary, or
-//! persistent in `--data-dir`). When ready it prints one JSON line to stdout —
+//! [--max-response-bytes N] [--pool-size N] [--pool-max-total N] [--pool-idle-timeout SECS]`.
+//! Without `--upstream` it starts its own PostgreSQL (temporary, or persistent in
+//! `--data-dir`). When ready it prints one JSON line to stdout —
 //! `{"event":"ready","sql_url":"http://127.0.0.1:4444/sql","database_url":"postgres://...","pg_port":N}`
 //! — and logs to stderr; SIGINT/SIGTERM stop it (and its PostgreSQL) cleanly.
 //!
@@ -27,13 +28,18 @@
 //! # Layout
 //! * [`http`] — routing (`POST /sql`, `OPTIONS /sql`, everything else 400), body limit, CORS.
 //! * [`sql`] — the operation: headers and body → Postgres session → JSON.
+//! * [`pool`] — reusing logged-in connections per credentials, with the reset that makes every
+//!   request a fresh session all the same.
 //! * [`error`] — every failure and its HTTP status, in one place.
 //! * [`pg`] — the small Postgres wire client (text parameters, text results, SCRAM).
 
 pub mod error;
 pub mod http;
 pub mod pg;
+pub mod pool;
 pub mod sql;
+
+pub use pool::PoolConfig;
 
 use std::convert::Infallible;
 use std::fmt;
@@ -47,6 +53,7 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use pgcluster::{Cluster, ClusterError, ClusterOptions};
+use pool::Pool;
 use strata_core::neon::ConnectionString;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -68,10 +75,13 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// No per-request log line on stderr.
     pub quiet: bool,
+    /// Connection reuse across requests. A request waits at most `connect_timeout` for a pool
+    /// place when its credentials already have `pool.max_per_key` connections in use.
+    pub pool: PoolConfig,
 }
 
 impl Config {
-    /// Defaults (10 MiB limits, 10 s connect timeout) for the given upstream.
+    /// Defaults (10 MiB limits, 10 s connect timeout, default pool) for the given upstream.
     pub fn new(upstream: impl Into<String>) -> Config {
         Config {
             upstream: upstream.into(),
@@ -79,17 +89,21 @@ impl Config {
             max_response_bytes: DEFAULT_BODY_LIMIT,
             connect_timeout: Duration::from_secs(10),
             quiet: false,
+            pool: PoolConfig::default(),
         }
     }
 }
 
-/// Serves HTTP/1.1 on `listener` until `shutdown` completes; then stops accepting and drops
-/// the connections still open (their queries are cancelled).
+/// Serves HTTP/1.1 on `listener` until `shutdown` completes; then stops accepting, drops the
+/// connections still open (their queries are cancelled) and closes the pooled PostgreSQL
+/// connections.
 pub async fn serve(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    let pool = Arc::new(Pool::new(config.pool.clone()));
+    let reaper = tokio::spawn(Arc::clone(&pool).run_reaper());
     let config = Arc::new(config);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -108,10 +122,12 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let config = Arc::clone(&config);
+                let pool = Arc::clone(&pool);
                 connections.spawn(async move {
                     let service = service_fn(move |request| {
                         let config = Arc::clone(&config);
-                        async move { Ok::<_, Infallible>(http::handle(request, config).await) }
+                        let pool = Arc::clone(&pool);
+                        async move { Ok::<_, Infallible>(http::handle(request, config, pool).await) }
                     });
                     // Errors here are the client's (reset, garbage): nothing to answer.
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -123,6 +139,8 @@ pub async fn serve(
         }
     }
     connections.shutdown().await;
+    reaper.abort();
+    pool.close().await;
     Ok(())
 }
 
@@ -144,6 +162,8 @@ pub struct Options {
     pub max_response_bytes: usize,
     /// See [`Config::quiet`].
     pub quiet: bool,
+    /// See [`Config::pool`].
+    pub pool: PoolConfig,
 }
 
 impl Default for Options {
@@ -156,6 +176,7 @@ impl Default for Options {
             max_request_bytes: DEFAULT_BODY_LIMIT,
             max_response_bytes: DEFAULT_BODY_LIMIT,
             quiet: false,
+            pool: PoolConfig::default(),
         }
     }
 }
@@ -267,6 +288,7 @@ impl NeonLocal {
             max_request_bytes: options.max_request_bytes,
             max_response_bytes: options.max_response_bytes,
             quiet: options.quiet,
+            pool: options.pool.clone(),
             ..Config::new(upstream)
         };
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();

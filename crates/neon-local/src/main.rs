@@ -4,9 +4,10 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
-use neon_local::{NeonLocal, Options, DEFAULT_BODY_LIMIT};
+use neon_local::{NeonLocal, Options, PoolConfig, DEFAULT_BODY_LIMIT};
 
 /// A local Neon-compatible SQL-over-HTTP endpoint (POST /sql) over a real PostgreSQL.
 ///
@@ -34,6 +35,18 @@ struct Args {
     /// Larger responses get 507.
     #[arg(long, default_value_t = DEFAULT_BODY_LIMIT)]
     max_response_bytes: usize,
+    /// Most PostgreSQL connections kept open (idle or in use) per user, password, database and
+    /// application_name; further requests wait for one. 0 = no pooling: a new connection for
+    /// every request.
+    #[arg(long, default_value_t = PoolConfig::default().max_per_key)]
+    pool_size: usize,
+    /// Most pooled PostgreSQL connections over all credentials (keep it below the server's
+    /// max_connections).
+    #[arg(long, default_value_t = PoolConfig::default().max_total)]
+    pool_max_total: usize,
+    /// Seconds after which an idle pooled connection is closed.
+    #[arg(long, default_value_t = PoolConfig::default().idle_timeout.as_secs())]
+    pool_idle_timeout: u64,
     /// Do not log every request to stderr.
     #[arg(long)]
     quiet: bool,
@@ -58,6 +71,12 @@ fn main() -> ExitCode {
         max_request_bytes: args.max_body_bytes,
         max_response_bytes: args.max_response_bytes,
         quiet: args.quiet,
+        pool: PoolConfig {
+            max_per_key: args.pool_size,
+            max_total: args.pool_max_total,
+            idle_timeout: Duration::from_secs(args.pool_idle_timeout),
+            ..PoolConfig::default()
+        },
     }) {
         Ok(endpoint) => endpoint,
         Err(e) => {

@@ -1,13 +1,14 @@
 //! The `/sql` operation: headers + body in, JSON result out.
 //!
-//! Each HTTP request is its own Postgres session: a fresh connection, closed at the end. So no
-//! `SET`, temp table, prepared statement or open transaction can leak into the next request,
-//! without any reset logic to get wrong. Locally a fresh connection with SCRAM login costs a few
-//! milliseconds (see the crate README for measurements), which is fine for development and
-//! tests; a pool would save that at the price of resets (`DISCARD ALL`, aborting open
-//! transactions) that must be exactly right.
+//! Each HTTP request is its own Postgres session, as on Neon: no `SET`, temp table, prepared
+//! statement or open transaction carries over to the next request. The connection comes from
+//! the [`Pool`] when one with the same credentials is idle (else a new one is opened), and goes
+//! back only after [`Connection::reset`] succeeded; a connection that broke, was cut off at the
+//! response limit, or whose request was dropped mid-query (client disconnect, see
+//! `pg::cancel`) is closed instead. With pooling off every request opens and closes its own.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use hyper::HeaderMap;
 use strata_core::neon::{
@@ -17,11 +18,13 @@ use strata_core::neon::{
 
 use crate::error::EndpointError;
 use crate::pg::{Connection, PgError, ResponseBudget, Startup};
+use crate::pool::{Pool, PoolKey, Slot};
 use crate::Config;
 
 /// Runs one `/sql` request and returns the serialised JSON response.
 pub async fn run(
     config: &Config,
+    pool: &Arc<Pool>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Vec<u8>, EndpointError> {
@@ -50,7 +53,7 @@ pub async fn run(
         RequestBody::Single(_) => None,
     };
 
-    let mut session = Session::open(config, &conn_string).await?;
+    let mut session = Session::open(config, pool, &conn_string).await?;
     let outcome = match (&request, batch_options) {
         (RequestBody::Single(query), _) => session
             .single(query, output)
@@ -64,7 +67,7 @@ pub async fn run(
             "batch options were not read".into(),
         )),
     };
-    session.close().await;
+    session.finish().await;
 
     let json = outcome?;
     if json.len() > config.max_response_bytes {
@@ -81,30 +84,61 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, EndpointError> {
 }
 
 /// One request's Postgres session.
+///
+/// Dropping it (which is what happens to a request whose client went away) closes the
+/// connection and frees its pool place; only [`Session::finish`] returns it for reuse.
 struct Session {
     /// `None` once the connection broke or was abandoned mid-query: it must not be reused.
     conn: Option<Connection>,
+    /// The connection's place in the pool; `None` with pooling off.
+    slot: Option<Slot>,
     budget: ResponseBudget,
     response_limit: usize,
 }
 
 impl Session {
+    /// Takes an idle pooled connection logged in with exactly these credentials, or logs in
+    /// anew (within a pool place, waiting for one if the key is at its bound).
     async fn open(
         config: &Config,
+        pool: &Arc<Pool>,
         conn_string: &ConnectionString,
     ) -> Result<Session, EndpointError> {
-        let addr = resolve(&config.upstream).await?;
-        let startup = Startup {
-            user: &conn_string.user,
-            password: &conn_string.password,
-            database: &conn_string.database,
-            application_name: conn_string.param("application_name"),
+        let application_name = conn_string.param("application_name");
+        let (slot, pooled) = if pool.config().enabled() {
+            let key = PoolKey {
+                user: conn_string.user.clone(),
+                password: conn_string.password.clone(),
+                database: conn_string.database.clone(),
+                application_name: application_name.map(str::to_owned),
+            };
+            let lease = pool
+                .acquire(key, config.connect_timeout)
+                .await
+                .map_err(|e| EndpointError::Unavailable(e.to_string()))?;
+            (Some(lease.slot), lease.conn)
+        } else {
+            (None, None)
         };
-        let conn = Connection::connect(addr, &startup, config.connect_timeout)
-            .await
-            .map_err(|e| EndpointError::from_pg(e, true))?;
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => {
+                let addr = resolve(&config.upstream).await?;
+                let startup = Startup {
+                    user: &conn_string.user,
+                    password: &conn_string.password,
+                    database: &conn_string.database,
+                    application_name,
+                };
+                // On failure `slot` is dropped here, freeing the place.
+                Connection::connect(addr, &startup, config.connect_timeout)
+                    .await
+                    .map_err(|e| EndpointError::from_pg(e, true))?
+            }
+        };
         Ok(Session {
             conn: Some(conn),
+            slot,
             budget: ResponseBudget::new(config.max_response_bytes),
             response_limit: config.max_response_bytes,
         })
@@ -210,9 +244,23 @@ impl Session {
         }
     }
 
-    async fn close(mut self) {
-        if let Some(conn) = self.conn.take() {
-            conn.close().await;
+    /// Ends the request's use of the connection: back into the pool if it resets cleanly,
+    /// closed otherwise (and always closed with pooling off).
+    async fn finish(mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            // Broken or abandoned: dropping `self` frees the pool place.
+            return;
+        };
+        match self.slot.take() {
+            None => conn.close().await,
+            Some(slot) => match conn.reset().await {
+                Ok(()) => slot.put_back(conn),
+                Err(_) => {
+                    // Closed before the place is freed, so the bounds hold at every moment.
+                    conn.close().await;
+                    drop(slot);
+                }
+            },
         }
     }
 }

@@ -10,14 +10,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use neon_local::{NeonLocal, Options};
+use neon_local::pg::{Connection, ResponseBudget, Startup};
+use neon_local::{NeonLocal, Options, PoolConfig};
 use serde_json::{json, Value};
+use strata_core::neon::ConnectionString;
 
 type TestResult = Result<(), Failed>;
 
 struct Ctx {
     sql_url: String,
     db_url: String,
+    pg_port: u16,
     agent: ureq::Agent,
 }
 
@@ -107,6 +110,7 @@ fn main() {
     let ctx = Arc::new(Ctx {
         sql_url: endpoint.sql_url().to_owned(),
         db_url: endpoint.database_url().unwrap_or_default().to_owned(),
+        pg_port: endpoint.pg_port(),
         agent,
     });
 
@@ -136,6 +140,29 @@ fn main() {
         ("no_session_state_leaks_between_requests", no_session_leak),
         ("cors_preflight_and_unsupported_routes", cors_and_routes),
         ("client_disconnect_cancels_the_query", disconnect_cancels),
+        (
+            "pool_reuses_the_backend_but_not_the_session",
+            pool_reuses_backend_not_session,
+        ),
+        (
+            "pool_never_shares_across_credentials",
+            pool_never_shares_across_credentials,
+        ),
+        (
+            "pool_drops_terminated_connections",
+            pool_drops_terminated_connections,
+        ),
+        (
+            "pool_drops_connections_of_aborted_requests",
+            pool_drops_aborted_connections,
+        ),
+        ("pool_bounds_connections_per_key", pool_bounds_per_key),
+        ("pool_closes_idle_connections", pool_closes_idle_connections),
+        ("pool_size_0_is_a_connection_per_request", pool_disabled),
+        (
+            "reset_rolls_back_open_and_failed_transactions",
+            reset_rolls_back_transactions,
+        ),
     ];
     let trials = tests
         .into_iter()
@@ -812,4 +839,524 @@ fn disconnect_cancels(ctx: &Ctx) -> TestResult {
         )?;
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connection pooling. Each test starts its own endpoint (own pool) over the shared cluster, so
+// the other tests running in parallel cannot take its connections; with one connection per key,
+// consecutive requests are served by the same backend whenever it is reused at all.
+
+/// An endpoint over the test cluster with its own pool.
+fn pooled_endpoint(ctx: &Ctx, pool: PoolConfig) -> Result<NeonLocal, Failed> {
+    pooled_endpoint_with(ctx, pool, Options::default().max_response_bytes)
+}
+
+fn pooled_endpoint_with(
+    ctx: &Ctx,
+    pool: PoolConfig,
+    max_response_bytes: usize,
+) -> Result<NeonLocal, Failed> {
+    NeonLocal::start(Options {
+        upstream: Some(ctx.db_url.clone()),
+        quiet: true,
+        max_response_bytes,
+        pool,
+        ..Options::default()
+    })
+    .map_err(|e| e.to_string().into())
+}
+
+/// One pooled connection per key: every request of a key runs on the same backend if reused.
+fn one_per_key() -> PoolConfig {
+    PoolConfig {
+        max_per_key: 1,
+        ..PoolConfig::default()
+    }
+}
+
+/// A single query at `url` with connection string `conn`.
+fn query_at(ctx: &Ctx, url: &str, conn: &str, query: &str) -> Result<Reply, Failed> {
+    ctx.post_to(
+        url,
+        &[("Neon-Connection-String", conn)],
+        &json!({ "query": query }).to_string(),
+    )
+}
+
+/// A query at `url` that must succeed; returns its first row.
+fn row_at(ctx: &Ctx, url: &str, conn: &str, query: &str) -> Result<Value, Failed> {
+    let reply = query_at(ctx, url, conn, query)?;
+    if reply.status != 200 {
+        return Err(format!("{query}: HTTP {} {}", reply.status, reply.raw).into());
+    }
+    Ok(reply.body["rows"][0].clone())
+}
+
+/// The backend process serving a request at `url`.
+fn pid_at(ctx: &Ctx, url: &str, conn: &str) -> Result<i64, Failed> {
+    row_at(ctx, url, conn, "select pg_backend_pid() pid")?["pid"]
+        .as_i64()
+        .ok_or_else(|| "pg_backend_pid() is a number".into())
+}
+
+/// Whether backend `pid` still exists (asked through the shared endpoint).
+fn backend_exists(ctx: &Ctx, pid: i64) -> Result<bool, Failed> {
+    let body = ctx.ok(
+        "select count(*)::int n from pg_stat_activity where pid = $1",
+        json!([pid]),
+    )?;
+    Ok(body["rows"][0]["n"] == json!(1))
+}
+
+/// Waits (bounded) until backend `pid` has exited.
+fn wait_backend_gone(ctx: &Ctx, pid: i64, what: &str) -> TestResult {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while backend_exists(ctx, pid)? {
+        check(
+            Instant::now() < deadline,
+            format!("{what}: backend {pid} still exists"),
+        )?;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// `postgres://USER:PASSWORD@` + the rest of the test database URL.
+fn with_credentials(ctx: &Ctx, user: &str, password: &str) -> Result<String, Failed> {
+    let at = ctx.db_url.rfind('@').ok_or("url has @")?;
+    Ok(format!("postgres://{user}:{password}{}", &ctx.db_url[at..]))
+}
+
+fn pool_reuses_backend_not_session(ctx: &Ctx) -> TestResult {
+    let endpoint = pooled_endpoint(ctx, one_per_key())?;
+    let url = endpoint.sql_url();
+    let conn = ctx.db_url.as_str();
+    let pid = pid_at(ctx, url, conn)?;
+    ctx.ok("create sequence pool_seq", json!([]))?;
+
+    // (what, leaves state behind, sees it? → the value a fresh session has)
+    let cases = [
+        (
+            "SET",
+            "set statement_timeout = 1234",
+            "current_setting('statement_timeout')",
+            json!("0"),
+        ),
+        (
+            "SET in a batch-less request of application_name",
+            "set application_name = 'leaky'",
+            "current_setting('application_name')",
+            json!(""),
+        ),
+        (
+            "custom setting value",
+            "set strata.pool_test = 'secret'",
+            "coalesce(current_setting('strata.pool_test', true), '')",
+            json!(""),
+        ),
+        (
+            "SET ROLE",
+            "set role pg_monitor",
+            "current_user::text",
+            json!("strata"),
+        ),
+        (
+            "temp table",
+            "create temp table pool_tmp (x int)",
+            "(select count(*)::int from pg_class where relname = 'pool_tmp')",
+            json!(0),
+        ),
+        (
+            "prepared statement",
+            "prepare pool_stmt as select 1",
+            "(select count(*)::int from pg_prepared_statements)",
+            json!(0),
+        ),
+        (
+            "session advisory lock",
+            "select pg_advisory_lock(4242)",
+            "(select count(*)::int from pg_locks where locktype = 'advisory' and objid = 4242)",
+            json!(0),
+        ),
+        (
+            "LISTEN",
+            "listen pool_channel",
+            "(select count(*)::int from pg_listening_channels())",
+            json!(0),
+        ),
+        (
+            "cursor WITH HOLD",
+            "declare pool_cursor cursor with hold for select 1",
+            "(select count(*)::int from pg_cursors where name = 'pool_cursor')",
+            json!(0),
+        ),
+        (
+            "open BEGIN (serializable)",
+            "begin isolation level serializable",
+            "current_setting('transaction_isolation')",
+            json!("read committed"),
+        ),
+    ];
+    for (what, leave, probe, fresh) in cases {
+        row_at(ctx, url, conn, leave)
+            .map_err(|e| format!("{what}: {}", e.message().unwrap_or_default()))?;
+        let row = row_at(
+            ctx,
+            url,
+            conn,
+            &format!("select {probe} v, pg_backend_pid() pid"),
+        )?;
+        eq(row["v"].clone(), fresh, what)?;
+        eq(
+            row["pid"].as_i64(),
+            Some(pid),
+            &format!("{what}: same backend"),
+        )?;
+    }
+
+    // A plain open BEGIN: SAVEPOINT only works inside a transaction block.
+    row_at(ctx, url, conn, "begin")?;
+    let savepoint = query_at(ctx, url, conn, "savepoint pool_check")?;
+    eq(savepoint.status, 400, "open BEGIN does not carry over")?;
+    eq(
+        savepoint.body["code"].clone(),
+        json!("25P01"),
+        "no_active_sql_transaction",
+    )?;
+    eq(pid_at(ctx, url, conn)?, pid, "open BEGIN: same backend")?;
+
+    // A session-level SET inside a batch does not outlive the batch's request either.
+    let batch = ctx.post_to(
+        url,
+        &[("Neon-Connection-String", conn)],
+        &json!({"queries": [{"query": "set work_mem = '7MB'"}]}).to_string(),
+    )?;
+    eq(batch.status, 200, "batch with SET")?;
+    let row = row_at(
+        ctx,
+        url,
+        conn,
+        "select current_setting('work_mem') = (select boot_val || 'kB' from pg_settings \
+         where name = 'work_mem') or current_setting('work_mem') <> '7MB' v, \
+         pg_backend_pid() pid",
+    )?;
+    eq(row["v"].clone(), json!(true), "SET in a batch")?;
+    eq(row["pid"].as_i64(), Some(pid), "batch: same backend")?;
+
+    // Sequence state (currval) is per session.
+    row_at(ctx, url, conn, "select nextval('pool_seq')")?;
+    let currval = query_at(ctx, url, conn, "select currval('pool_seq')")?;
+    eq(
+        currval.status,
+        400,
+        "currval after another request's nextval",
+    )?;
+    eq(currval.body["code"].clone(), json!("55000"), "currval code")?;
+
+    // A statement error inside the request leaves the connection reusable.
+    let error = query_at(ctx, url, conn, "select 1/0")?;
+    eq(error.status, 400, "division by zero")?;
+    eq(
+        pid_at(ctx, url, conn)?,
+        pid,
+        "same backend after an SQL error",
+    )?;
+    ctx.ok("drop sequence pool_seq", json!([]))?;
+    Ok(())
+}
+
+fn pool_never_shares_across_credentials(ctx: &Ctx) -> TestResult {
+    ctx.ok("create role pool_user login password 'pw1'", json!([]))?;
+    let result = (|| {
+        let endpoint = pooled_endpoint(ctx, one_per_key())?;
+        let url = endpoint.sql_url();
+        let strata = ctx.db_url.as_str();
+        let pid = pid_at(ctx, url, strata)?;
+
+        // Same user, wrong password, right after a right one: refused, not pooled.
+        // (An empty password is refused before any pooling: the connection string is invalid.)
+        for wrong in ["wrong", "x", "wrongwrongwrongwrongwrongwrongwrongwrong"] {
+            let conn = with_credentials(ctx, "strata", wrong)?;
+            let reply = query_at(ctx, url, &conn, "select 1")?;
+            eq(reply.status, 400, &format!("wrong password {wrong:?}"))?;
+            eq(
+                reply.body["code"].clone(),
+                json!("28P01"),
+                "wrong password code",
+            )?;
+        }
+        eq(
+            pid_at(ctx, url, strata)?,
+            pid,
+            "the right password still reuses",
+        )?;
+
+        // Another user, and a password that only extends the right one.
+        let user = with_credentials(ctx, "pool_user", "pw1")?;
+        let row = row_at(
+            ctx,
+            url,
+            &user,
+            "select current_user::text u, pg_backend_pid() pid",
+        )?;
+        eq(row["u"].clone(), json!("pool_user"), "other user")?;
+        check(
+            row["pid"].as_i64() != Some(pid),
+            "other user, other backend",
+        )?;
+        let longer = with_credentials(ctx, "pool_user", "pw12")?;
+        let reply = query_at(ctx, url, &longer, "select 1")?;
+        eq(
+            reply.body["code"].clone(),
+            json!("28P01"),
+            "password with a suffix",
+        )?;
+        let row = row_at(ctx, url, strata, "select current_user::text u")?;
+        eq(row["u"].clone(), json!("strata"), "back to the first user")?;
+
+        // application_name is a startup parameter: its own connections.
+        let named = format!("{strata}?application_name=pool_app");
+        let row = row_at(
+            ctx,
+            url,
+            &named,
+            "select current_setting('application_name') a, pg_backend_pid() pid",
+        )?;
+        eq(row["a"].clone(), json!("pool_app"), "application_name")?;
+        check(
+            row["pid"].as_i64() != Some(pid),
+            "other application_name, other backend",
+        )?;
+        let row = row_at(
+            ctx,
+            url,
+            strata,
+            "select current_setting('application_name') a, pg_backend_pid() pid",
+        )?;
+        eq(row["a"].clone(), json!(""), "no application_name")?;
+        eq(row["pid"].as_i64(), Some(pid), "first backend again")
+    })();
+    // The endpoint (and its pool_user connections) is gone by now.
+    ctx.ok("drop role pool_user", json!([]))?;
+    result
+}
+
+fn pool_drops_terminated_connections(ctx: &Ctx) -> TestResult {
+    let endpoint = pooled_endpoint(ctx, one_per_key())?;
+    let url = endpoint.sql_url();
+    let conn = ctx.db_url.as_str();
+
+    // Terminated while idle in the pool.
+    let pid = pid_at(ctx, url, conn)?;
+    let killed = ctx.ok("select pg_terminate_backend($1) k", json!([pid]))?;
+    eq(killed["rows"][0]["k"].clone(), json!(true), "terminated")?;
+    wait_backend_gone(ctx, pid, "pg_terminate_backend")?;
+    let next = pid_at(ctx, url, conn)?;
+    check(next != pid, "a terminated connection is not reused")?;
+
+    // Terminated by its own request: that request fails, the next one works.
+    let reply = query_at(
+        ctx,
+        url,
+        conn,
+        "select pg_terminate_backend(pg_backend_pid())",
+    )?;
+    check(
+        reply.status != 200,
+        format!("self-termination: {}", reply.raw),
+    )?;
+    let after = pid_at(ctx, url, conn)?;
+    check(after != next, "the broken connection is not reused")?;
+    eq(pid_at(ctx, url, conn)?, after, "the new one is")
+}
+
+fn pool_drops_aborted_connections(ctx: &Ctx) -> TestResult {
+    let endpoint = pooled_endpoint_with(ctx, one_per_key(), 4096)?;
+    let url = endpoint.sql_url();
+    let conn = ctx.db_url.as_str();
+
+    // Client gone mid-query: the query is cancelled and the connection closed, not pooled.
+    let pid = pid_at(ctx, url, conn)?;
+    let addr = endpoint.local_addr();
+    let body = json!({"query": "select pg_sleep(60), 'pool-abort-marker'"}).to_string();
+    let request = format!(
+        "POST /sql HTTP/1.1\r\nHost: x\r\nNeon-Connection-String: {conn}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len(),
+    );
+    let mut stream = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let active = ctx.ok(
+            "select count(*)::int n from pg_stat_activity where pid = $1 and state = 'active'",
+            json!([pid]),
+        )?;
+        if active["rows"][0]["n"] == json!(1) {
+            break;
+        }
+        check(
+            Instant::now() < deadline,
+            "the sleep never started on the pooled backend",
+        )?;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(stream);
+    // Without the cancel the backend would sleep on for a minute before noticing the EOF.
+    wait_backend_gone(ctx, pid, "aborted request")?;
+    let next = pid_at(ctx, url, conn)?;
+    check(
+        next != pid,
+        "the aborted request's connection is not reused",
+    )?;
+
+    // A response cut off at the size limit abandons rows in flight: not reused either.
+    let reply = query_at(
+        ctx,
+        url,
+        conn,
+        "select g, repeat('x', 100) from generate_series(1, 100000) g",
+    )?;
+    eq(reply.status, 507, "too large")?;
+    check(
+        pid_at(ctx, url, conn)? != next,
+        "cut-off connection is not reused",
+    )
+}
+
+fn pool_bounds_per_key(ctx: &Ctx) -> TestResult {
+    let endpoint = pooled_endpoint(
+        ctx,
+        PoolConfig {
+            max_per_key: 2,
+            ..PoolConfig::default()
+        },
+    )?;
+    let url = endpoint.sql_url();
+    let conn = ctx.db_url.as_str();
+    let started = Instant::now();
+    let rows: Vec<Result<Value, Failed>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    row_at(
+                        ctx,
+                        url,
+                        conn,
+                        "select pg_backend_pid() pid, pg_sleep(0.3)::text s",
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("thread panicked".into())))
+            .collect()
+    });
+    let elapsed = started.elapsed();
+    let mut pids = Vec::new();
+    for row in rows {
+        pids.push(row?["pid"].as_i64().ok_or("pid")?);
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    check(pids.len() <= 2, format!("at most 2 backends, got {pids:?}"))?;
+    check(
+        elapsed >= Duration::from_millis(550),
+        format!("4 sleeps of 0.3 s on 2 connections take two rounds, took {elapsed:?}"),
+    )
+}
+
+fn pool_closes_idle_connections(ctx: &Ctx) -> TestResult {
+    let endpoint = pooled_endpoint(
+        ctx,
+        PoolConfig {
+            max_per_key: 1,
+            idle_timeout: Duration::from_millis(300),
+            ..PoolConfig::default()
+        },
+    )?;
+    let url = endpoint.sql_url();
+    let conn = ctx.db_url.as_str();
+    let pid = pid_at(ctx, url, conn)?;
+    eq(pid_at(ctx, url, conn)?, pid, "reused while fresh")?;
+    // Closed by the pool's reaper, with no request needed.
+    wait_backend_gone(ctx, pid, "idle timeout")?;
+    check(
+        pid_at(ctx, url, conn)? != pid,
+        "a new connection after the timeout",
+    )
+}
+
+fn pool_disabled(ctx: &Ctx) -> TestResult {
+    let endpoint = pooled_endpoint(ctx, PoolConfig::disabled())?;
+    let url = endpoint.sql_url();
+    let conn = ctx.db_url.as_str();
+    let first = pid_at(ctx, url, conn)?;
+    wait_backend_gone(ctx, first, "closed after its request")?;
+    check(
+        pid_at(ctx, url, conn)? != first,
+        "a fresh connection per request",
+    )
+}
+
+/// The reset itself, on a connection driven directly: a failed transaction (status `E`, which
+/// no single HTTP request can leave behind) and an open one both end up idle and clean.
+fn reset_rolls_back_transactions(ctx: &Ctx) -> TestResult {
+    let parsed = ConnectionString::parse(&ctx.db_url).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let startup = Startup {
+            user: &parsed.user,
+            password: &parsed.password,
+            database: &parsed.database,
+            application_name: None,
+        };
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], ctx.pg_port));
+        let mut conn = Connection::connect(addr, &startup, Duration::from_secs(10))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut budget = ResponseBudget::new(1 << 20);
+
+        conn.execute_simple("begin")
+            .await
+            .map_err(|e| e.to_string())?;
+        conn.execute_simple("set local statement_timeout = 5")
+            .await
+            .map_err(|e| e.to_string())?;
+        check(
+            conn.execute_simple("select 1/0").await.is_err(),
+            "1/0 fails",
+        )?;
+        eq(conn.transaction_status(), b'E', "failed transaction")?;
+        conn.reset().await.map_err(|e| e.to_string())?;
+        eq(conn.transaction_status(), b'I', "idle after reset")?;
+
+        conn.execute_simple("begin")
+            .await
+            .map_err(|e| e.to_string())?;
+        conn.execute_simple("set statement_timeout = 7")
+            .await
+            .map_err(|e| e.to_string())?;
+        eq(conn.transaction_status(), b'T', "open transaction")?;
+        conn.reset().await.map_err(|e| e.to_string())?;
+        eq(conn.transaction_status(), b'I', "idle after reset")?;
+
+        let mut conn = conn.check_idle().map_err(|e| e.to_string())?;
+        let result = conn
+            .query("show statement_timeout", &[], &mut budget)
+            .await
+            .map_err(|e| e.to_string())?;
+        eq(
+            result.rows,
+            vec![vec![Some("0".to_owned())]],
+            "statement_timeout",
+        )?;
+        conn.close().await;
+        Ok(())
+    })
 }

@@ -2,7 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use fallible_iterator::FallibleIterator;
@@ -109,6 +109,8 @@ pub struct Connection {
     /// Transaction status from the last ReadyForQuery: `I` idle, `T` in a transaction, `E` in a
     /// failed transaction.
     transaction_status: u8,
+    /// When the login started; the pool retires connections past a maximum age.
+    created: Instant,
 }
 
 impl Connection {
@@ -130,6 +132,7 @@ impl Connection {
             write_buf: BytesMut::with_capacity(1024),
             cancel_token: None,
             transaction_status: b'I',
+            created: Instant::now(),
         };
         tokio::time::timeout(timeout, conn.login(addr, startup))
             .await
@@ -328,6 +331,101 @@ impl Connection {
         self.transaction_status
     }
 
+    /// How long ago this connection logged in.
+    pub fn age(&self) -> Duration {
+        self.created.elapsed()
+    }
+
+    /// The backend process id (`pg_backend_pid()` of this session), if the server sent one.
+    pub fn backend_pid(&self) -> Option<i32> {
+        self.cancel_token.map(|token| token.process_id)
+    }
+
+    /// Undoes everything a request may have left in the session, so the connection can serve
+    /// another request as if it were fresh: `ROLLBACK` when inside a transaction or a failed
+    /// one, then `DISCARD ALL` (which cannot run inside a transaction block). `DISCARD ALL`
+    /// resets every `SET` (incl. `SET ROLE` and `SET SESSION AUTHORIZATION`), drops temporary
+    /// tables, deallocates prepared statements, closes cursors (also `WITH HOLD` ones), releases
+    /// session advisory locks, stops `LISTEN`ing and forgets cached plans and sequence state.
+    ///
+    /// Any error means the session may still carry state: the caller must close the
+    /// connection, not reuse it. So does a connection that is not in a clean place between
+    /// messages (unread input, unsent output, an unknown transaction status).
+    pub async fn reset(&mut self) -> Result<(), PgError> {
+        if !self.read_buf.is_empty() || !self.write_buf.is_empty() {
+            return Err(PgError::Protocol(
+                "the connection has unprocessed messages".into(),
+            ));
+        }
+        match self.transaction_status {
+            b'I' => {}
+            b'T' | b'E' => self.execute_simple("ROLLBACK").await?,
+            other => {
+                return Err(PgError::Protocol(format!(
+                    "unknown transaction status {:?}",
+                    char::from(other)
+                )))
+            }
+        }
+        if self.transaction_status != b'I' {
+            return Err(PgError::Protocol("ROLLBACK left a transaction open".into()));
+        }
+        self.execute_simple("DISCARD ALL").await?;
+        if self.transaction_status != b'I' || !self.read_buf.is_empty() {
+            return Err(PgError::Protocol(
+                "DISCARD ALL did not leave the session idle".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks a connection that sat idle in the pool before it is used again: it must be idle
+    /// on our side, and the server must have sent nothing since the last `ReadyForQuery`. A
+    /// backend that went away while idle (terminated, server restarted, `idle_session_timeout`)
+    /// leaves a `FATAL` message and/or EOF in the socket; finding any byte at all means the
+    /// connection is not in a state we know, so it is refused (and closed by dropping it).
+    ///
+    /// This asks the kernel directly (a non-blocking `MSG_PEEK`): tokio's own readiness flags
+    /// only learn about such bytes when its reactor next runs, which may be after we look.
+    pub fn check_idle(self) -> Result<Connection, PgError> {
+        if self.transaction_status != b'I'
+            || !self.read_buf.is_empty()
+            || !self.write_buf.is_empty()
+        {
+            return Err(PgError::Protocol("the connection is not idle".into()));
+        }
+        let Connection {
+            stream,
+            read_buf,
+            write_buf,
+            cancel_token,
+            transaction_status,
+            created,
+        } = self;
+        // Taking the socket out of tokio (and back in below) is what allows a plain,
+        // synchronous peek; tokio keeps it in non-blocking mode throughout.
+        let std_stream = stream.into_std()?;
+        let mut probe = [0u8; 1];
+        match std_stream.peek(&mut probe) {
+            Ok(0) => Err(PgError::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the server closed the idle connection",
+            ))),
+            Ok(_) => Err(PgError::Protocol(
+                "the server sent a message to an idle connection".into(),
+            )),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Connection {
+                stream: TcpStream::from_std(std_stream)?,
+                read_buf,
+                write_buf,
+                cancel_token,
+                transaction_status,
+                created,
+            }),
+            Err(e) => Err(PgError::Io(e)),
+        }
+    }
+
     async fn flush(&mut self) -> Result<(), PgError> {
         self.stream.write_all(&self.write_buf).await?;
         self.write_buf.clear();
@@ -353,10 +451,16 @@ impl Connection {
     }
 
     /// Says goodbye politely, so the server logs no "unexpected EOF on client connection".
+    /// Bounded in time: a connection being closed may be one whose server stopped reading, and
+    /// closing must never hang a request or the shutdown (the socket is closed regardless when
+    /// `self` is dropped).
     pub async fn close(mut self) {
         frontend::terminate(&mut self.write_buf);
-        let _ = self.flush().await;
-        let _ = self.stream.shutdown().await;
+        let goodbye = async {
+            let _ = self.flush().await;
+            let _ = self.stream.shutdown().await;
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), goodbye).await;
     }
 }
 

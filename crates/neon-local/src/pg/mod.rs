@@ -6,7 +6,8 @@
 //! the client side and decodes binary results into Rust types, which is the opposite. With the
 //! message codecs and SCRAM of `postgres-protocol`, the client below is a few hundred lines.
 //!
-//! * [`connection`] — login (SCRAM-SHA-256, MD5, cleartext) and the extended-protocol query.
+//! * [`connection`] — login (SCRAM-SHA-256, MD5, cleartext), the extended-protocol query, and
+//!   what the pool needs: the session reset and the idle liveness check.
 //! * [`cancel`] — cancelling a running query when the HTTP request goes away.
 
 pub mod cancel;
