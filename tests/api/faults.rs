@@ -32,7 +32,7 @@ fn postgres_stops_during_writes(s: &Stack) -> Outcome {
     let upstream = format!("127.0.0.1:{port}");
     let endpoint = s.start_neon_endpoint("neon-local-faults", &["--upstream", &upstream])?;
     let timeout_ms = 3000;
-    let w = s.spawn_worker(
+    let w = s.spawn_isolated_worker(
         "wrangler-faults",
         &[
             ("DATABASE_URL", &database_url),

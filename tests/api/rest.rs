@@ -323,7 +323,6 @@ fn hostile(s: &Stack) -> Outcome {
             "*,(select 1)",
             "ñámé",
             long.as_str(),
-            "\"name\"",
             "name)",
         ];
         for col in hostile_columns {

@@ -504,7 +504,7 @@ fn limits(s: &Stack) -> Outcome {
 
 fn neon_unreachable(s: &Stack) -> Outcome {
     let dead = format!("http://127.0.0.1:{}/sql", free_port()?);
-    let w = s.spawn_worker("wrangler-sql-dead-neon", &[("NEON_SQL_URL", &dead)])?;
+    let w = s.spawn_isolated_worker("wrangler-sql-dead-neon", &[("NEON_SQL_URL", &dead)])?;
     let body = json!({"sql": "select 1"}).to_string();
     let r = call_base(&w.base, "POST", "/v1/pg/query", Some(&s.admin_key), &[], Some(body.as_bytes()));
     let e = r.assert_error(503, "store_unavailable");
@@ -517,7 +517,7 @@ fn neon_unreachable(s: &Stack) -> Outcome {
 }
 
 fn slow_statement(s: &Stack) -> Outcome {
-    let w = s.spawn_worker("wrangler-sql-timeout", &[("STORE_TIMEOUT_MS", "500")])?;
+    let w = s.spawn_isolated_worker("wrangler-sql-timeout", &[("STORE_TIMEOUT_MS", "500")])?;
     let body = json!({"sql": "select pg_sleep(3)"}).to_string();
     let r = call_base(&w.base, "POST", "/v1/pg/query", Some(&s.admin_key), &[], Some(body.as_bytes()));
     r.assert_error(504, "timeout");

@@ -220,9 +220,19 @@ impl Stack {
     /// Starts another `wrangler dev` on the same local state, with some vars
     /// overridden (e.g. a Neon URL that points nowhere, to test store faults).
     pub fn spawn_worker(&self, name: &str, overrides: &[(&str, &str)]) -> Result<Worker, String> {
+        self.spawn_worker_on(name, overrides, &self.state_dir.join("wrangler-state"))
+    }
+
+    /// Like [`Stack::spawn_worker`], with its own empty local D1/R2 state:
+    /// for tests that need no shared data, so two workerd processes never
+    /// contend for the same local SQLite files under load.
+    pub fn spawn_isolated_worker(&self, name: &str, overrides: &[(&str, &str)]) -> Result<Worker, String> {
+        self.spawn_worker_on(name, overrides, &self.state_dir.join(format!("{name}-state")))
+    }
+
+    fn spawn_worker_on(&self, name: &str, overrides: &[(&str, &str)], persist: &Path) -> Result<Worker, String> {
         let root = repo_root();
         let wrangler = root.join("node_modules/.bin/wrangler");
-        let persist = self.state_dir.join("wrangler-state");
         let port = free_port()?;
         let inspector = free_port()?;
         let mut keys = serde_json::json!({

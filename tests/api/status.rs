@@ -35,7 +35,7 @@ fn any_valid_key(s: &Stack) -> Outcome {
 fn unreachable_neon(s: &Stack) -> Outcome {
     // A port nothing listens on: the Neon check fails, D1 and R2 still pass.
     let dead = format!("http://127.0.0.1:{}/sql", free_port()?);
-    let w = s.spawn_worker("wrangler-dead-neon", &[("NEON_SQL_URL", &dead)])?;
+    let w = s.spawn_isolated_worker("wrangler-dead-neon", &[("NEON_SQL_URL", &dead)])?;
     let r = call_base(&w.base, "GET", "/v1/status", Some(&s.admin_key), &[], None);
     let v = r.assert_error(503, "store_unavailable");
     assert!(v["message"].as_str().unwrap_or("").contains("neon"), "{v}");
@@ -52,7 +52,7 @@ fn bad_configuration(s: &Stack) -> Outcome {
     // A DATABASE_URL that is not a URL: the error names the setting, never
     // its value, and the other stores are unaffected.
     let secret = "not-a-url-but-secret-s3cr3t";
-    let w = s.spawn_worker("wrangler-bad-config", &[("DATABASE_URL", secret)])?;
+    let w = s.spawn_isolated_worker("wrangler-bad-config", &[("DATABASE_URL", secret)])?;
     let r = call_base(&w.base, "GET", "/v1/status", Some(&s.admin_key), &[], None);
     let v = r.assert_error(503, "store_unavailable");
     assert_eq!(v["details"]["stores"]["neon"]["error"], "misconfigured");
