@@ -14,7 +14,7 @@ export WRANGLER_SEND_METRICS := false
 
 # Everything the wasm build reads: a change to any of these rebuilds it.
 WORKER_INPUTS := $(shell find src crates/core/src -name '*.rs') \
-	Cargo.toml Cargo.lock crates/core/Cargo.toml
+	Cargo.toml Cargo.lock crates/core/Cargo.toml openapi/openapi.json
 
 .PHONY: bench-load help tools build dev test test-unit test-integration test-neon-driver host-bins clean
 .PHONY: migrate deploy deploy-dry-run provision bundle-budget lint-workflows

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite, in order of speed, and fails if any fails:
-#   1. host unit tests of the pure crates (cargo test)
+#   1. host unit tests of the pure crates (cargo test), and the OpenAPI
+#      document checked by a real validator (scripts/check-openapi.py)
 #   2. the official Neon driver against the local Neon endpoint (node --test)
 #   3. the integration tests: real workerd, local D1/R2, Postgres via the endpoint
 #   4. the release: workflow lint (actionlint), the bundle budget (wrangler
@@ -11,6 +12,9 @@ cd "$(dirname "$0")/.."
 
 echo "== unit tests (host) =="
 cargo test --locked --workspace --exclude strata --exclude strata-tests
+
+echo "== API contract: openapi/openapi.json is valid OpenAPI 3.1, every example valid =="
+.venv/bin/python scripts/check-openapi.py
 
 echo "== Neon driver conformance (node --test) =="
 node --test tests/neon-driver/

@@ -8,6 +8,8 @@
 #   wasm-bindgen-cli    (cargo install, = the wasm-bindgen pinned in Cargo.toml)
 #   node_modules        (npm ci from package-lock.json: wrangler, binaryen, esbuild, ...)
 #   PostgreSQL server binaries (checked; apt-get installed when root and missing)
+#   .venv/              (Python venv from scripts/python-requirements.txt: schemathesis,
+#                        openapi-spec-validator, jsonschema — the API-contract tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -72,3 +74,63 @@ if [ -z "$pg_found" ]; then
     die "PostgreSQL server binaries (initdb, postgres) not found: install PostgreSQL 15+ (e.g. apt-get install postgresql)"
   fi
 fi
+
+# Python tools of the API-contract tests (OpenAPI validation, schemathesis) in
+# a project-local venv, pinned by scripts/python-requirements.txt. Built with
+# the newest Python >= 3.12 found (PATH, then pyenv's versions): under 3.11,
+# hypothesis trips over a CPython bug ("AST constructor recursion depth
+# mismatch") while generating nested JSON. Reinstalled when the requirements
+# or the interpreter change, or the venv's schemathesis is not the pinned one.
+find_python() {
+  local c pyenv_versions=${PYENV_ROOT:-$HOME/.pyenv}/versions
+  for c in $(ls -d "$pyenv_versions"/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV) \
+    python3.14 python3.13 python3.12 python3; do
+    if "$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then
+      command -v "$c"
+      return
+    fi
+  done
+}
+py_reqs=scripts/python-requirements.txt
+schemathesis_version=$(sed -n 's/^schemathesis==//p' "$py_reqs")
+# Several `make` runs may share a work tree: one installs, the others wait.
+exec 9<"$py_reqs"
+flock 9
+python=$(find_python)
+if [ -z "$python" ]; then
+  command -v python3 >/dev/null || {
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      say "installing Python 3 (apt-get)"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null
+    else
+      die "python3 (>= 3.10, with venv) is needed for the API-contract tests"
+    fi
+  }
+  python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' || die "Python >= 3.10 is needed, found $(python3 --version)"
+  say "warning: no Python >= 3.12 found; using $(python3 --version) (the fuzzer may hit a CPython 3.11 bug)"
+  python=$(command -v python3)
+fi
+py_sum="$(sha256sum "$py_reqs" | awk '{print $1}') $("$python" --version 2>&1)"
+venv_ok() {
+  [ -x .venv/bin/python ] && [ -f .venv/.strata-req-sum ] && [ "$(cat .venv/.strata-req-sum)" = "$py_sum" ] &&
+    [ "$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null)" = "$schemathesis_version" ]
+}
+if ! venv_ok; then
+  if ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      say "installing python3-venv (apt-get)"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    else
+      die "Python's venv module is missing (apt-get install python3-venv)"
+    fi
+  fi
+  say "installing the Python test tools into .venv ($("$python" --version 2>&1), schemathesis $schemathesis_version; about a minute, once)"
+  rm -rf .venv
+  "$python" -m venv .venv
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-input -r "$py_reqs"
+  echo "$py_sum" > .venv/.strata-req-sum
+  venv_ok || die "the venv's schemathesis is not $schemathesis_version after installing it"
+fi
+exec 9<&-

@@ -33,7 +33,9 @@ impl Ctx {
 pub async fn handle(req: Request, env: Env) -> Response {
     let started = Date::now().as_millis();
     let request_id = request_id_for(&req);
-    let method = req.method().to_string();
+    // The method as sent: `worker::Method` reads any method it does not know
+    // (e.g. QUERY) as GET, which would serve it as a GET instead of a 405.
+    let method = req.inner().method();
 
     let (result, route_name, key_id) = match router::route(&method, &req.path()) {
         Ok(route) => {
@@ -77,6 +79,7 @@ async fn dispatch(req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
     match ctx.route.id {
         RouteId::Health => routes::health::handle(),
         RouteId::Status => routes::status::handle(req, ctx).await,
+        RouteId::OpenApi => routes::openapi::handle(),
         RouteId::SqlQuery(store) => routes::sql::query(req, ctx, store).await,
         RouteId::SqlBatch(store) => routes::sql::batch(req, ctx, store).await,
         RouteId::Rest => routes::rest::handle(req, ctx).await,

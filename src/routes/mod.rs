@@ -3,6 +3,7 @@
 
 pub mod health;
 pub mod objects;
+pub mod openapi;
 pub mod rest;
 pub mod signed_urls;
 pub mod sql;

@@ -11,7 +11,7 @@ use crate::{http, settings};
 use serde_json::{Map, Value};
 use strata_core::auth::Scope;
 use strata_core::rest::build::{self, OnConflict, Window};
-use strata_core::rest::grammar::{parse_error, UrlQuery};
+use strata_core::rest::grammar::{decode_query, parse_error, UrlQuery};
 use strata_core::rest::headers::{self, Prefer, Resolution, Return, Shape};
 use strata_core::rest::placement::Placement;
 use strata_core::rest::schema::TableSchema;
@@ -49,8 +49,7 @@ pub async fn handle(mut req: Request, ctx: &mut Ctx) -> Result<Response, ApiErro
     let table = schema.table(&name).ok_or_else(table_not_found)?;
 
     let url = req.url().map_err(|_| parse_error("URL", "unreadable"))?;
-    let pairs: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    let query = UrlQuery::parse(&pairs)?;
+    let query = UrlQuery::parse(&decode_query(url.query())?)?;
     // `get` joins repeated headers with ", " (workerd's Headers has no
     // getAll for anything but Set-Cookie).
     let prefer = Prefer::parse(&header(&req, "prefer").into_iter().collect::<Vec<_>>());

@@ -12,8 +12,10 @@
 mod client;
 mod stack;
 
+mod contract;
 mod errors;
 mod faults;
+mod fuzz;
 mod load;
 mod health;
 mod objects;
@@ -33,7 +35,7 @@ pub type TestFn = (&'static str, fn(&Stack) -> Outcome);
 
 fn main() {
     let args = Arguments::from_args();
-    let all: Vec<TestFn> = [health::tests(), status::tests(), errors::tests(), sql::tests(), rest::tests(), faults::tests(), objects::tests()].concat();
+    let all: Vec<TestFn> = [health::tests(), status::tests(), errors::tests(), sql::tests(), rest::tests(), faults::tests(), objects::tests(), contract::tests(), fuzz::tests()].concat();
 
     // Listing tests (`--list`) or filtering everything out needs no stack.
     let wanted = all

@@ -15,6 +15,8 @@ pub enum RouteId {
     Health,
     /// `GET /v1/status`: each store checked for real.
     Status,
+    /// `GET /v1/openapi.json`: the API's OpenAPI document, no auth.
+    OpenApi,
     /// `POST /v1/{d1,pg}/query`: one SQL statement.
     SqlQuery(Store),
     /// `POST /v1/{d1,pg}/batch`: SQL statements run atomically.
@@ -53,6 +55,11 @@ pub const ROUTES: &[RouteDef] = &[
     RouteDef {
         id: RouteId::Status,
         pattern: "/v1/status",
+        methods: &["GET"],
+    },
+    RouteDef {
+        id: RouteId::OpenApi,
+        pattern: "/v1/openapi.json",
         methods: &["GET"],
     },
     RouteDef {

@@ -124,9 +124,31 @@ pub fn parse_error(part: &str, why: &str) -> ApiError {
         .with_details(serde_json::json!({ "part": shown }))
 }
 
+/// A `limit` or `offset`: both stores take at most a signed 64-bit integer.
 fn parse_u64(key: &str, v: &str) -> Result<u64, ApiError> {
     v.parse::<u64>()
-        .map_err(|_| parse_error(&format!("{key}={v}"), "expected a non-negative integer"))
+        .ok()
+        .filter(|n| i64::try_from(*n).is_ok())
+        .ok_or_else(|| parse_error(&format!("{key}={v}"), "expected a non-negative integer (at most 2^63 - 1)"))
+}
+
+/// Splits a raw query string into decoded pairs as HTML forms encode them
+/// (`+` is a space), but strictly: a malformed escape or bytes that are not
+/// UTF-8 are a 400, never replacement characters that would quietly filter
+/// on another value.
+pub fn decode_query(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    use crate::objects::query::percent_decode;
+    let mut pairs = Vec::new();
+    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| {
+            percent_decode(s, true).map_err(|_| {
+                parse_error(pair, "the query string has an invalid percent-encoding or is not UTF-8 once decoded")
+            })
+        };
+        pairs.push((decode(k)?, decode(v)?));
+    }
+    Ok(pairs)
 }
 
 /// Splits at commas that are outside parentheses and double quotes.
@@ -394,6 +416,30 @@ impl UrlQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_strings_decode_strictly() {
+        let pairs = decode_query(Some("name=eq.a+b%2Cc&&select=id&flag")).unwrap();
+        let want: Vec<(String, String)> = [("name", "eq.a b,c"), ("select", "id"), ("flag", "")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(pairs, want);
+        assert_eq!(decode_query(None).unwrap(), vec![]);
+        for bad in ["name=eq.%FF", "na%C3me=eq.1", "name=eq.%zz", "name=eq.%", "%ED%A0%80=1"] {
+            let e = decode_query(Some(bad)).unwrap_err();
+            assert_eq!((e.status(), e.code), (400, ErrorCode::RestParse), "{bad}");
+        }
+    }
+
+    #[test]
+    fn limits_and_offsets_fit_a_signed_64_bit_integer() {
+        assert_eq!(p(&[("offset", "9223372036854775807")]).unwrap().offset, Some(i64::MAX as u64));
+        for bad in ["9223372036854775808", "18446744073709551615", "-1", "1e3"] {
+            assert!(p(&[("offset", bad)]).is_err(), "{bad}");
+            assert!(p(&[("limit", bad)]).is_err(), "{bad}");
+        }
+    }
 
     fn p(pairs: &[(&str, &str)]) -> Result<UrlQuery, ApiError> {
         let owned: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

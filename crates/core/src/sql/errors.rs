@@ -36,6 +36,7 @@ fn by_sqlstate(state: &str) -> Option<ErrorCode> {
         "40001" | "40P01" => ErrorCode::SerializationFailure,
         "42501" => ErrorCode::InsufficientPrivilege,
         "25006" => ErrorCode::ReadOnly,
+        "08P01" => ErrorCode::InvalidRequest,
         _ => return None,
     })
 }
@@ -53,6 +54,9 @@ pub fn from_neon(body: &ErrorBody) -> Mapped {
         return server(ApiError::internal());
     }
     match class {
+        // The bind message does not fit the statement (params that do not
+        // match the placeholders): the request's mistake, not an outage.
+        _ if state == "08P01" => {}
         // Wrong password, unknown user or database: DATABASE_URL is wrong.
         "28" | "3D" => return server(ApiError::config("DATABASE_URL", "was refused by the database")),
         "08" | "53" | "57" if state != "57014" => {
@@ -135,7 +139,13 @@ pub fn from_d1(message: &str) -> Mapped {
         ErrorCode::UndefinedColumn
     } else if lower.contains("not authorized") || class.as_deref() == Some("SQLITE_AUTH") {
         ErrorCode::InsufficientPrivilege
-    } else if message.contains("D1_TYPE_ERROR") {
+    } else if message.contains("D1_TYPE_ERROR")
+        || lower.contains("wrong number of parameter bindings")
+        || lower.contains("did not contain a statement")
+    {
+        // The request's own mistakes, reported by D1 without a SQLite class:
+        // params that do not match the placeholders, a statement that is
+        // only a comment or `;`.
         ErrorCode::InvalidRequest
     } else if class.is_some() || lower.contains("sqlite") {
         ErrorCode::SqlError
@@ -197,6 +207,7 @@ mod tests {
             ("25006", 403, "read_only"),
             ("22P02", 400, "sql_error"),
             ("57014", 504, "timeout"),
+            ("08P01", 400, "invalid_request"),
         ] {
             let e = client(from_neon(&pg(state)));
             assert_eq!((e.status(), e.code.as_str()), (status, code), "{state}");
@@ -230,6 +241,8 @@ mod tests {
             ("D1_ERROR: no such column: nope: SQLITE_ERROR", 400, "undefined_column", Some("SQLITE_ERROR")),
             ("D1_ERROR: not authorized: SQLITE_AUTH", 403, "insufficient_privilege", Some("SQLITE_AUTH")),
             ("D1_ERROR: datatype mismatch: SQLITE_MISMATCH", 400, "sql_error", Some("SQLITE_MISMATCH")),
+            ("Wrong number of parameter bindings for SQL query.", 400, "invalid_request", None),
+            ("SQL code did not contain a statement.", 400, "invalid_request", None),
         ] {
             let e = client(from_d1(msg));
             assert_eq!((e.status(), e.code.as_str()), (status, code), "{msg}");

@@ -119,6 +119,11 @@ fn statement(store: Store, sql: Value, params: Option<Value>, at: &str) -> Resul
         Value::String(_) => return Err(invalid(format!("{at}sql is empty"))),
         _ => return Err(invalid(format!("{at}sql must be a string"))),
     };
+    if sql.contains('\0') {
+        // Postgres cannot take one (its protocol ends strings there) and
+        // SQLite would stop reading the statement at it.
+        return Err(invalid(format!("{at}sql contains a NUL character")));
+    }
     let params = match params {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items,
@@ -246,6 +251,7 @@ mod tests {
             r#"{"sql": "select 1", "rowMode": "table"}"#,
             r#"{"sql": "select 1", "extra": true}"#,
             r#"{"params": []}"#,
+            r#"{"sql": "select 1 \u0000 x"}"#,
         ] {
             let e = q(body).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidRequest, "{body}");
