@@ -50,6 +50,10 @@ pub fn client_error(code: u32) -> Option<ApiError> {
         100100 => too_large(super::MAX_PUT_BYTES),
         10012 => invalid("custom metadata is larger than R2 stores (2048 bytes)"),
         10020 => invalid("R2 does not accept this object key"),
+        // Every argument Strata passes on comes from the request (a listing
+        // cursor is passed through unread), so R2 refusing one is the
+        // client's error.
+        10029 => invalid("R2 refused an argument of the request (for example a listing cursor it did not issue)"),
         _ => return None,
     })
 }
@@ -98,6 +102,7 @@ mod tests {
         assert_eq!(status(10011), Some((400, "invalid_request")));
         assert_eq!(status(10048), Some((400, "invalid_request")));
         assert_eq!(status(100100), Some((413, "payload_too_large")));
+        assert_eq!(status(10029), Some((400, "invalid_request")));
         // Store failures stay store failures.
         assert_eq!(status(10001), None);
         assert_eq!(status(10039), None);
