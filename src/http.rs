@@ -2,6 +2,7 @@
 //! so content types and error headers are uniform.
 
 use serde::Serialize;
+use strata_core::cors::CorsHeaders;
 use strata_core::ApiError;
 use worker::{Headers, Response, ResponseBuilder};
 
@@ -20,6 +21,23 @@ pub fn error_response(e: &ApiError) -> Response {
         let _ = headers.set(name, value);
     }
     with_body(e.status(), headers, e.body().into_bytes())
+}
+
+/// A response without a body (e.g. a preflight's `204`).
+pub fn empty(status: u16) -> Response {
+    ResponseBuilder::new().with_status(status).empty()
+}
+
+/// Adds CORS headers to a response; `Vary` is appended to, never replaced.
+pub fn add_cors(response: &mut Response, cors: CorsHeaders) {
+    let headers = response.headers_mut();
+    for (name, value) in &cors.set {
+        // Values come from the validated policy; a failure only drops a header.
+        let _ = headers.set(name, value);
+    }
+    if let Some(vary) = cors.vary {
+        let _ = headers.append("vary", vary);
+    }
 }
 
 fn json_headers() -> Headers {

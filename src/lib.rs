@@ -9,12 +9,15 @@
 //!   answer. Each has the same shape.
 //! * `stores/` — adapters for D1, R2 and Neon (SQL over HTTP); nothing else
 //!   touches a binding.
+//! * `auth/` — bearer JWTs: HS256 in the core, RS256/ES256 with WebCrypto
+//!   and the cached JWKS.
 //! * [`http`] — building responses (JSON bodies, the error body, headers).
 //! * [`settings`] — reading vars and secrets into the core's typed config.
 
 use worker::{event, Context, Env, Request, Response, Result};
 
 mod app;
+mod auth;
 mod http;
 mod routes;
 mod settings;

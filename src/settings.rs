@@ -6,8 +6,11 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::thread::LocalKey;
 use strata_core::auth::KeyRing;
 use strata_core::config::NeonConfig;
+use strata_core::cors::CorsPolicy;
+use strata_core::jwt::JwtConfig;
 use strata_core::ApiError;
 use worker::Env;
 
@@ -64,4 +67,55 @@ pub fn neon(env: &Env) -> Result<NeonConfig, ApiError> {
 /// How long a store call may take before the request answers 504 (ms).
 pub fn store_timeout_ms(env: &Env) -> Result<u64, ApiError> {
     number(env, "STORE_TIMEOUT_MS", 10_000)
+}
+
+/// Settings parsed together, with the raw values they were parsed from.
+type Parsed<T> = RefCell<Option<(Vec<Option<String>>, T)>>;
+
+thread_local! {
+    static JWT: Parsed<Option<Rc<JwtConfig>>> = const { RefCell::new(None) };
+    static CORS: Parsed<Rc<CorsPolicy>> = const { RefCell::new(None) };
+}
+
+/// The JWT settings (`None`: JWT bearer tokens are not enabled).
+pub fn jwt(env: &Env) -> Result<Option<Rc<JwtConfig>>, ApiError> {
+    parsed(&JWT, env, &strata_core::jwt::config::SETTINGS, |get| {
+        Ok(JwtConfig::from_settings(get)?.map(Rc::new))
+    })
+}
+
+/// The CORS policy.
+pub fn cors(env: &Env) -> Result<Rc<CorsPolicy>, ApiError> {
+    parsed(&CORS, env, &strata_core::cors::SETTINGS, |get| {
+        Ok(Rc::new(CorsPolicy::from_settings(get)?))
+    })
+}
+
+/// Parses a group of settings once per isolate, and again whenever one of
+/// their values changes (a rotated secret takes effect on the next request).
+fn parsed<T: Clone>(
+    cache: &'static LocalKey<Parsed<T>>,
+    env: &Env,
+    names: &[&str],
+    parse: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let values: Vec<Option<String>> = names.iter().map(|n| text(env, n)).collect();
+    let hit = cache.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|(raw, _)| *raw == values)
+            .map(|(_, v)| v.clone())
+    });
+    if let Some(v) = hit {
+        return Ok(v);
+    }
+    let get = |name: &str| {
+        names
+            .iter()
+            .position(|n| *n == name)
+            .and_then(|i| values[i].clone())
+    };
+    let v = parse(&get)?;
+    cache.with(|c| *c.borrow_mut() = Some((values, v.clone())));
+    Ok(v)
 }

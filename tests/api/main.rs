@@ -12,6 +12,8 @@
 mod client;
 mod stack;
 
+mod auth;
+mod cors;
 mod contract;
 mod errors;
 mod faults;
@@ -35,7 +37,7 @@ pub type TestFn = (&'static str, fn(&Stack) -> Outcome);
 
 fn main() {
     let args = Arguments::from_args();
-    let all: Vec<TestFn> = [health::tests(), status::tests(), errors::tests(), sql::tests(), rest::tests(), faults::tests(), objects::tests(), contract::tests(), fuzz::tests()].concat();
+    let all: Vec<TestFn> = [health::tests(), status::tests(), errors::tests(), sql::tests(), rest::tests(), faults::tests(), objects::tests(), contract::tests(), fuzz::tests(), auth::tests(), cors::tests()].concat();
 
     // Listing tests (`--list`) or filtering everything out needs no stack.
     let wanted = all

@@ -243,13 +243,16 @@ impl Stack {
             keys[format!("test-{scope}")] = serde_json::json!({"sha256": key_hash_hex(key), "scopes": [scope]});
         }
         let api_keys = keys.to_string();
+        let jwt_vars = crate::auth::worker_vars();
         let mut vars: Vec<(&str, &str)> = vec![
             ("API_KEYS", &api_keys),
             ("DATABASE_URL", &self.database_url),
             ("NEON_SQL_URL", &self.sql_url),
             ("SIGNING_SECRET", SIGNING_SECRET),
             ("REST_TABLES", REST_TABLES),
+            ("CORS_ALLOWED_ORIGINS", crate::cors::ALLOWED_ORIGINS),
         ];
+        vars.extend(jwt_vars.iter().map(|(k, v)| (*k, v.as_str())));
         for (k, v) in overrides {
             vars.retain(|(name, _)| name != k);
             vars.push((k, v));

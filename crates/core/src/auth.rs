@@ -197,7 +197,7 @@ impl KeyRing {
 }
 
 /// The token of a `Bearer` credential (scheme case-insensitive, RFC 7235).
-fn bearer_token(header: &str) -> Option<&str> {
+pub fn bearer_token(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)

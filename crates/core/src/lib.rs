@@ -10,6 +10,8 @@
 //! * [`body`] — request body policy: JSON content types, size limits.
 //! * [`router`] — which route a method and path select, or 404 / 405.
 //! * [`auth`] — API keys (`API_KEYS`), constant-time hash comparison, scopes.
+//! * [`jwt`] — JWT bearer tokens: decoding, HS256, JWKS keys, claims, scopes.
+//! * [`cors`] — the CORS policy: allowed origins, preflights, response headers.
 //! * [`config`] — typed, validated settings (Neon connection string and the
 //!   SQL endpoint derived from it).
 //! * [`request_id`] — the `x-request-id` every response carries.
@@ -26,7 +28,9 @@
 pub mod auth;
 pub mod body;
 pub mod config;
+pub mod cors;
 pub mod error;
+pub mod jwt;
 pub mod log;
 pub mod neon;
 pub mod objects;
