@@ -11,18 +11,20 @@ use crate::{http, settings};
 use serde_json::{Map, Value};
 use strata_core::auth::Scope;
 use strata_core::rest::build::{self, OnConflict, Window};
-use strata_core::rest::grammar::{decode_query, parse_error, UrlQuery};
+use strata_core::rest::cursor;
+use strata_core::rest::grammar::{decode_query, parse_error, SelectItem, UrlQuery};
 use strata_core::rest::headers::{self, Prefer, Resolution, Return, Shape};
 use strata_core::rest::placement::Placement;
 use strata_core::rest::schema::TableSchema;
-use strata_core::rest::cursor;
+use strata_core::sql::request::Statement;
 use strata_core::sql::result::RowMode;
 use strata_core::sql::Store;
 use strata_core::{percent, ApiError, ErrorCode};
 use worker::{Headers, Method, Request, Response, ResponseBuilder};
 
 fn table_not_found() -> ApiError {
-    ApiError::new(ErrorCode::NotFound, "no such table").with_details(serde_json::json!({ "pgrstCode": "PGRST205" }))
+    ApiError::new(ErrorCode::NotFound, "no such table")
+        .with_details(serde_json::json!({ "pgrstCode": "PGRST205" }))
 }
 
 fn header(req: &Request, name: &str) -> Option<String> {
@@ -44,7 +46,10 @@ pub async fn handle(mut req: Request, ctx: &mut Ctx) -> Result<Response, ApiErro
         (Store::Pg, false) => Scope::PgRead,
         (Store::Pg, true) => Scope::PgWrite,
     };
-    ctx.principal.as_ref().ok_or_else(ApiError::internal)?.require(scope)?;
+    ctx.principal
+        .as_ref()
+        .ok_or_else(ApiError::internal)?
+        .require(scope)?;
     let schema = schema::get_with(&ctx.env, store, &name).await?;
     let table = schema.table(&name).ok_or_else(table_not_found)?;
 
@@ -55,23 +60,71 @@ pub async fn handle(mut req: Request, ctx: &mut Ctx) -> Result<Response, ApiErro
     let prefer = Prefer::parse(&header(&req, "prefer").into_iter().collect::<Vec<_>>());
     let shape = headers::parse_accept(header(&req, "accept").as_deref())?;
 
+    let op = Operation {
+        ctx,
+        store,
+        table,
+        query: &query,
+        prefer: &prefer,
+        shape,
+    };
     let result = match method {
-        Method::Get | Method::Head => read(&req, ctx, store, table, &query, &prefer, shape, url).await,
-        Method::Post => insert(&mut req, ctx, store, table, &query, &prefer, shape).await,
-        Method::Patch => update(&mut req, ctx, store, table, &query, &prefer, shape).await,
-        Method::Delete => delete(ctx, store, table, &query, &prefer, shape).await,
-        _ => Err(ApiError::method_not_allowed(&["GET", "HEAD", "POST", "PATCH", "DELETE"])),
+        Method::Get | Method::Head => read(&req, &op, url).await,
+        Method::Post => insert(&mut req, &op).await,
+        Method::Patch => update(&mut req, &op).await,
+        Method::Delete => delete(&op).await,
+        _ => Err(ApiError::method_not_allowed(&[
+            "GET", "HEAD", "POST", "PATCH", "DELETE",
+        ])),
     };
     if let Err(e) = &result {
         // The schema may have changed under us: introspect again next time.
-        if matches!(e.code, ErrorCode::UndefinedColumn | ErrorCode::UndefinedTable) {
+        if matches!(
+            e.code,
+            ErrorCode::UndefinedColumn | ErrorCode::UndefinedTable
+        ) {
             schema::forget(store);
         }
     }
     result
 }
 
-fn respond(status: u16, body: Option<&Value>, extra: &[(&str, String)]) -> Result<Response, ApiError> {
+/// Everything one REST request works on, parsed and checked.
+struct Operation<'a> {
+    ctx: &'a Ctx,
+    store: Store,
+    table: &'a TableSchema,
+    query: &'a UrlQuery,
+    prefer: &'a Prefer,
+    shape: Shape,
+}
+
+impl Operation<'_> {
+    /// The `RETURNING` list when the client asked for the rows back.
+    fn returning(&self) -> Option<&[SelectItem]> {
+        (self.prefer.return_ == Return::Representation).then_some(self.query.select.as_slice())
+    }
+
+    /// Runs write statements (atomically) and answers as `Prefer` asked.
+    async fn write(&self, statements: &[Statement], created: bool) -> Result<Response, ApiError> {
+        let results = stores::run_sql(
+            &self.ctx.env,
+            self.store,
+            statements,
+            false,
+            None,
+            RowMode::Object,
+        )
+        .await?;
+        write_response(results, self.prefer, self.shape, created)
+    }
+}
+
+fn respond(
+    status: u16,
+    body: Option<&Value>,
+    extra: &[(&str, String)],
+) -> Result<Response, ApiError> {
     let headers = Headers::new();
     let mut bytes = Vec::new();
     if let Some(body) = body {
@@ -81,7 +134,10 @@ fn respond(status: u16, body: Option<&Value>, extra: &[(&str, String)]) -> Resul
     for (name, value) in extra {
         headers.set(name, value).map_err(|_| ApiError::internal())?;
     }
-    Ok(ResponseBuilder::new().with_status(status).with_headers(headers).fixed(bytes))
+    Ok(ResponseBuilder::new()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(bytes))
 }
 
 fn singular(rows: Vec<Value>) -> Result<Value, ApiError> {
@@ -89,8 +145,11 @@ fn singular(rows: Vec<Value>) -> Result<Value, ApiError> {
     let mut rows = rows;
     match (n, rows.pop()) {
         (1, Some(row)) => Ok(row),
-        _ => Err(ApiError::new(ErrorCode::RestNotSingular, "JSON object requested, multiple (or no) rows returned")
-            .with_details(serde_json::json!({ "rows": n }))),
+        _ => Err(ApiError::new(
+            ErrorCode::RestNotSingular,
+            "JSON object requested, multiple (or no) rows returned",
+        )
+        .with_details(serde_json::json!({ "rows": n }))),
     }
 }
 
@@ -101,37 +160,55 @@ fn body_for(rows: Vec<Value>, shape: Shape) -> Result<Value, ApiError> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn read(
-    req: &Request,
-    ctx: &Ctx,
-    store: Store,
-    table: &TableSchema,
-    q: &UrlQuery,
-    prefer: &Prefer,
-    shape: Shape,
-    url: worker::Url,
-) -> Result<Response, ApiError> {
+async fn read(req: &Request, op: &Operation<'_>, url: worker::Url) -> Result<Response, ApiError> {
+    let (ctx, store, table, q, prefer, shape) =
+        (op.ctx, op.store, op.table, op.query, op.prefer, op.shape);
     let max_rows = settings::number(&ctx.env, "REST_MAX_ROWS", 1000)?;
-    let range = headers::parse_range(header(req, "range").as_deref(), header(req, "range-unit").as_deref())?;
+    let range = headers::parse_range(
+        header(req, "range").as_deref(),
+        header(req, "range-unit").as_deref(),
+    )?;
     if q.cursor.is_some() && (q.offset.is_some() || range.is_some_and(|(o, _)| o > 0)) {
-        return Err(parse_error("cursor", "a cursor cannot be combined with offset or a Range start"));
+        return Err(parse_error(
+            "cursor",
+            "a cursor cannot be combined with offset or a Range start",
+        ));
     }
     let offset = q.offset.or(range.map(|(o, _)| o)).unwrap_or(0);
-    let limit = [q.limit, range.and_then(|(_, l)| l), Some(max_rows)].into_iter().flatten().min().unwrap_or(max_rows);
+    let limit = [q.limit, range.and_then(|(_, l)| l), Some(max_rows)]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(max_rows);
     let order = build::total_order(table, &q.order)?;
     let signature = build::order_signature(&order);
-    let cursor_values = q.cursor.as_deref().map(|c| cursor::decode(c, &signature)).transpose()?;
-    let plan = build::read(store, table, q, Window { offset, limit }, cursor_values.as_deref(), prefer.count)?;
+    let cursor_values = q
+        .cursor
+        .as_deref()
+        .map(|c| cursor::decode(c, &signature))
+        .transpose()?;
+    let plan = build::read(
+        store,
+        table,
+        q,
+        Window { offset, limit },
+        cursor_values.as_deref(),
+        prefer.count,
+    )?;
     let mut statements = vec![plan.statement.clone()];
     if let Some(count) = &plan.count {
         statements.push(count.clone());
     }
-    let mut results = stores::run_sql(&ctx.env, store, &statements, true, None, RowMode::Object).await?;
+    let mut results =
+        stores::run_sql(&ctx.env, store, &statements, true, None, RowMode::Object).await?;
     let total = if prefer.count {
         let c = results.pop().ok_or_else(ApiError::internal)?;
         let n = &c.rows.first().ok_or_else(ApiError::internal)?["n"];
-        Some(n.as_u64().or_else(|| n.as_str().and_then(|s| s.parse().ok())).ok_or_else(ApiError::internal)?)
+        Some(
+            n.as_u64()
+                .or_else(|| n.as_str().and_then(|s| s.parse().ok()))
+                .ok_or_else(ApiError::internal)?,
+        )
     } else {
         None
     };
@@ -142,9 +219,12 @@ async fn read(
     let mut extra: Vec<(&str, String)> = Vec::new();
     if let Some(total) = total {
         if offset > 0 && offset >= total && rows.is_empty() && cursor_values.is_none() {
-            return Err(ApiError::new(ErrorCode::RestRangeNotSatisfiable, "the requested range starts after the last row")
-                .with_details(serde_json::json!({ "total": total }))
-                .with_header("Content-Range", format!("*/{total}")));
+            return Err(ApiError::new(
+                ErrorCode::RestRangeNotSatisfiable,
+                "the requested range starts after the last row",
+            )
+            .with_details(serde_json::json!({ "total": total }))
+            .with_header("Content-Range", format!("*/{total}")));
         }
     }
     if more {
@@ -157,7 +237,11 @@ async fn read(
                 .filter(|(k, _)| k != "cursor" && k != "offset")
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect();
-            next_url.query_pairs_mut().clear().extend_pairs(kept).append_pair("cursor", &next);
+            next_url
+                .query_pairs_mut()
+                .clear()
+                .extend_pairs(kept)
+                .append_pair("cursor", &next);
             extra.push(("link", format!("<{next_url}>; rel=\"next\"")));
         }
     }
@@ -169,7 +253,10 @@ async fn read(
         }
     }
     let returned = rows.len() as u64;
-    extra.push(("content-range", headers::content_range(offset, returned, total)));
+    extra.push((
+        "content-range",
+        headers::content_range(offset, returned, total),
+    ));
     extra.push(("range-unit", "items".to_string()));
     if !prefer.applied.is_empty() {
         extra.push(("preference-applied", prefer.applied.join(", ")));
@@ -197,7 +284,10 @@ fn write_response(
     match prefer.return_ {
         Return::Representation => {
             let rows: Vec<Value> = results.into_iter().flat_map(|r| r.rows).collect();
-            extra.push(("content-range", headers::content_range(0, rows.len() as u64, None)));
+            extra.push((
+                "content-range",
+                headers::content_range(0, rows.len() as u64, None),
+            ));
             let body = body_for(rows, shape)?;
             respond(if created { 201 } else { 200 }, Some(&body), &extra)
         }
@@ -211,25 +301,21 @@ fn write_response(
 
 fn no_paging(q: &UrlQuery, what: &str) -> Result<(), ApiError> {
     if q.limit.is_some() || q.offset.is_some() || !q.order.is_empty() || q.cursor.is_some() {
-        return Err(parse_error(what, "limit, offset, order and cursor apply to reads only"));
+        return Err(parse_error(
+            what,
+            "limit, offset, order and cursor apply to reads only",
+        ));
     }
     Ok(())
 }
 
-async fn insert(
-    req: &mut Request,
-    ctx: &Ctx,
-    store: Store,
-    table: &TableSchema,
-    q: &UrlQuery,
-    prefer: &Prefer,
-    shape: Shape,
-) -> Result<Response, ApiError> {
+async fn insert(req: &mut Request, op: &Operation<'_>) -> Result<Response, ApiError> {
+    let (q, prefer, table) = (op.query, op.prefer, op.table);
     no_paging(q, "POST")?;
     if !q.filters.is_empty() {
         return Err(parse_error("POST", "filters do not apply to inserts"));
     }
-    let rows: Vec<Map<String, Value>> = match json_body(req, ctx).await? {
+    let rows: Vec<Map<String, Value>> = match json_body(req, op.ctx).await? {
         Value::Object(o) => vec![o],
         Value::Array(items) => items
             .into_iter()
@@ -238,10 +324,15 @@ async fn insert(
                 _ => Err(parse_error("body", "an array body must hold only objects")),
             })
             .collect::<Result<_, _>>()?,
-        _ => return Err(parse_error("body", "the body must be an object or an array of objects")),
+        _ => {
+            return Err(parse_error(
+                "body",
+                "the body must be an object or an array of objects",
+            ))
+        }
     };
     if rows.is_empty() {
-        return write_response(Vec::new(), prefer, shape, true);
+        return write_response(Vec::new(), prefer, op.shape, true);
     }
     let columns: Vec<String> = if q.columns.is_empty() {
         let mut seen: Vec<String> = Vec::new();
@@ -256,56 +347,52 @@ async fn insert(
     } else {
         q.columns.clone()
     };
-    let targets = if q.on_conflict.is_empty() { table.primary_key.clone() } else { q.on_conflict.clone() };
+    let targets = if q.on_conflict.is_empty() {
+        table.primary_key.clone()
+    } else {
+        q.on_conflict.clone()
+    };
     let conflict = match prefer.resolution {
         None => OnConflict::Error,
         Some(Resolution::MergeDuplicates) => OnConflict::Merge(targets),
         Some(Resolution::IgnoreDuplicates) => OnConflict::Ignore(targets),
     };
-    let select = (prefer.return_ == Return::Representation).then_some(q.select.as_slice());
-    let statements = build::insert(store, table, &columns, &rows, &conflict, select)?;
-    let results = stores::run_sql(&ctx.env, store, &statements, false, None, RowMode::Object).await?;
-    write_response(results, prefer, shape, true)
+    let statements = build::insert(op.store, table, &columns, &rows, &conflict, op.returning())?;
+    op.write(&statements, true).await
 }
 
-async fn update(
-    req: &mut Request,
-    ctx: &Ctx,
-    store: Store,
-    table: &TableSchema,
-    q: &UrlQuery,
-    prefer: &Prefer,
-    shape: Shape,
-) -> Result<Response, ApiError> {
+async fn update(req: &mut Request, op: &Operation<'_>) -> Result<Response, ApiError> {
+    let q = op.query;
     no_paging(q, "PATCH")?;
     if q.filters.is_empty() {
-        return Err(parse_error("PATCH", "a PATCH without filters would change every row; add a filter")
-            .with_hint("to change every row on purpose, filter on a condition every row meets"));
+        return Err(parse_error(
+            "PATCH",
+            "a PATCH without filters would change every row; add a filter",
+        )
+        .with_hint("to change every row on purpose, filter on a condition every row meets"));
     }
-    let set = match json_body(req, ctx).await? {
+    let set = match json_body(req, op.ctx).await? {
         Value::Object(o) if !o.is_empty() => o,
-        _ => return Err(parse_error("body", "PATCH needs a non-empty object of columns to set")),
+        _ => {
+            return Err(parse_error(
+                "body",
+                "PATCH needs a non-empty object of columns to set",
+            ))
+        }
     };
-    let select = (prefer.return_ == Return::Representation).then_some(q.select.as_slice());
-    let statement = build::update(store, table, &set, &q.filters, select)?;
-    let results = stores::run_sql(&ctx.env, store, &[statement], false, None, RowMode::Object).await?;
-    write_response(results, prefer, shape, false)
+    let statement = build::update(op.store, op.table, &set, &q.filters, op.returning())?;
+    op.write(&[statement], false).await
 }
 
-async fn delete(
-    ctx: &Ctx,
-    store: Store,
-    table: &TableSchema,
-    q: &UrlQuery,
-    prefer: &Prefer,
-    shape: Shape,
-) -> Result<Response, ApiError> {
+async fn delete(op: &Operation<'_>) -> Result<Response, ApiError> {
+    let q = op.query;
     no_paging(q, "DELETE")?;
     if q.filters.is_empty() {
-        return Err(parse_error("DELETE", "a DELETE without filters would remove every row; add a filter"));
+        return Err(parse_error(
+            "DELETE",
+            "a DELETE without filters would remove every row; add a filter",
+        ));
     }
-    let select = (prefer.return_ == Return::Representation).then_some(q.select.as_slice());
-    let statement = build::delete(store, table, &q.filters, select)?;
-    let results = stores::run_sql(&ctx.env, store, &[statement], false, None, RowMode::Object).await?;
-    write_response(results, prefer, shape, false)
+    let statement = build::delete(op.store, op.table, &q.filters, op.returning())?;
+    op.write(&[statement], false).await
 }
