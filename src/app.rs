@@ -133,7 +133,10 @@ async fn dispatch(req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
 /// Routes whose handler calls [`Ctx::authenticate`]: only these check a
 /// bearer JWT up front.
 fn takes_credentials(id: RouteId) -> bool {
-    !matches!(id, RouteId::Health | RouteId::OpenApi | RouteId::SignedObject)
+    !matches!(
+        id,
+        RouteId::Health | RouteId::OpenApi | RouteId::SignedObject
+    )
 }
 
 fn request_id_for(req: &Request) -> RequestId {

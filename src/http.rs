@@ -55,14 +55,23 @@ fn with_body(status: u16, headers: Headers, body: Vec<u8>) -> Response {
 
 /// Reads a JSON request body: checks `Content-Type`, the declared length,
 /// then the actual length, against `MAX_BODY_BYTES`.
-pub async fn read_json_body(req: &mut worker::Request, env: &worker::Env) -> Result<Vec<u8>, ApiError> {
+pub async fn read_json_body(
+    req: &mut worker::Request,
+    env: &worker::Env,
+) -> Result<Vec<u8>, ApiError> {
     use strata_core::body;
     let limit = crate::settings::number(env, "MAX_BODY_BYTES", body::DEFAULT_MAX_BODY_BYTES)?;
     let headers = req.headers();
     body::ensure_json(headers.get("content-type").ok().flatten().as_deref())?;
-    body::check_declared_length(headers.get("content-length").ok().flatten().as_deref(), limit)?;
+    body::check_declared_length(
+        headers.get("content-length").ok().flatten().as_deref(),
+        limit,
+    )?;
     let bytes = req.bytes().await.map_err(|_| {
-        ApiError::new(strata_core::ErrorCode::InvalidRequest, "the request body could not be read")
+        ApiError::new(
+            strata_core::ErrorCode::InvalidRequest,
+            "the request body could not be read",
+        )
     })?;
     if bytes.len() as u64 > limit {
         return Err(body::too_large(limit));

@@ -98,21 +98,38 @@ fn d1_value(v: JsValue) -> D1Value {
         D1Value::Blob(bytes.to_vec())
     } else if let Some(arr) = v.dyn_ref::<Array>() {
         // D1 returns BLOBs as arrays of byte values.
-        D1Value::Blob(arr.iter().map(|b| b.as_f64().unwrap_or(0.0) as u8).collect())
+        D1Value::Blob(
+            arr.iter()
+                .map(|b| b.as_f64().unwrap_or(0.0) as u8)
+                .collect(),
+        )
     } else {
-        D1Value::Text(js_sys::JSON::stringify(&v).map(String::from).unwrap_or_default())
+        D1Value::Text(
+            js_sys::JSON::stringify(&v)
+                .map(String::from)
+                .unwrap_or_default(),
+        )
     }
 }
 
 fn meta_json(meta: &JsValue) -> serde_json::Map<String, serde_json::Value> {
     let mut out = serde_json::Map::new();
-    for key in ["changes", "last_row_id", "rows_read", "rows_written", "duration", "changed_db", "size_after"] {
+    for key in [
+        "changes",
+        "last_row_id",
+        "rows_read",
+        "rows_written",
+        "duration",
+        "changed_db",
+        "size_after",
+    ] {
         let v = get(meta, key);
         if let Some(n) = v.as_f64() {
             let json = if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
                 serde_json::Value::from(n as i64)
             } else {
-                serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, serde_json::Value::Number)
+                serde_json::Number::from_f64(n)
+                    .map_or(serde_json::Value::Null, serde_json::Value::Number)
             };
             out.insert(key.into(), json);
         } else if let Some(b) = v.as_bool() {
@@ -180,7 +197,9 @@ pub async fn run(
         .call1(db_js, &list)
         .map_err(|e| mapped(&e))?
         .dyn_into()
-        .map_err(|_| ApiError::from(StoreError::unavailable("d1", "batch() returned no promise")))?;
+        .map_err(|_| {
+            ApiError::from(StoreError::unavailable("d1", "batch() returned no promise"))
+        })?;
     let output = JsFuture::from(promise).await.map_err(|e| mapped(&e))?;
     let output: Array = output.dyn_into().unwrap_or_default();
     output.iter().map(|r| convert(&r, mode)).collect()

@@ -114,7 +114,9 @@ pub async fn run_sql(
     match store {
         Store::D1 => {
             let run = async { Ok(d1::run(env, statements, mode).await) };
-            with_timeout("d1", timeout, run).await.map_err(ApiError::from)?
+            with_timeout("d1", timeout, run)
+                .await
+                .map_err(ApiError::from)?
         }
         Store::Pg => {
             // The Neon client applies the same timeout and aborts the subrequest.

@@ -107,7 +107,9 @@ impl NeonClient {
                 "neon",
                 format!("select 1 refused with SQLSTATE {}", e["code"]),
             )),
-            NeonReply::TooLarge(status) => Err(StoreError::unavailable("neon", format!("HTTP {status}"))),
+            NeonReply::TooLarge(status) => {
+                Err(StoreError::unavailable("neon", format!("HTTP {status}")))
+            }
         }
     }
 
@@ -122,7 +124,10 @@ impl NeonClient {
         isolation: Option<Isolation>,
         mode: RowMode,
     ) -> Result<Vec<SqlResult>, ApiError> {
-        let mut headers: Vec<(&str, &str)> = vec![(headers::RAW_TEXT_OUTPUT, "true"), (headers::ARRAY_MODE, "true")];
+        let mut headers: Vec<(&str, &str)> = vec![
+            (headers::RAW_TEXT_OUTPUT, "true"),
+            (headers::ARRAY_MODE, "true"),
+        ];
         let single = statements.len() == 1 && !read_only && isolation.is_none();
         let body = if single {
             serde_json::to_value(pg::neon_query(&statements[0], None)?)
@@ -145,7 +150,10 @@ impl NeonClient {
                 });
             }
             NeonReply::TooLarge(413) => {
-                return Err(ApiError::new(ErrorCode::PayloadTooLarge, "the statement is larger than Neon accepts"))
+                return Err(ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    "the statement is larger than Neon accepts",
+                ))
             }
             NeonReply::TooLarge(_) => {
                 return Err(ApiError::new(
@@ -158,7 +166,9 @@ impl NeonClient {
         let responses: Vec<QueryResponse> = if single {
             vec![serde_json::from_value(json).map_err(unreadable)?]
         } else {
-            serde_json::from_value::<BatchResponse>(json).map_err(unreadable)?.results
+            serde_json::from_value::<BatchResponse>(json)
+                .map_err(unreadable)?
+                .results
         };
         Ok(responses.into_iter().map(|r| pg::result(r, mode)).collect())
     }

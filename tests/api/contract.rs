@@ -10,50 +10,107 @@ use serde_json::json;
 
 pub fn tests() -> Vec<TestFn> {
     vec![
-        ("contract::openapi_json_is_the_checked_in_document", openapi_document),
+        (
+            "contract::openapi_json_is_the_checked_in_document",
+            openapi_document,
+        ),
         ("contract::bad_bodies_on_every_json_route", bad_bodies),
         ("contract::huge_headers", huge_headers),
-        ("contract::invalid_utf8_in_filters_keys_and_metadata", invalid_utf8),
+        (
+            "contract::invalid_utf8_in_filters_keys_and_metadata",
+            invalid_utf8,
+        ),
         ("contract::unknown_methods_are_405", unknown_methods),
     ]
 }
 
 fn openapi_document(s: &Stack) -> Outcome {
-    let file = std::fs::read_to_string(repo_root().join("openapi/openapi.json")).map_err(|e| e.to_string())?;
+    let file = std::fs::read_to_string(repo_root().join("openapi/openapi.json"))
+        .map_err(|e| e.to_string())?;
     // No key needed.
     let r = call(s, "GET", "/v1/openapi.json", None, &[], None);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.header("content-type"), Some("application/json"));
-    assert!(r.header("cache-control").is_some_and(|v| v.contains("max-age")), "cacheable");
+    assert!(
+        r.header("cache-control")
+            .is_some_and(|v| v.contains("max-age")),
+        "cacheable"
+    );
     assert!(r.header("x-request-id").is_some());
-    assert!(r.body == file, "GET /v1/openapi.json differs from openapi/openapi.json (rebuild the Worker)");
+    assert!(
+        r.body == file,
+        "GET /v1/openapi.json differs from openapi/openapi.json (rebuild the Worker)"
+    );
     assert_eq!(r.json()["openapi"], "3.1.0");
     let r = call(s, "HEAD", "/v1/openapi.json", None, &[], None);
     assert_eq!((r.status, r.body.as_str()), (200, ""));
-    call(s, "POST", "/v1/openapi.json", None, &[], Some(b"{}")).assert_error(405, "method_not_allowed");
+    call(s, "POST", "/v1/openapi.json", None, &[], Some(b"{}"))
+        .assert_error(405, "method_not_allowed");
     Ok(())
 }
 
 /// Every route that reads a JSON body, with a body that would be accepted.
 fn json_routes(s: &Stack) -> Vec<(&'static str, String, String)> {
-    let r = call(s, "POST", "/v1/pg/query", Some(&s.admin_key), &[("content-type", "application/json")],
-        Some(br#"{"sql": "create table if not exists contract_pg (id int primary key, name text)"}"#));
+    let r = call(
+        s,
+        "POST",
+        "/v1/pg/query",
+        Some(&s.admin_key),
+        &[("content-type", "application/json")],
+        Some(
+            br#"{"sql": "create table if not exists contract_pg (id int primary key, name text)"}"#,
+        ),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     vec![
-        ("POST", "/v1/d1/query".into(), r#"{"sql": "select 1"}"#.into()),
-        ("POST", "/v1/pg/query".into(), r#"{"sql": "select 1"}"#.into()),
-        ("POST", "/v1/d1/batch".into(), r#"{"statements": [{"sql": "select 1"}]}"#.into()),
-        ("POST", "/v1/pg/batch".into(), r#"{"statements": [{"sql": "select 1"}]}"#.into()),
-        ("POST", "/v1/rest/contract_pg".into(), r#"{"id": 1, "name": "a"}"#.into()),
-        ("PATCH", "/v1/rest/contract_pg?id=eq.1".into(), r#"{"name": "b"}"#.into()),
-        ("POST", "/v1/signed-urls".into(), r#"{"method": "GET", "key": "a"}"#.into()),
+        (
+            "POST",
+            "/v1/d1/query".into(),
+            r#"{"sql": "select 1"}"#.into(),
+        ),
+        (
+            "POST",
+            "/v1/pg/query".into(),
+            r#"{"sql": "select 1"}"#.into(),
+        ),
+        (
+            "POST",
+            "/v1/d1/batch".into(),
+            r#"{"statements": [{"sql": "select 1"}]}"#.into(),
+        ),
+        (
+            "POST",
+            "/v1/pg/batch".into(),
+            r#"{"statements": [{"sql": "select 1"}]}"#.into(),
+        ),
+        (
+            "POST",
+            "/v1/rest/contract_pg".into(),
+            r#"{"id": 1, "name": "a"}"#.into(),
+        ),
+        (
+            "PATCH",
+            "/v1/rest/contract_pg?id=eq.1".into(),
+            r#"{"name": "b"}"#.into(),
+        ),
+        (
+            "POST",
+            "/v1/signed-urls".into(),
+            r#"{"method": "GET", "key": "a"}"#.into(),
+        ),
         // Completing a multipart upload: the body is judged before R2 is asked.
-        ("POST", "/v1/objects/contract/big.bin?uploadId=no-such-upload".into(), r#"{"parts": [{"partNumber": 1, "etag": "x"}]}"#.into()),
+        (
+            "POST",
+            "/v1/objects/contract/big.bin?uploadId=no-such-upload".into(),
+            r#"{"parts": [{"partNumber": 1, "etag": "x"}]}"#.into(),
+        ),
     ]
 }
 
 fn send(s: &Stack, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> Reply {
-    let headers: Vec<(&str, &str)> = content_type.map(|ct| vec![("content-type", ct)]).unwrap_or_default();
+    let headers: Vec<(&str, &str)> = content_type
+        .map(|ct| vec![("content-type", ct)])
+        .unwrap_or_default();
     call(s, method, path, Some(&s.admin_key), &headers, Some(body))
 }
 
@@ -69,11 +126,17 @@ fn bad_bodies(s: &Stack) -> Outcome {
             ("trailing garbage", format!("{good} x").into_bytes()),
             ("not UTF-8", b"\xff\xfe{}".to_vec()),
             ("not UTF-8 in a string", not_utf8_inside(&good)),
-            ("UTF-16", good.encode_utf16().flat_map(u16::to_le_bytes).collect()),
+            (
+                "UTF-16",
+                good.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+            ),
         ] {
             let r = send(s, method, &path, Some("application/json"), &body);
             r.assert_error(400, "invalid_json");
-            assert!(r.body.len() < 4096, "{at} {what}: the error does not echo the body");
+            assert!(
+                r.body.len() < 4096,
+                "{at} {what}: the error does not echo the body"
+            );
         }
         // Nesting far beyond any parser's depth: a 400 (the parser's depth
         // limit, or the shape check that stops at the first wrong value), never
@@ -81,21 +144,47 @@ fn bad_bodies(s: &Stack) -> Outcome {
         for (what, body) in [("deep array", &deep_array), ("deep object", &deep_object)] {
             let r = send(s, method, &path, Some("application/json"), body.as_bytes());
             let code = r.json()["code"].as_str().unwrap_or_default().to_string();
-            assert!(["invalid_json", "invalid_request", "PGRST100"].contains(&code.as_str()), "{at} {what}: {}", r.body);
+            assert!(
+                ["invalid_json", "invalid_request", "PGRST100"].contains(&code.as_str()),
+                "{at} {what}: {}",
+                r.body
+            );
             r.assert_error(400, &code);
         }
         // A JSON value nested deeply but within the parser's limit is a shape error, not a crash.
         let nested = format!(r#"{{"x": {}1{}}}"#, "[".repeat(100), "]".repeat(100));
-        let r = send(s, method, &path, Some("application/json"), nested.as_bytes());
+        let r = send(
+            s,
+            method,
+            &path,
+            Some("application/json"),
+            nested.as_bytes(),
+        );
         assert!(r.status == 400, "{at} nested: {} {}", r.status, r.body);
         // Wrong content types: 415 before the body is read; none at all is JSON.
-        for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml", "json"] {
-            send(s, method, &path, Some(ct), good.as_bytes()).assert_error(415, "unsupported_media_type");
+        for ct in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/xml",
+            "json",
+        ] {
+            send(s, method, &path, Some(ct), good.as_bytes())
+                .assert_error(415, "unsupported_media_type");
         }
         // (Completing an upload local R2 never issued is its 503: the body passed.)
-        for ct in [None, Some("application/json; charset=utf-8"), Some("application/vnd.api+json")] {
+        for ct in [
+            None,
+            Some("application/json; charset=utf-8"),
+            Some("application/vnd.api+json"),
+        ] {
             let r = send(s, method, &path, ct, good.as_bytes());
-            assert!(![400, 415, 500].contains(&r.status), "{at} with {ct:?}: {} {}", r.status, r.body);
+            assert!(
+                ![400, 415, 500].contains(&r.status),
+                "{at} with {ct:?}: {} {}",
+                r.status,
+                r.body
+            );
         }
     }
     Ok(())
@@ -112,18 +201,49 @@ fn not_utf8_inside(good: &str) -> Vec<u8> {
 fn huge_headers(s: &Stack) -> Outcome {
     // Big but within what the runtime accepts: the request is served normally.
     let filler = "f".repeat(8 * 1024);
-    let r = call(s, "GET", "/v1/status", Some(&s.admin_key), &[("x-filler", &filler)], None);
+    let r = call(
+        s,
+        "GET",
+        "/v1/status",
+        Some(&s.admin_key),
+        &[("x-filler", &filler)],
+        None,
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let r = call(s, "GET", "/v1/status", Some(&filler), &[], None);
     r.assert_error(401, "unauthorized");
     let long_id = "i".repeat(4096);
-    let r = call(s, "GET", "/v1/health", None, &[("x-request-id", &long_id)], None);
+    let r = call(
+        s,
+        "GET",
+        "/v1/health",
+        None,
+        &[("x-request-id", &long_id)],
+        None,
+    );
     assert_eq!(r.status, 200);
-    assert!(r.header("x-request-id").is_some_and(|id| id.len() <= 128), "an over-long request id is replaced");
+    assert!(
+        r.header("x-request-id").is_some_and(|id| id.len() <= 128),
+        "an over-long request id is replaced"
+    );
     let big_meta = "m".repeat(4096);
-    let r = call(s, "PUT", "/v1/objects/contract/meta.txt", Some(&s.admin_key), &[("x-strata-meta-big", &big_meta)], Some(b"x"));
+    let r = call(
+        s,
+        "PUT",
+        "/v1/objects/contract/meta.txt",
+        Some(&s.admin_key),
+        &[("x-strata-meta-big", &big_meta)],
+        Some(b"x"),
+    );
     r.assert_error(400, "invalid_request");
-    let r = call(s, "PUT", "/v1/rest/contract_none", Some(&s.admin_key), &[("prefer", &filler), ("range", &filler)], None);
+    let r = call(
+        s,
+        "PUT",
+        "/v1/rest/contract_none",
+        Some(&s.admin_key),
+        &[("prefer", &filler), ("range", &filler)],
+        None,
+    );
     r.assert_error(405, "method_not_allowed");
     // Beyond the runtime's limit on a request's headers (128 KiB, locally as
     // deployed): refused before the Worker runs, with a 431.
@@ -142,7 +262,9 @@ fn raw(s: &Stack, head: &[u8], body: &[u8]) -> (u16, String) {
     use std::io::{Read, Write};
     let addr = s.base.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(addr).expect("connect to the Worker");
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).expect("timeout");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
     let mut request = head.to_vec();
     request.extend_from_slice(format!("Host: {addr}\r\nConnection: close\r\n\r\n").as_bytes());
     request.extend_from_slice(body);
@@ -150,8 +272,15 @@ fn raw(s: &Stack, head: &[u8], body: &[u8]) -> (u16, String) {
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
     let text = String::from_utf8_lossy(&answer).into_owned();
-    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -161,21 +290,76 @@ fn invalid_utf8(s: &Stack) -> Outcome {
     assert_eq!(r.status, 200, "{}", r.body);
     // REST filters, columns and select lists: percent-escapes that decode to
     // bytes that are not UTF-8 are refused, never read as U+FFFD.
-    for q in ["name=eq.%FF", "name=in.(a,%C3%28)", "na%FFme=eq.1", "select=%ED%A0%80", "order=%C0%AF", "or=(name.eq.%FE)", "name=eq.%zz"] {
-        let e = call(s, "GET", &format!("/v1/rest/contract_utf8?{q}"), Some(&s.admin_key), &[], None).assert_error(400, "PGRST100");
+    for q in [
+        "name=eq.%FF",
+        "name=in.(a,%C3%28)",
+        "na%FFme=eq.1",
+        "select=%ED%A0%80",
+        "order=%C0%AF",
+        "or=(name.eq.%FE)",
+        "name=eq.%zz",
+    ] {
+        let e = call(
+            s,
+            "GET",
+            &format!("/v1/rest/contract_utf8?{q}"),
+            Some(&s.admin_key),
+            &[],
+            None,
+        )
+        .assert_error(400, "PGRST100");
         assert!(e["details"]["part"].is_string(), "{q}: {e}");
     }
-    let r = call(s, "DELETE", "/v1/rest/contract_utf8?name=eq.%FF", Some(&s.admin_key), &[], None);
+    let r = call(
+        s,
+        "DELETE",
+        "/v1/rest/contract_utf8?name=eq.%FF",
+        Some(&s.admin_key),
+        &[],
+        None,
+    );
     r.assert_error(400, "PGRST100");
     // The table name itself: no such table, whatever the bytes.
-    call(s, "GET", "/v1/rest/contract%FF", Some(&s.admin_key), &[], None).assert_error(404, "not_found");
+    call(
+        s,
+        "GET",
+        "/v1/rest/contract%FF",
+        Some(&s.admin_key),
+        &[],
+        None,
+    )
+    .assert_error(404, "not_found");
     // Object keys, list parameters, signed-URL keys.
     for key in ["%FF", "a%C3%28b", "%ED%A0%80", "a%zz"] {
-        call(s, "PUT", &format!("/v1/objects/{key}"), Some(&s.admin_key), &[], Some(b"x")).assert_error(400, "invalid_request");
-        call(s, "GET", &format!("/v1/objects/{key}"), Some(&s.admin_key), &[], None).assert_error(400, "invalid_request");
+        call(
+            s,
+            "PUT",
+            &format!("/v1/objects/{key}"),
+            Some(&s.admin_key),
+            &[],
+            Some(b"x"),
+        )
+        .assert_error(400, "invalid_request");
+        call(
+            s,
+            "GET",
+            &format!("/v1/objects/{key}"),
+            Some(&s.admin_key),
+            &[],
+            None,
+        )
+        .assert_error(400, "invalid_request");
     }
     for q in ["prefix=%FF", "delimiter=%C3", "cursor=%FE%FF"] {
-        call(s, "GET", &format!("/v1/objects?{q}"), Some(&s.admin_key), &[], None).assert_error(400, "invalid_request");
+        call(
+            s,
+            "GET",
+            &format!("/v1/objects?{q}"),
+            Some(&s.admin_key),
+            &[],
+            None,
+        )
+        .assert_error(400, "invalid_request");
     }
     // Metadata values must be visible ASCII: UTF-8 or other bytes in a header
     // are refused (percent-encode them).
@@ -185,12 +369,26 @@ fn invalid_utf8(s: &Stack) -> Outcome {
         head.extend_from_slice(b"\r\n");
         let (status, body) = raw(s, &head, b"x");
         assert_eq!(status, 400, "{value:?}: {body}");
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&body).map(|v| v["code"].clone()).ok(), Some(json!("invalid_request")), "{body}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&body)
+                .map(|v| v["code"].clone())
+                .ok(),
+            Some(json!("invalid_request")),
+            "{body}"
+        );
     }
     // A JSON body naming a key that is not UTF-8 cannot exist: JSON escapes of
     // lone surrogates are refused.
-    let body = json!({"method": "GET"}).to_string().replace('}', r#", "key": "\udc80"}"#);
-    let r = send(s, "POST", "/v1/signed-urls", Some("application/json"), body.as_bytes());
+    let body = json!({"method": "GET"})
+        .to_string()
+        .replace('}', r#", "key": "\udc80"}"#);
+    let r = send(
+        s,
+        "POST",
+        "/v1/signed-urls",
+        Some("application/json"),
+        body.as_bytes(),
+    );
     assert_eq!(r.status, 400, "{}", r.body);
     Ok(())
 }
@@ -198,11 +396,25 @@ fn invalid_utf8(s: &Stack) -> Outcome {
 fn unknown_methods(s: &Stack) -> Outcome {
     // Methods the runtime's Rust binding does not know (it reads them as GET)
     // must not be served as GET.
-    for (method, path) in [("QUERY", "/v1/health"), ("QUERY", "/v1/objects/photos/cat.jpg"), ("PROPFIND", "/v1/status"), ("PURGE", "/v1/rest/contract_pg")] {
-        let head = format!("{method} {path} HTTP/1.1\r\nAuthorization: Bearer {}\r\nContent-Length: 0\r\n", s.admin_key);
+    for (method, path) in [
+        ("QUERY", "/v1/health"),
+        ("QUERY", "/v1/objects/photos/cat.jpg"),
+        ("PROPFIND", "/v1/status"),
+        ("PURGE", "/v1/rest/contract_pg"),
+    ] {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nAuthorization: Bearer {}\r\nContent-Length: 0\r\n",
+            s.admin_key
+        );
         let (status, body) = raw(s, head.as_bytes(), b"");
         assert_eq!(status, 405, "{method} {path}: {body}");
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&body).map(|v| v["code"].clone()).ok(), Some(json!("method_not_allowed")), "{body}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&body)
+                .map(|v| v["code"].clone())
+                .ok(),
+            Some(json!("method_not_allowed")),
+            "{body}"
+        );
     }
     Ok(())
 }

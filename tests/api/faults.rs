@@ -12,7 +12,10 @@ use serde_json::{json, Value};
 use std::time::Instant;
 
 pub fn tests() -> Vec<TestFn> {
-    vec![("faults::postgres_stops_during_writes", postgres_stops_during_writes)]
+    vec![(
+        "faults::postgres_stops_during_writes",
+        postgres_stops_during_writes,
+    )]
 }
 
 fn start_cluster(dir: &std::path::Path, port: u16) -> Result<Cluster, String> {
@@ -42,22 +45,35 @@ fn postgres_stops_during_writes(s: &Stack) -> Outcome {
     )?;
     let post = |path: &str, body: &Value| {
         let text = body.to_string();
-        call_base(&w.base, "POST", path, Some(&s.admin_key), &[("content-type", "application/json")], Some(text.as_bytes()))
+        call_base(
+            &w.base,
+            "POST",
+            path,
+            Some(&s.admin_key),
+            &[("content-type", "application/json")],
+            Some(text.as_bytes()),
+        )
     };
-    let r = post("/v1/pg/batch", &json!({"statements": [
-        {"sql": "create table fault_a (id int primary key)"},
-        {"sql": "create table fault_b (id int primary key)"}
-    ]}));
+    let r = post(
+        "/v1/pg/batch",
+        &json!({"statements": [
+            {"sql": "create table fault_a (id int primary key)"},
+            {"sql": "create table fault_b (id int primary key)"}
+        ]}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
 
     // Each write inserts into two tables in one transaction: "half-applied"
     // would be a row in one table without the other.
     let write = |i: u32| {
         let started = Instant::now();
-        let r = post("/v1/pg/batch", &json!({"statements": [
-            {"sql": "insert into fault_a values ($1)", "params": [i]},
-            {"sql": "insert into fault_b values ($1)", "params": [i]}
-        ]}));
+        let r = post(
+            "/v1/pg/batch",
+            &json!({"statements": [
+                {"sql": "insert into fault_a values ($1)", "params": [i]},
+                {"sql": "insert into fault_b values ($1)", "params": [i]}
+            ]}),
+        );
         (i, r.status, started.elapsed(), r.body)
     };
     let mut outcomes = Vec::new();
@@ -87,11 +103,17 @@ fn postgres_stops_during_writes(s: &Stack) -> Outcome {
 
     for (status, elapsed) in &during {
         assert_eq!(*status, 503, "pg writes during the outage answer 503");
-        assert!(elapsed.as_millis() < timeout_ms as u128, "503 within the timeout, took {elapsed:?}");
+        assert!(
+            elapsed.as_millis() < timeout_ms as u128,
+            "503 within the timeout, took {elapsed:?}"
+        );
     }
     let slowest = during.iter().map(|(_, e)| *e).max().unwrap_or_default();
     eprintln!("faults: slowest 503 during the outage took {slowest:?} (timeout {timeout_ms} ms)");
-    let r = post("/v1/pg/query", &json!({"sql": "select a.id as a, b.id as b from fault_a a full join fault_b b on a.id = b.id order by 1, 2"}));
+    let r = post(
+        "/v1/pg/query",
+        &json!({"sql": "select a.id as a, b.id as b from fault_a a full join fault_b b on a.id = b.id order by 1, 2"}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let rows = r.json()["rows"].as_array().cloned().unwrap_or_default();
     for row in &rows {
@@ -107,7 +129,10 @@ fn postgres_stops_during_writes(s: &Stack) -> Outcome {
         }
     }
     let ok = outcomes.iter().filter(|o| o.1 == 200).count();
-    assert!(ok >= 40, "writes before and after the outage succeed ({ok} of 60)");
+    assert!(
+        ok >= 40,
+        "writes before and after the outage succeed ({ok} of 60)"
+    );
     drop(cluster);
     Ok(())
 }

@@ -22,7 +22,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub fn tests() -> Vec<TestFn> {
-    vec![("fuzz::schemathesis_finds_no_contract_violation", schemathesis)]
+    vec![(
+        "fuzz::schemathesis_finds_no_contract_violation",
+        schemathesis,
+    )]
 }
 
 /// Longest the fuzzer may run before the test gives up on it.
@@ -30,7 +33,14 @@ const LIMIT: Duration = Duration::from_secs(420);
 
 fn sql(s: &Stack, store: &str, sql: &str) {
     let body = json!({ "sql": sql }).to_string();
-    let r = call(s, "POST", &format!("/v1/{store}/query"), Some(&s.admin_key), &[("content-type", "application/json")], Some(body.as_bytes()));
+    let r = call(
+        s,
+        "POST",
+        &format!("/v1/{store}/query"),
+        Some(&s.admin_key),
+        &[("content-type", "application/json")],
+        Some(body.as_bytes()),
+    );
     assert_eq!(r.status, 200, "{store}: {sql}: {}", r.body);
 }
 
@@ -45,7 +55,14 @@ fn seed_data(s: &Stack) {
     sql(s, "d1", "create table if not exists fuzz_d1 (id integer primary key, name text not null, age integer check (age >= 0), nick text)");
     sql(s, "d1", "insert or ignore into fuzz_d1 (id, name, age, nick) values (1, 'ada', 36, 'countess'), (2, 'bob', 25, null), (3, 'cyd', 41, 'cy')");
     for key in ["photos/cat.jpg", "fuzz/hello.txt"] {
-        let r = call(s, "PUT", &format!("/v1/objects/{key}"), Some(&s.admin_key), &[("content-type", "text/plain")], Some(b"hello, fuzzer"));
+        let r = call(
+            s,
+            "PUT",
+            &format!("/v1/objects/{key}"),
+            Some(&s.admin_key),
+            &[("content-type", "text/plain")],
+            Some(b"hello, fuzzer"),
+        );
         assert!(r.status == 200 || r.status == 201, "PUT {key}: {}", r.body);
     }
     // The Worker caches each store's schema for SCHEMA_CACHE_SECONDS: wait
@@ -53,11 +70,23 @@ fn seed_data(s: &Stack) {
     let deadline = Instant::now() + Duration::from_secs(45);
     for table in ["fuzz_pg", "fuzz_d1"] {
         loop {
-            let r = call(s, "GET", &format!("/v1/rest/{table}?limit=1"), Some(&s.admin_key), &[], None);
+            let r = call(
+                s,
+                "GET",
+                &format!("/v1/rest/{table}?limit=1"),
+                Some(&s.admin_key),
+                &[],
+                None,
+            );
             if r.status == 200 {
                 break;
             }
-            assert!(Instant::now() < deadline, "{table} never became visible through REST: {} {}", r.status, r.body);
+            assert!(
+                Instant::now() < deadline,
+                "{table} never became visible through REST: {} {}",
+                r.status,
+                r.body
+            );
             std::thread::sleep(Duration::from_millis(500));
         }
     }
@@ -67,7 +96,14 @@ fn seed_data(s: &Stack) {
 /// reads for the signed-object operations.
 fn signed_url_env(s: &Stack, method: &str, key: &str) -> Vec<(String, String)> {
     let body = json!({ "method": method, "key": key, "expiresIn": 3600 }).to_string();
-    let r = call(s, "POST", "/v1/signed-urls", Some(&s.admin_key), &[("content-type", "application/json")], Some(body.as_bytes()));
+    let r = call(
+        s,
+        "POST",
+        "/v1/signed-urls",
+        Some(&s.admin_key),
+        &[("content-type", "application/json")],
+        Some(body.as_bytes()),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let url = r.json()["url"].as_str().unwrap_or_default().to_string();
     let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
@@ -90,13 +126,23 @@ fn schemathesis(s: &Stack) -> Outcome {
     let root = repo_root();
     let bin = root.join(".venv/bin/schemathesis");
     if !bin.is_file() {
-        return Err(format!("{} is missing: run scripts/tools.sh (make test does)", bin.display()).into());
+        return Err(format!(
+            "{} is missing: run scripts/tools.sh (make test does)",
+            bin.display()
+        )
+        .into());
     }
     seed_data(s);
-    let seed = std::env::var("STRATA_FUZZ_SEED").ok().filter(|v| !v.is_empty()).unwrap_or_else(|| {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-        (u64::from(nanos) ^ u64::from(std::process::id())).to_string()
-    });
+    let seed = std::env::var("STRATA_FUZZ_SEED")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| {
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            (u64::from(nanos) ^ u64::from(std::process::id())).to_string()
+        });
     // Schemathesis and hypothesis keep caches in their working directory:
     // a throw-away one, never the work tree.
     let work = std::env::temp_dir().join(format!("strata-fuzz-{}-{seed}", std::process::id()));
@@ -120,7 +166,9 @@ fn schemathesis(s: &Stack) -> Outcome {
         cmd.args(["--max-examples", &n]);
     }
     let started = Instant::now();
-    let mut child = cmd.spawn().map_err(|e| format!("cannot run schemathesis: {e}"))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run schemathesis: {e}"))?;
     let mut stdout = child.stdout.take().ok_or("no stdout")?;
     let mut stderr = child.stderr.take().ok_or("no stderr")?;
     let out_reader = std::thread::spawn(move || {
@@ -144,34 +192,62 @@ fn schemathesis(s: &Stack) -> Outcome {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    let output = format!("{}{}", out_reader.join().unwrap_or_default(), err_reader.join().unwrap_or_default());
+    let output = format!(
+        "{}{}",
+        out_reader.join().unwrap_or_default(),
+        err_reader.join().unwrap_or_default()
+    );
     let _ = std::fs::remove_dir_all(&work);
     let elapsed = started.elapsed().as_secs_f64();
 
     let cases = generated_cases(&output);
-    println!("fuzz: schemathesis generated {} test cases in {elapsed:.0} s (seed {seed})", cases.map_or("?".to_string(), |n| n.to_string()));
+    println!(
+        "fuzz: schemathesis generated {} test cases in {elapsed:.0} s (seed {seed})",
+        cases.map_or("?".to_string(), |n| n.to_string())
+    );
     let log = s.worker_log();
     for sign in ["had hung", "panicked at", "RuntimeError: unreachable"] {
-        assert!(!log.contains(sign), "the Worker's log shows {sign:?} (a panic?) during fuzzing:\n{}", tail(&log, 60));
+        assert!(
+            !log.contains(sign),
+            "the Worker's log shows {sign:?} (a panic?) during fuzzing:\n{}",
+            tail(&log, 60)
+        );
     }
-    let status = status.ok_or_else(|| format!("schemathesis ran longer than {LIMIT:?}:\n{}", tail(&output, 80)))?;
+    let status = status.ok_or_else(|| {
+        format!(
+            "schemathesis ran longer than {LIMIT:?}:\n{}",
+            tail(&output, 80)
+        )
+    })?;
     assert!(status.success(), "schemathesis found contract violations (seed {seed}; replay with STRATA_FUZZ_SEED={seed}):\n{output}");
-    let cases = cases.ok_or_else(|| format!("no case count in schemathesis's summary:\n{}", tail(&output, 40)))?;
-    assert!(cases >= 500, "only {cases} cases generated:\n{}", tail(&output, 40));
+    let cases = cases.ok_or_else(|| {
+        format!(
+            "no case count in schemathesis's summary:\n{}",
+            tail(&output, 40)
+        )
+    })?;
+    assert!(
+        cases >= 500,
+        "only {cases} cases generated:\n{}",
+        tail(&output, 40)
+    );
     Ok(())
 }
 
 /// The number in schemathesis's summary line `Test cases: N generated, ...`.
 fn generated_cases(output: &str) -> Option<u64> {
-    output.lines().find_map(|line| {
-        let rest = line.trim().strip_prefix("Test cases:")?;
-        rest.split_whitespace().next()?.parse().ok()
-    }).or_else(|| {
-        // `Test cases:` alone, then `  N generated, ...` on the next line.
-        let mut lines = output.lines().skip_while(|l| l.trim() != "Test cases:");
-        lines.next()?;
-        lines.next()?.split_whitespace().next()?.parse().ok()
-    })
+    output
+        .lines()
+        .find_map(|line| {
+            let rest = line.trim().strip_prefix("Test cases:")?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .or_else(|| {
+            // `Test cases:` alone, then `  N generated, ...` on the next line.
+            let mut lines = output.lines().skip_while(|l| l.trim() != "Test cases:");
+            lines.next()?;
+            lines.next()?.split_whitespace().next()?.parse().ok()
+        })
 }
 
 fn tail(text: &str, n: usize) -> String {

@@ -22,23 +22,47 @@ pub fn benches() -> Vec<TestFn> {
 
 fn setup(s: &Stack) {
     for (store, sql) in [
-        ("d1", "create table load_d1 (id integer primary key autoincrement, v text)"),
-        ("pg", "create table load_pg (id bigserial primary key, v text)"),
+        (
+            "d1",
+            "create table load_d1 (id integer primary key autoincrement, v text)",
+        ),
+        (
+            "pg",
+            "create table load_pg (id bigserial primary key, v text)",
+        ),
     ] {
         let body = json!({"sql": sql}).to_string();
-        let r = call(s, "POST", &format!("/v1/{store}/query"), Some(&s.admin_key), &[("content-type", "application/json")], Some(body.as_bytes()));
+        let r = call(
+            s,
+            "POST",
+            &format!("/v1/{store}/query"),
+            Some(&s.admin_key),
+            &[("content-type", "application/json")],
+            Some(body.as_bytes()),
+        );
         assert_eq!(r.status, 200, "{}", r.body);
     }
-    let r = call(s, "PUT", "/v1/objects/load/seed", Some(&s.admin_key), &[], Some(b"seed object"));
+    let r = call(
+        s,
+        "PUT",
+        "/v1/objects/load/seed",
+        Some(&s.admin_key),
+        &[],
+        Some(b"seed object"),
+    );
     assert!(r.status == 200 || r.status == 201, "{}", r.body);
 }
 
 /// Resident memory (kB) of the workerd processes in `pgid`'s process group.
 fn workerd_rss_kb(pgid: i32) -> u64 {
     let mut total = 0;
-    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
     for entry in dir.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
         let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         if !cmd.contains("workerd") {
             continue;
@@ -61,7 +85,10 @@ fn workerd_rss_kb(pgid: i32) -> u64 {
 }
 
 fn load(s: &Stack) -> Outcome {
-    let seconds: u64 = std::env::var("STRATA_LOAD_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
+    let seconds: u64 = std::env::var("STRATA_LOAD_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
     setup(s);
     let pgid = s.worker_pgid().ok_or("no worker process")?;
     let script = crate::stack::repo_root().join("bench/load.lua");
@@ -85,18 +112,37 @@ fn load(s: &Stack) -> Outcome {
     let errors = String::from_utf8_lossy(&out.stderr).to_string();
     println!("{report}");
     let avg = |from: u64, to: u64| {
-        let v: Vec<u64> = samples.iter().filter(|(t, _)| *t >= from && *t < to).map(|(_, kb)| *kb).collect();
+        let v: Vec<u64> = samples
+            .iter()
+            .filter(|(t, _)| *t >= from && *t < to)
+            .map(|(_, kb)| *kb)
+            .collect();
         v.iter().sum::<u64>() / (v.len().max(1) as u64)
     };
     let first = avg(0, 10);
     let last = avg(seconds.saturating_sub(10), seconds);
     let peak = samples.iter().map(|(_, kb)| *kb).max().unwrap_or(0);
-    let trace: Vec<String> = samples.iter().filter(|(t, _)| t % 10 == 0).map(|(t, kb)| format!("{t}s:{}MiB", kb / 1024)).collect();
+    let trace: Vec<String> = samples
+        .iter()
+        .filter(|(t, _)| t % 10 == 0)
+        .map(|(t, kb)| format!("{t}s:{}MiB", kb / 1024))
+        .collect();
     println!("workerd RSS every 10 s: {}", trace.join(" "));
-    println!("workerd RSS: first 10 s avg {} MiB, last 10 s avg {} MiB, peak {} MiB", first / 1024, last / 1024, peak / 1024);
+    println!(
+        "workerd RSS: first 10 s avg {} MiB, last 10 s avg {} MiB, peak {} MiB",
+        first / 1024,
+        last / 1024,
+        peak / 1024
+    );
     assert!(out.status.success(), "wrk failed: {errors}");
-    assert!(!report.contains("Non-2xx or 3xx responses"), "unexpected error responses:\n{report}\n{errors}");
-    assert!(!report.contains("Socket errors"), "socket errors:\n{report}");
+    assert!(
+        !report.contains("Non-2xx or 3xx responses"),
+        "unexpected error responses:\n{report}\n{errors}"
+    );
+    assert!(
+        !report.contains("Socket errors"),
+        "socket errors:\n{report}"
+    );
     assert!(first > 0 && last > 0, "workerd memory was sampled");
     let requests: u64 = report
         .lines()

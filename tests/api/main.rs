@@ -13,13 +13,13 @@ mod client;
 mod stack;
 
 mod auth;
-mod cors;
 mod contract;
+mod cors;
 mod errors;
 mod faults;
 mod fuzz;
-mod load;
 mod health;
+mod load;
 mod objects;
 mod rest;
 mod sql;
@@ -37,7 +37,20 @@ pub type TestFn = (&'static str, fn(&Stack) -> Outcome);
 
 fn main() {
     let args = Arguments::from_args();
-    let all: Vec<TestFn> = [health::tests(), status::tests(), errors::tests(), sql::tests(), rest::tests(), faults::tests(), objects::tests(), contract::tests(), fuzz::tests(), auth::tests(), cors::tests()].concat();
+    let all: Vec<TestFn> = [
+        health::tests(),
+        status::tests(),
+        errors::tests(),
+        sql::tests(),
+        rest::tests(),
+        faults::tests(),
+        objects::tests(),
+        contract::tests(),
+        fuzz::tests(),
+        auth::tests(),
+        cors::tests(),
+    ]
+    .concat();
 
     // Listing tests (`--list`) or filtering everything out needs no stack.
     let wanted = all

@@ -9,8 +9,14 @@ use serde_json::{json, Value};
 pub fn tests() -> Vec<TestFn> {
     vec![
         ("rest::reads_agree_on_both_stores", reads_agree),
-        ("rest::ranges_counts_and_single_objects", ranges_counts_single),
-        ("rest::keyset_cursor_pages_stay_correct_under_inserts", keyset_cursor),
+        (
+            "rest::ranges_counts_and_single_objects",
+            ranges_counts_single,
+        ),
+        (
+            "rest::keyset_cursor_pages_stay_correct_under_inserts",
+            keyset_cursor,
+        ),
         ("rest::writes_upserts_and_guards", writes),
         ("rest::bad_requests_are_clear_4xx", bad_requests),
         ("rest::scopes_follow_the_tables_store", scopes),
@@ -25,17 +31,37 @@ const PAIRS: [(&str, &str); 2] = [("d1", "rest_people"), ("pg", "rest_people_pg"
 
 fn sql(s: &Stack, store: &str, sql: &str) {
     let body = json!({"sql": sql}).to_string();
-    let r = call(s, "POST", &format!("/v1/{store}/query"), Some(&s.admin_key), &[("content-type", "application/json")], Some(body.as_bytes()));
+    let r = call(
+        s,
+        "POST",
+        &format!("/v1/{store}/query"),
+        Some(&s.admin_key),
+        &[("content-type", "application/json")],
+        Some(body.as_bytes()),
+    );
     assert_eq!(r.status, 200, "{store}: {sql}: {}", r.body);
 }
 
-fn rest(s: &Stack, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> Reply {
+fn rest(
+    s: &Stack,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> Reply {
     let text = body.map(Value::to_string);
     let mut h = headers.to_vec();
     if body.is_some() {
         h.push(("content-type", "application/json"));
     }
-    call(s, method, &format!("/v1/rest/{path}"), Some(&s.admin_key), &h, text.as_deref().map(str::as_bytes))
+    call(
+        s,
+        method,
+        &format!("/v1/rest/{path}"),
+        Some(&s.admin_key),
+        &h,
+        text.as_deref().map(str::as_bytes),
+    )
 }
 
 fn people(s: &Stack, store: &str, table: &str) {
@@ -90,16 +116,42 @@ fn reads_agree(s: &Stack) -> Outcome {
         assert_eq!(d1.status, 200, "d1 {q}: {}", d1.body);
         assert_eq!(pg.status, 200, "pg {q}: {}", pg.body);
         assert_eq!(d1.json(), pg.json(), "{q}");
-        assert_eq!(d1.header("content-range"), pg.header("content-range"), "{q}");
+        assert_eq!(
+            d1.header("content-range"),
+            pg.header("content-range"),
+            "{q}"
+        );
     }
     // Spot-check actual answers, not just agreement.
-    let r = rest(s, "GET", "rest_people?select=name&age=gt.30&order=id", &[], None);
-    assert_eq!(r.json(), json!([{"name": "ada"}, {"name": "Cyd"}, {"name": "Abe"}]));
+    let r = rest(
+        s,
+        "GET",
+        "rest_people?select=name&age=gt.30&order=id",
+        &[],
+        None,
+    );
+    assert_eq!(
+        r.json(),
+        json!([{"name": "ada"}, {"name": "Cyd"}, {"name": "Abe"}])
+    );
     assert_eq!(r.header("content-range"), Some("0-2/*"));
-    let r = rest(s, "GET", "rest_people?select=id&order=age.desc.nullslast,name", &[], None);
-    assert_eq!(r.json(), json!([{"id": 6}, {"id": 3}, {"id": 1}, {"id": 2}, {"id": 5}, {"id": 4}]));
+    let r = rest(
+        s,
+        "GET",
+        "rest_people?select=id&order=age.desc.nullslast,name",
+        &[],
+        None,
+    );
+    assert_eq!(
+        r.json(),
+        json!([{"id": 6}, {"id": 3}, {"id": 1}, {"id": 2}, {"id": 5}, {"id": 4}])
+    );
     let r = rest(s, "GET", "rest_people?select=id&name=like.a*", &[], None);
-    assert_eq!(r.json(), json!([{"id": 1}]), "like is case-sensitive on both stores");
+    assert_eq!(
+        r.json(),
+        json!([{"id": 1}]),
+        "like is case-sensitive on both stores"
+    );
     let r = rest(s, "HEAD", "rest_people?order=id", &[], None);
     assert_eq!((r.status, r.body.as_str()), (200, ""));
     assert_eq!(r.header("content-range"), Some("0-5/*"));
@@ -108,28 +160,84 @@ fn reads_agree(s: &Stack) -> Outcome {
 
 fn ranges_counts_single(s: &Stack) -> Outcome {
     for (store, table) in [("d1", "rest_pages"), ("pg", "rest_pages_pg")] {
-        sql(s, store, &format!("create table {table} (id integer primary key, v text)"));
+        sql(
+            s,
+            store,
+            &format!("create table {table} (id integer primary key, v text)"),
+        );
         let values: Vec<String> = (1..=7).map(|i| format!("({i}, 'v{i}')")).collect();
-        sql(s, store, &format!("insert into {table} values {}", values.join(", ")));
-        let r = rest(s, "GET", &format!("{table}?order=id"), &[("range", "0-2"), ("range-unit", "items"), ("prefer", "count=exact")], None);
+        sql(
+            s,
+            store,
+            &format!("insert into {table} values {}", values.join(", ")),
+        );
+        let r = rest(
+            s,
+            "GET",
+            &format!("{table}?order=id"),
+            &[
+                ("range", "0-2"),
+                ("range-unit", "items"),
+                ("prefer", "count=exact"),
+            ],
+            None,
+        );
         assert_eq!(r.status, 206, "{store}: {}", r.body);
         assert_eq!(r.header("content-range"), Some("0-2/7"));
         assert_eq!(r.json().as_array().map(Vec::len), Some(3));
         assert_eq!(r.header("preference-applied"), Some("count=exact"));
-        let r = rest(s, "GET", &format!("{table}?order=id"), &[("prefer", "count=exact")], None);
+        let r = rest(
+            s,
+            "GET",
+            &format!("{table}?order=id"),
+            &[("prefer", "count=exact")],
+            None,
+        );
         assert_eq!((r.status, r.header("content-range")), (200, Some("0-6/7")));
-        let r = rest(s, "GET", &format!("{table}?order=id&offset=5&limit=10"), &[("prefer", "count=exact")], None);
+        let r = rest(
+            s,
+            "GET",
+            &format!("{table}?order=id&offset=5&limit=10"),
+            &[("prefer", "count=exact")],
+            None,
+        );
         assert_eq!((r.status, r.header("content-range")), (206, Some("5-6/7")));
-        let r = rest(s, "GET", &format!("{table}?order=id&offset=9"), &[("prefer", "count=exact")], None);
+        let r = rest(
+            s,
+            "GET",
+            &format!("{table}?order=id&offset=9"),
+            &[("prefer", "count=exact")],
+            None,
+        );
         let e = r.assert_error(416, "PGRST103");
         assert_eq!(e["details"]["total"], 7);
         assert_eq!(r.header("content-range"), Some("*/7"));
-        let r = rest(s, "GET", &format!("{table}?id=eq.99"), &[("prefer", "count=exact")], None);
-        assert_eq!((r.status, r.header("content-range"), r.json()), (200, Some("*/0"), json!([])));
-        rest(s, "GET", &format!("{table}?order=id"), &[("range", "5-2")], None).assert_error(416, "PGRST103");
+        let r = rest(
+            s,
+            "GET",
+            &format!("{table}?id=eq.99"),
+            &[("prefer", "count=exact")],
+            None,
+        );
+        assert_eq!(
+            (r.status, r.header("content-range"), r.json()),
+            (200, Some("*/0"), json!([]))
+        );
+        rest(
+            s,
+            "GET",
+            &format!("{table}?order=id"),
+            &[("range", "5-2")],
+            None,
+        )
+        .assert_error(416, "PGRST103");
         let one = [("accept", "application/vnd.pgrst.object+json")];
         let r = rest(s, "GET", &format!("{table}?id=eq.3"), &one, None);
-        assert_eq!((r.status, r.json()), (200, json!({"id": 3, "v": "v3"})), "{store}");
+        assert_eq!(
+            (r.status, r.json()),
+            (200, json!({"id": 3, "v": "v3"})),
+            "{store}"
+        );
         rest(s, "GET", &format!("{table}?id=gt.3"), &one, None).assert_error(406, "PGRST116");
         rest(s, "GET", &format!("{table}?id=eq.99"), &one, None).assert_error(406, "PGRST116");
         rest(s, "GET", table, &[("accept", "text/csv")], None).assert_error(406, "PGRST107");
@@ -148,9 +256,19 @@ fn next_link(r: &Reply) -> Option<String> {
 
 fn keyset_cursor(s: &Stack) -> Outcome {
     for (store, table) in [("d1", "rest_cursor"), ("pg", "rest_cursor_pg")] {
-        sql(s, store, &format!("create table {table} (id integer primary key, score integer)"));
-        let values: Vec<String> = (1..=25).map(|i| format!("({}, {})", i * 10, (i % 4) * 5)).collect();
-        sql(s, store, &format!("insert into {table} values {}", values.join(", ")));
+        sql(
+            s,
+            store,
+            &format!("create table {table} (id integer primary key, score integer)"),
+        );
+        let values: Vec<String> = (1..=25)
+            .map(|i| format!("({}, {})", i * 10, (i % 4) * 5))
+            .collect();
+        sql(
+            s,
+            store,
+            &format!("insert into {table} values {}", values.join(", ")),
+        );
         // Page by score desc (ties broken by the key), 10 at a time.
         let mut path = format!("{table}?select=id,score&order=score.desc&limit=10");
         let mut seen: Vec<i64> = Vec::new();
@@ -161,11 +279,19 @@ fn keyset_cursor(s: &Stack) -> Outcome {
             let rows = r.json();
             let rows = rows.as_array().expect("array");
             seen.extend(rows.iter().map(|row| row["id"].as_i64().unwrap_or(-1)));
-            assert!(rows.iter().all(|row| row.as_object().map(|o| o.len()) == Some(2)), "no hidden columns leak: {rows:?}");
+            assert!(
+                rows.iter()
+                    .all(|row| row.as_object().map(|o| o.len()) == Some(2)),
+                "no hidden columns leak: {rows:?}"
+            );
             pages += 1;
             if pages == 1 {
                 // Rows inserted before the cursor position must not shift later pages.
-                sql(s, store, &format!("insert into {table} values (1, 99), (2, 99)"));
+                sql(
+                    s,
+                    store,
+                    &format!("insert into {table} values (1, 99), (2, 99)"),
+                );
             }
             match next_link(&r) {
                 Some(next) => path = next,
@@ -179,7 +305,13 @@ fn keyset_cursor(s: &Stack) -> Outcome {
         assert_eq!(seen, expected, "{store}: every row exactly once, in order");
         assert_eq!(pages, 3);
         // A cursor is only valid for its ordering.
-        let r = rest(s, "GET", &format!("{table}?order=score.desc&limit=10"), &[], None);
+        let r = rest(
+            s,
+            "GET",
+            &format!("{table}?order=score.desc&limit=10"),
+            &[],
+            None,
+        );
         let next = next_link(&r).expect("a next link");
         let tampered = next.replace("order=score.desc", "order=score.asc");
         rest(s, "GET", &tampered, &[], None).assert_error(400, "PGRST100");
@@ -192,46 +324,153 @@ fn writes(s: &Stack) -> Outcome {
     for (store, table) in [("d1", "rest_writes"), ("pg", "rest_writes_pg")] {
         sql(s, store, &format!("create table {table} (id integer primary key, name text not null, qty integer default 1)"));
         // Insert one (minimal: 201, no body).
-        let r = rest(s, "POST", table, &[], Some(&json!({"id": 1, "name": "one"})));
-        assert_eq!((r.status, r.body.as_str()), (201, ""), "{store}: {}", r.body);
+        let r = rest(
+            s,
+            "POST",
+            table,
+            &[],
+            Some(&json!({"id": 1, "name": "one"})),
+        );
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (201, ""),
+            "{store}: {}",
+            r.body
+        );
         // Bulk insert with representation.
-        let r = rest(s, "POST", &format!("{table}?select=id,name"), &[("prefer", "return=representation")], Some(&json!([{"id": 2, "name": "two"}, {"id": 3, "name": "three"}])));
-        assert_eq!((r.status, r.json()), (201, json!([{"id": 2, "name": "two"}, {"id": 3, "name": "three"}])), "{store}");
+        let r = rest(
+            s,
+            "POST",
+            &format!("{table}?select=id,name"),
+            &[("prefer", "return=representation")],
+            Some(&json!([{"id": 2, "name": "two"}, {"id": 3, "name": "three"}])),
+        );
+        assert_eq!(
+            (r.status, r.json()),
+            (
+                201,
+                json!([{"id": 2, "name": "two"}, {"id": 3, "name": "three"}])
+            ),
+            "{store}"
+        );
         // Defaults apply to omitted columns.
         let r = rest(s, "GET", &format!("{table}?id=eq.1"), &[], None);
         assert_eq!(r.json(), json!([{"id": 1, "name": "one", "qty": 1}]));
         // Duplicate key: 409, nothing of the batch inserted.
-        let r = rest(s, "POST", table, &[], Some(&json!([{"id": 4, "name": "four"}, {"id": 1, "name": "dup"}])));
+        let r = rest(
+            s,
+            "POST",
+            table,
+            &[],
+            Some(&json!([{"id": 4, "name": "four"}, {"id": 1, "name": "dup"}])),
+        );
         r.assert_error(409, "unique_violation");
-        assert_eq!(rest(s, "GET", &format!("{table}?id=eq.4"), &[], None).json(), json!([]));
+        assert_eq!(
+            rest(s, "GET", &format!("{table}?id=eq.4"), &[], None).json(),
+            json!([])
+        );
         // Upserts.
-        let r = rest(s, "POST", table, &[("prefer", "resolution=merge-duplicates,return=representation")], Some(&json!([{"id": 1, "name": "uno", "qty": 5}, {"id": 9, "name": "nine", "qty": 9}])));
+        let r = rest(
+            s,
+            "POST",
+            table,
+            &[(
+                "prefer",
+                "resolution=merge-duplicates,return=representation",
+            )],
+            Some(&json!([{"id": 1, "name": "uno", "qty": 5}, {"id": 9, "name": "nine", "qty": 9}])),
+        );
         assert_eq!(r.status, 201, "{store}: {}", r.body);
-        assert_eq!(r.header("preference-applied"), Some("resolution=merge-duplicates, return=representation"));
-        let r = rest(s, "POST", &format!("{table}?on_conflict=id"), &[("prefer", "resolution=ignore-duplicates")], Some(&json!({"id": 1, "name": "ignored"})));
+        assert_eq!(
+            r.header("preference-applied"),
+            Some("resolution=merge-duplicates, return=representation")
+        );
+        let r = rest(
+            s,
+            "POST",
+            &format!("{table}?on_conflict=id"),
+            &[("prefer", "resolution=ignore-duplicates")],
+            Some(&json!({"id": 1, "name": "ignored"})),
+        );
         assert_eq!(r.status, 201, "{store}: {}", r.body);
-        assert_eq!(rest(s, "GET", &format!("{table}?id=in.(1,9)&order=id"), &[], None).json(), json!([{"id": 1, "name": "uno", "qty": 5}, {"id": 9, "name": "nine", "qty": 9}]));
+        assert_eq!(
+            rest(
+                s,
+                "GET",
+                &format!("{table}?id=in.(1,9)&order=id"),
+                &[],
+                None
+            )
+            .json(),
+            json!([{"id": 1, "name": "uno", "qty": 5}, {"id": 9, "name": "nine", "qty": 9}])
+        );
         // PATCH and DELETE need filters.
-        let r = rest(s, "PATCH", &format!("{table}?id=eq.2"), &[("prefer", "return=representation")], Some(&json!({"qty": 20})));
-        assert_eq!((r.status, r.json()), (200, json!([{"id": 2, "name": "two", "qty": 20}])), "{store}");
-        let r = rest(s, "PATCH", &format!("{table}?qty=gt.100"), &[], Some(&json!({"qty": 0})));
+        let r = rest(
+            s,
+            "PATCH",
+            &format!("{table}?id=eq.2"),
+            &[("prefer", "return=representation")],
+            Some(&json!({"qty": 20})),
+        );
+        assert_eq!(
+            (r.status, r.json()),
+            (200, json!([{"id": 2, "name": "two", "qty": 20}])),
+            "{store}"
+        );
+        let r = rest(
+            s,
+            "PATCH",
+            &format!("{table}?qty=gt.100"),
+            &[],
+            Some(&json!({"qty": 0})),
+        );
         assert_eq!(r.status, 204);
         rest(s, "PATCH", table, &[], Some(&json!({"qty": 0}))).assert_error(400, "PGRST100");
         rest(s, "DELETE", table, &[], None).assert_error(400, "PGRST100");
-        let r = rest(s, "DELETE", &format!("{table}?id=eq.3"), &[("prefer", "return=representation")], None);
-        assert_eq!((r.status, r.json()), (200, json!([{"id": 3, "name": "three", "qty": 1}])));
+        let r = rest(
+            s,
+            "DELETE",
+            &format!("{table}?id=eq.3"),
+            &[("prefer", "return=representation")],
+            None,
+        );
+        assert_eq!(
+            (r.status, r.json()),
+            (200, json!([{"id": 3, "name": "three", "qty": 1}]))
+        );
         let r = rest(s, "DELETE", &format!("{table}?id=eq.3"), &[], None);
         assert_eq!(r.status, 204);
         // Bulk insert beyond D1's 100 parameters: split, and still atomic.
-        let rows: Vec<Value> = (100..220).map(|i| json!({"id": i, "name": format!("n{i}"), "qty": i})).collect();
+        let rows: Vec<Value> = (100..220)
+            .map(|i| json!({"id": i, "name": format!("n{i}"), "qty": i}))
+            .collect();
         let r = rest(s, "POST", table, &[], Some(&Value::Array(rows)));
         assert_eq!(r.status, 201, "{store}: {}", r.body);
-        let mut bad: Vec<Value> = (300..420).map(|i| json!({"id": i, "name": format!("n{i}")})).collect();
+        let mut bad: Vec<Value> = (300..420)
+            .map(|i| json!({"id": i, "name": format!("n{i}")}))
+            .collect();
         bad.push(json!({"id": 500, "name": null}));
-        rest(s, "POST", table, &[], Some(&Value::Array(bad))).assert_error(400, "not_null_violation");
-        let r = rest(s, "GET", &format!("{table}?id=gte.300"), &[("prefer", "count=exact")], None);
-        assert_eq!(r.header("content-range"), Some("*/0"), "{store}: the failed bulk insert left nothing");
-        let r = rest(s, "GET", &format!("{table}?id=gte.100"), &[("prefer", "count=exact"), ("range", "0-0")], None);
+        rest(s, "POST", table, &[], Some(&Value::Array(bad)))
+            .assert_error(400, "not_null_violation");
+        let r = rest(
+            s,
+            "GET",
+            &format!("{table}?id=gte.300"),
+            &[("prefer", "count=exact")],
+            None,
+        );
+        assert_eq!(
+            r.header("content-range"),
+            Some("*/0"),
+            "{store}: the failed bulk insert left nothing"
+        );
+        let r = rest(
+            s,
+            "GET",
+            &format!("{table}?id=gte.100"),
+            &[("prefer", "count=exact"), ("range", "0-0")],
+            None,
+        );
         assert_eq!(r.header("content-range"), Some("0-0/120"));
     }
     Ok(())
@@ -250,35 +489,74 @@ fn bad_requests(s: &Stack) -> Outcome {
         ("order=age.sideways", "age.sideways"),
         ("limit=ten", "limit=ten"),
     ] {
-        let e = rest(s, "GET", &format!("rest_bad_pg?{q}"), &[], None).assert_error(400, "PGRST100");
+        let e =
+            rest(s, "GET", &format!("rest_bad_pg?{q}"), &[], None).assert_error(400, "PGRST100");
         assert_eq!(e["details"]["part"], part, "{q}");
     }
-    for q in ["select=nope", "nope=eq.1", "order=nope", "or=(age.eq.1,nope.eq.2)"] {
-        let e = rest(s, "GET", &format!("rest_bad_pg?{q}"), &[], None).assert_error(400, "PGRST204");
+    for q in [
+        "select=nope",
+        "nope=eq.1",
+        "order=nope",
+        "or=(age.eq.1,nope.eq.2)",
+    ] {
+        let e =
+            rest(s, "GET", &format!("rest_bad_pg?{q}"), &[], None).assert_error(400, "PGRST204");
         assert_eq!(e["details"]["column"], "nope", "{q}");
     }
-    rest(s, "POST", "rest_bad_pg", &[], Some(&json!({"id": 10, "nope": 1}))).assert_error(400, "PGRST204");
+    rest(
+        s,
+        "POST",
+        "rest_bad_pg",
+        &[],
+        Some(&json!({"id": 10, "nope": 1})),
+    )
+    .assert_error(400, "PGRST204");
     rest(s, "POST", "rest_bad_pg", &[], Some(&json!([1, 2]))).assert_error(400, "PGRST100");
     rest(s, "POST", "rest_bad_pg", &[], Some(&json!("x"))).assert_error(400, "PGRST100");
-    let r = call(s, "POST", "/v1/rest/rest_bad_pg", Some(&s.admin_key), &[("content-type", "application/json")], Some(b"{nope"));
+    let r = call(
+        s,
+        "POST",
+        "/v1/rest/rest_bad_pg",
+        Some(&s.admin_key),
+        &[("content-type", "application/json")],
+        Some(b"{nope"),
+    );
     r.assert_error(400, "invalid_json");
     rest(s, "PATCH", "rest_bad_pg?id=eq.1", &[], Some(&json!({}))).assert_error(400, "PGRST100");
     rest(s, "DELETE", "rest_bad_pg?id=eq.1&limit=1", &[], None).assert_error(400, "PGRST100");
     // A value of the wrong type is the database's 400, not a 500.
     let r = rest(s, "GET", "rest_bad_pg?age=eq.old", &[], None);
     assert_eq!(r.status, 400, "{}", r.body);
-    call(s, "PUT", "/v1/rest/rest_bad_pg", Some(&s.admin_key), &[], None).assert_error(405, "method_not_allowed");
+    call(
+        s,
+        "PUT",
+        "/v1/rest/rest_bad_pg",
+        Some(&s.admin_key),
+        &[],
+        None,
+    )
+    .assert_error(405, "method_not_allowed");
     Ok(())
 }
 
 fn scopes(s: &Stack) -> Outcome {
     people(s, "pg", "rest_scopes_pg");
-    let read = |key: &str, path: &str| call(s, "GET", &format!("/v1/rest/{path}"), Some(key), &[], None);
+    let read =
+        |key: &str, path: &str| call(s, "GET", &format!("/v1/rest/{path}"), Some(key), &[], None);
     assert_eq!(read(s.key("pg:read"), "rest_scopes_pg?id=eq.1").status, 200);
     read(s.key("d1:read"), "rest_scopes_pg").assert_error(403, "forbidden");
     read(&s.objects_read_key, "rest_scopes_pg").assert_error(403, "forbidden");
     let body = json!({"id": 50, "name": "x"}).to_string();
-    let post = |key: &str| call(s, "POST", "/v1/rest/rest_scopes_pg", Some(key), &[("content-type", "application/json")], Some(body.as_bytes()));
+    let post = |key: &str| {
+        call(
+            s,
+            "POST",
+            "/v1/rest/rest_scopes_pg",
+            Some(key),
+            &[("content-type", "application/json")],
+            Some(body.as_bytes()),
+        )
+    };
     let e = post(s.key("pg:read")).assert_error(403, "forbidden");
     assert_eq!(e["details"]["requiredScope"], "pg:write");
     assert_eq!(post(s.key("pg:write")).status, 201);
@@ -290,28 +568,68 @@ fn graduation(s: &Stack) -> Outcome {
     // rest_grad lives on D1 in one deployment and on Postgres in the next:
     // the same URL and the same answer, only REST_TABLES changes.
     for store in ["d1", "pg"] {
-        sql(s, store, "create table rest_grad (id integer primary key, title text)");
-        sql(s, store, &format!("insert into rest_grad values (1, 'on {store}'), (2, 'same row')"));
+        sql(
+            s,
+            store,
+            "create table rest_grad (id integer primary key, title text)",
+        );
+        sql(
+            s,
+            store,
+            &format!("insert into rest_grad values (1, 'on {store}'), (2, 'same row')"),
+        );
     }
-    let on_d1 = s.spawn_worker("wrangler-rest-d1", &[("REST_TABLES", r#"{"rest_grad": "d1"}"#)])?;
-    let on_pg = s.spawn_worker("wrangler-rest-pg", &[("REST_TABLES", r#"{"rest_grad": "pg"}"#)])?;
+    let on_d1 = s.spawn_worker(
+        "wrangler-rest-d1",
+        &[("REST_TABLES", r#"{"rest_grad": "d1"}"#)],
+    )?;
+    let on_pg = s.spawn_worker(
+        "wrangler-rest-pg",
+        &[("REST_TABLES", r#"{"rest_grad": "pg"}"#)],
+    )?;
     let path = "/v1/rest/rest_grad?id=eq.2";
     let a = call_base(&on_d1.base, "GET", path, Some(&s.admin_key), &[], None);
     let b = call_base(&on_pg.base, "GET", path, Some(&s.admin_key), &[], None);
     assert_eq!((a.status, b.status), (200, 200), "{} {}", a.body, b.body);
     assert_eq!(a.json(), b.json());
-    let a = call_base(&on_d1.base, "GET", "/v1/rest/rest_grad?id=eq.1&select=title", Some(&s.admin_key), &[], None);
-    let b = call_base(&on_pg.base, "GET", "/v1/rest/rest_grad?id=eq.1&select=title", Some(&s.admin_key), &[], None);
+    let a = call_base(
+        &on_d1.base,
+        "GET",
+        "/v1/rest/rest_grad?id=eq.1&select=title",
+        Some(&s.admin_key),
+        &[],
+        None,
+    );
+    let b = call_base(
+        &on_pg.base,
+        "GET",
+        "/v1/rest/rest_grad?id=eq.1&select=title",
+        Some(&s.admin_key),
+        &[],
+        None,
+    );
     assert_eq!(a.json(), json!([{"title": "on d1"}]));
     assert_eq!(b.json(), json!([{"title": "on pg"}]));
     // Without "*", unlisted tables are not exposed.
-    call_base(&on_pg.base, "GET", "/v1/rest/rest_people_pg", Some(&s.admin_key), &[], None).assert_error(404, "not_found");
+    call_base(
+        &on_pg.base,
+        "GET",
+        "/v1/rest/rest_people_pg",
+        Some(&s.admin_key),
+        &[],
+        None,
+    )
+    .assert_error(404, "not_found");
     Ok(())
 }
 
 fn hostile(s: &Stack) -> Outcome {
     for (store, table) in [("d1", "rest_hostile"), ("pg", "rest_hostile_pg")] {
-        sql(s, store, &format!("create table {table} (id integer primary key, name text)"));
+        sql(
+            s,
+            store,
+            &format!("create table {table} (id integer primary key, name text)"),
+        );
         sql(s, store, &format!("insert into {table} values (1, 'safe')"));
         let long = "a".repeat(5000);
         let hostile_columns = [
@@ -327,21 +645,50 @@ fn hostile(s: &Stack) -> Outcome {
         ];
         for col in hostile_columns {
             let enc = urlencode(col);
-            for q in [format!("select={enc}"), format!("{enc}=eq.1"), format!("order={enc}")] {
+            for q in [
+                format!("select={enc}"),
+                format!("{enc}=eq.1"),
+                format!("order={enc}"),
+            ] {
                 let r = rest(s, "GET", &format!("{table}?{q}"), &[], None);
                 assert_eq!(r.status, 400, "{store} {q}: {}", r.body);
                 assert!(!r.body.contains(&long), "long names are not echoed whole");
             }
         }
         // Hostile values are plain values.
-        for v in ["'; drop table x; --", "1 or 1=1", "\\", "%", "*", "NULL", "ñ\u{0}x", "a\"b"] {
-            let r = rest(s, "GET", &format!("{table}?name=eq.{}", urlencode(v)), &[], None);
-            assert!(r.status == 200 || r.status == 400, "{store} {v:?}: {}", r.body);
+        for v in [
+            "'; drop table x; --",
+            "1 or 1=1",
+            "\\",
+            "%",
+            "*",
+            "NULL",
+            "ñ\u{0}x",
+            "a\"b",
+        ] {
+            let r = rest(
+                s,
+                "GET",
+                &format!("{table}?name=eq.{}", urlencode(v)),
+                &[],
+                None,
+            );
+            assert!(
+                r.status == 200 || r.status == 400,
+                "{store} {v:?}: {}",
+                r.body
+            );
             if r.status == 200 {
                 assert_eq!(r.json(), json!([]), "{store} {v:?}");
             }
             let body = json!({"id": 2, "name": v});
-            let r = rest(s, "POST", table, &[("prefer", "return=representation")], Some(&body));
+            let r = rest(
+                s,
+                "POST",
+                table,
+                &[("prefer", "return=representation")],
+                Some(&body),
+            );
             if r.status == 201 {
                 assert_eq!(r.json()[0]["name"], v, "{store}: stored verbatim");
                 rest(s, "DELETE", &format!("{table}?id=eq.2"), &[], None);
@@ -349,9 +696,23 @@ fn hostile(s: &Stack) -> Outcome {
                 assert_eq!(r.status, 400, "{store} {v:?}: {}", r.body);
             }
         }
-        let r = rest(s, "GET", &format!("{}?select=id,name&order=id", urlencode(table)), &[], None);
-        assert_eq!(r.json(), json!([{"id": 1, "name": "safe"}]), "{store}: data unchanged");
-        for name in [format!("{table};"), format!("{table}\" --"), format!("{table}%00")] {
+        let r = rest(
+            s,
+            "GET",
+            &format!("{}?select=id,name&order=id", urlencode(table)),
+            &[],
+            None,
+        );
+        assert_eq!(
+            r.json(),
+            json!([{"id": 1, "name": "safe"}]),
+            "{store}: data unchanged"
+        );
+        for name in [
+            format!("{table};"),
+            format!("{table}\" --"),
+            format!("{table}%00"),
+        ] {
             rest(s, "GET", &urlencode(&name), &[], None).assert_error(404, "not_found");
         }
     }
@@ -381,7 +742,11 @@ fn postgrest_js(s: &Stack) -> Outcome {
         .env("STRATA_API_KEY", &s.admin_key)
         .output()
         .map_err(|e| format!("cannot run node: {e}"))?;
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "postgrest-js tests failed:\n{text}");
     assert!(text.contains("# pass 2"), "both stores ran:\n{text}");
     Ok(())

@@ -10,10 +10,16 @@ pub fn tests() -> Vec<TestFn> {
     vec![
         ("sql::pg_types_round_trip", pg_types_round_trip),
         ("sql::d1_types_round_trip", d1_types_round_trip),
-        ("sql::same_statements_same_json_on_both_stores", same_json_on_both),
+        (
+            "sql::same_statements_same_json_on_both_stores",
+            same_json_on_both,
+        ),
         ("sql::array_row_mode_and_column_order", array_row_mode),
         ("sql::d1_big_integers_never_rounded", d1_big_integers),
-        ("sql::failed_batch_changes_nothing", failed_batch_changes_nothing),
+        (
+            "sql::failed_batch_changes_nothing",
+            failed_batch_changes_nothing,
+        ),
         ("sql::batch_results_in_order", batch_results_in_order),
         ("sql::pg_batch_isolation_and_read_only", pg_batch_isolation),
         ("sql::read_keys_cannot_write_pg", read_keys_cannot_write_pg),
@@ -22,7 +28,10 @@ pub fn tests() -> Vec<TestFn> {
         ("sql::store_errors_map_by_kind", store_errors_map_by_kind),
         ("sql::bad_bodies_are_4xx", bad_bodies),
         ("sql::limits_are_checked_before_the_store", limits),
-        ("sql::neon_unreachable_is_503_and_d1_still_works", neon_unreachable),
+        (
+            "sql::neon_unreachable_is_503_and_d1_still_works",
+            neon_unreachable,
+        ),
         ("sql::slow_statement_is_504", slow_statement),
     ]
 }
@@ -31,7 +40,11 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// A table name no other test uses.
 fn table(prefix: &str) -> String {
-    format!("{prefix}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 fn post(s: &Stack, path: &str, key: &str, body: &Value) -> Reply {
@@ -46,7 +59,12 @@ fn post(s: &Stack, path: &str, key: &str, body: &Value) -> Reply {
 }
 
 fn query(s: &Stack, store: &str, key: &str, sql: &str, params: Value) -> Reply {
-    post(s, &format!("/v1/{store}/query"), key, &json!({"sql": sql, "params": params}))
+    post(
+        s,
+        &format!("/v1/{store}/query"),
+        key,
+        &json!({"sql": sql, "params": params}),
+    )
 }
 
 /// A query with the admin key that must succeed.
@@ -57,7 +75,12 @@ fn ok(s: &Stack, store: &str, sql: &str, params: Value) -> Value {
 }
 
 fn count(s: &Stack, store: &str, table: &str) -> i64 {
-    let v = ok(s, store, &format!("select count(*) as n from {table}"), json!([]));
+    let v = ok(
+        s,
+        store,
+        &format!("select count(*) as n from {table}"),
+        json!([]),
+    );
     // Postgres count(*) is int8 (a string); SQLite's is a number.
     match &v["rows"][0]["n"] {
         Value::String(n) => n.parse().unwrap_or(-1),
@@ -109,17 +132,44 @@ fn pg_types_round_trip(s: &Stack) -> Outcome {
     assert_eq!(row["ta"], json!(["a,b", "c\"d", null]));
     assert_eq!(row["d"], "2024-02-29");
     assert_eq!(row["iv"], "1 day 02:03:04");
-    let types: Vec<&str> = v["columns"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
+    let types: Vec<&str> = v["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
     assert_eq!(
         types,
-        ["int4", "int8", "numeric", "text", "bool", "json", "jsonb", "_int4", "bytea", "timestamptz", "uuid", "text", "float8", "_text", "date", "interval"]
+        [
+            "int4",
+            "int8",
+            "numeric",
+            "text",
+            "bool",
+            "json",
+            "jsonb",
+            "_int4",
+            "bytea",
+            "timestamptz",
+            "uuid",
+            "text",
+            "float8",
+            "_text",
+            "date",
+            "interval"
+        ]
     );
     assert_eq!(v["rowCount"], 1);
     assert_eq!(v["meta"]["command"], "SELECT");
 
     // Through a table and back, byte for byte.
     let t = table("pg_types");
-    ok(s, "pg", &format!("create table {t} (id int8 primary key, bin bytea, doc jsonb, amount numeric)"), json!([]));
+    ok(
+        s,
+        "pg",
+        &format!("create table {t} (id int8 primary key, bin bytea, doc jsonb, amount numeric)"),
+        json!([]),
+    );
     let all_bytes: Vec<u8> = (0..=255).collect();
     let b64 = base64_encode(&all_bytes);
     let ins = ok(
@@ -131,7 +181,10 @@ fn pg_types_round_trip(s: &Stack) -> Outcome {
     assert_eq!(ins["rows"], json!([{"id": "9007199254740993"}]));
     assert_eq!(ins["meta"]["command"], "INSERT");
     let back = ok(s, "pg", &format!("select * from {t}"), json!([]));
-    assert_eq!(back["rows"][0], json!({"id": "9007199254740993", "bin": {"$binary": b64}, "doc": {"k": [true, 1.25]}, "amount": "0.1"}));
+    assert_eq!(
+        back["rows"][0],
+        json!({"id": "9007199254740993", "bin": {"$binary": b64}, "doc": {"k": [true, 1.25]}, "amount": "0.1"})
+    );
     Ok(())
 }
 
@@ -139,7 +192,11 @@ fn base64_encode(bytes: &[u8]) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -167,13 +224,26 @@ fn d1_types_round_trip(s: &Stack) -> Outcome {
     assert_eq!(ins["meta"]["last_row_id"], 7);
     assert!(ins["meta"]["duration"].is_number());
     assert_eq!(ins["rowCount"], 1);
-    let back = ok(s, "d1", &format!("select id, r, txt, bin, doc, n, json_extract(doc, '$.k[1]') as k1 from {t}"), json!([]));
+    let back = ok(
+        s,
+        "d1",
+        &format!("select id, r, txt, bin, doc, n, json_extract(doc, '$.k[1]') as k1 from {t}"),
+        json!([]),
+    );
     assert_eq!(
         back["rows"][0],
         json!({"id": 7, "r": 2.5, "txt": "héllo \"q\" ' \\", "bin": {"$binary": b64}, "doc": "{\"k\":[true,1.25]}", "n": null, "k1": 1.25})
     );
-    let types: Vec<&str> = back["columns"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["integer", "real", "text", "blob", "text", "null", "real"]);
+    let types: Vec<&str> = back["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["integer", "real", "text", "blob", "text", "null", "real"]
+    );
     assert!(back["meta"]["rows_read"].is_number());
     // Booleans become 1/0 (SQLite has no boolean).
     let v = ok(s, "d1", "select ? as t, ? as f", json!([true, false]));
@@ -184,22 +254,52 @@ fn d1_types_round_trip(s: &Stack) -> Outcome {
 fn same_json_on_both(s: &Stack) -> Outcome {
     // Statements whose values the two stores agree on must answer the same rows.
     for (d1_sql, pg_sql, params) in [
-        ("select 1 as a, 'x' as b, null as c", "select 1 as a, 'x' as b, null as c", json!([])),
-        ("select ? as s, ? + 1 as n", "select $1::text as s, $2::int4 + 1 as n", json!(["hi", 41])),
-        ("select 1.5 as f, -7 as i", "select 1.5::float8 as f, -7 as i", json!([])),
-        ("select ? as bin", "select $1::bytea as bin", json!([{"$binary": "3q2+7w=="}])),
+        (
+            "select 1 as a, 'x' as b, null as c",
+            "select 1 as a, 'x' as b, null as c",
+            json!([]),
+        ),
+        (
+            "select ? as s, ? + 1 as n",
+            "select $1::text as s, $2::int4 + 1 as n",
+            json!(["hi", 41]),
+        ),
+        (
+            "select 1.5 as f, -7 as i",
+            "select 1.5::float8 as f, -7 as i",
+            json!([]),
+        ),
+        (
+            "select ? as bin",
+            "select $1::bytea as bin",
+            json!([{"$binary": "3q2+7w=="}]),
+        ),
     ] {
         let d1 = ok(s, "d1", d1_sql, params.clone());
         let pg = ok(s, "pg", pg_sql, params);
         assert_eq!(d1["rows"], pg["rows"], "{d1_sql} vs {pg_sql}");
         assert_eq!(d1["rowCount"], pg["rowCount"]);
-        let names = |v: &Value| v["columns"].as_array().unwrap().iter().map(|c| c["name"].clone()).collect::<Vec<_>>();
+        let names = |v: &Value| {
+            v["columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["name"].clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(names(&d1), names(&pg));
     }
     // The same table, the same writes, the same reads.
     let t = table("both");
     for store in ["d1", "pg"] {
-        ok(s, store, &format!("create table {t} (id integer primary key, name text not null, score integer)"), json!([]));
+        ok(
+            s,
+            store,
+            &format!(
+                "create table {t} (id integer primary key, name text not null, score integer)"
+            ),
+            json!([]),
+        );
     }
     for store in ["d1", "pg"] {
         let p = if store == "d1" { "?" } else { "$" };
@@ -214,34 +314,87 @@ fn same_json_on_both(s: &Stack) -> Outcome {
             assert_eq!(r["rowCount"], 1, "{store}");
         }
     }
-    let d1 = ok(s, "d1", &format!("select id, name, score from {t} order by id"), json!([]));
-    let pg = ok(s, "pg", &format!("select id, name, score from {t} order by id"), json!([]));
+    let d1 = ok(
+        s,
+        "d1",
+        &format!("select id, name, score from {t} order by id"),
+        json!([]),
+    );
+    let pg = ok(
+        s,
+        "pg",
+        &format!("select id, name, score from {t} order by id"),
+        json!([]),
+    );
     assert_eq!(d1["rows"], pg["rows"]);
-    assert_eq!(d1["rows"], json!([{"id": 1, "name": "ada", "score": 10}, {"id": 2, "name": "bob", "score": null}, {"id": 3, "name": "cy", "score": -3}]));
+    assert_eq!(
+        d1["rows"],
+        json!([{"id": 1, "name": "ada", "score": 10}, {"id": 2, "name": "bob", "score": null}, {"id": 3, "name": "cy", "score": -3}])
+    );
     Ok(())
 }
 
 fn array_row_mode(s: &Stack) -> Outcome {
     for store in ["d1", "pg"] {
-        let r = post(s, &format!("/v1/{store}/query"), &s.admin_key, &json!({"sql": "select 1 as z, 2 as a, 3 as m", "rowMode": "array"}));
+        let r = post(
+            s,
+            &format!("/v1/{store}/query"),
+            &s.admin_key,
+            &json!({"sql": "select 1 as z, 2 as a, 3 as m", "rowMode": "array"}),
+        );
         assert_eq!(r.status, 200, "{}", r.body);
         let v = r.json();
         assert_eq!(v["rows"], json!([[1, 2, 3]]), "{store}");
-        let r = query(s, store, &s.admin_key, "select 1 as z, 2 as a, 3 as m", json!([]));
+        let r = query(
+            s,
+            store,
+            &s.admin_key,
+            "select 1 as z, 2 as a, 3 as m",
+            json!([]),
+        );
         // Object rows keep the statement's column order, on the wire.
-        assert!(r.body.contains(r#"{"z":1,"a":2,"m":3}"#), "{store}: {}", r.body);
+        assert!(
+            r.body.contains(r#"{"z":1,"a":2,"m":3}"#),
+            "{store}: {}",
+            r.body
+        );
     }
     Ok(())
 }
 
 fn d1_big_integers(s: &Stack) -> Outcome {
     let t = table("d1_big");
-    ok(s, "d1", &format!("create table {t} (id integer primary key, v integer)"), json!([]));
+    ok(
+        s,
+        "d1",
+        &format!("create table {t} (id integer primary key, v integer)"),
+        json!([]),
+    );
     // As a JSON number beyond 2^53 and as a string: both stored exactly.
-    ok(s, "d1", &format!("insert into {t} values (1, ?)"), json!([9007199254740993_i64]));
-    ok(s, "d1", &format!("insert into {t} values (2, ?)"), json!(["9223372036854775807"]));
-    ok(s, "d1", &format!("insert into {t} values (3, ?)"), json!([-9007199254740993_i64]));
-    let exact = ok(s, "d1", &format!("select id, cast(v as text) as v, typeof(v) as t from {t} order by id"), json!([]));
+    ok(
+        s,
+        "d1",
+        &format!("insert into {t} values (1, ?)"),
+        json!([9007199254740993_i64]),
+    );
+    ok(
+        s,
+        "d1",
+        &format!("insert into {t} values (2, ?)"),
+        json!(["9223372036854775807"]),
+    );
+    ok(
+        s,
+        "d1",
+        &format!("insert into {t} values (3, ?)"),
+        json!([-9007199254740993_i64]),
+    );
+    let exact = ok(
+        s,
+        "d1",
+        &format!("select id, cast(v as text) as v, typeof(v) as t from {t} order by id"),
+        json!([]),
+    );
     assert_eq!(
         exact["rows"],
         json!([
@@ -251,11 +404,23 @@ fn d1_big_integers(s: &Stack) -> Outcome {
         ])
     );
     // Reading them as numbers would round: refused with a clear 400, never rounded.
-    let r = query(s, "d1", &s.admin_key, &format!("select v from {t} where id = 1"), json!([]));
+    let r = query(
+        s,
+        "d1",
+        &s.admin_key,
+        &format!("select v from {t} where id = 1"),
+        json!([]),
+    );
     let e = r.assert_error(400, "invalid_request");
     assert!(e["hint"].as_str().unwrap_or("").contains("CAST"), "{e}");
     // Beyond i64 is refused before the store is called.
-    let r = query(s, "d1", &s.admin_key, &format!("insert into {t} values (4, ?)"), json!([18446744073709551615_u64]));
+    let r = query(
+        s,
+        "d1",
+        &s.admin_key,
+        &format!("insert into {t} values (4, ?)"),
+        json!([18446744073709551615_u64]),
+    );
     r.assert_error(400, "invalid_request");
     assert_eq!(count(s, "d1", &t), 3);
     Ok(())
@@ -264,8 +429,18 @@ fn d1_big_integers(s: &Stack) -> Outcome {
 fn failed_batch_changes_nothing(s: &Stack) -> Outcome {
     for store in ["d1", "pg"] {
         let t = table("atomic");
-        ok(s, store, &format!("create table {t} (id integer primary key, v text)"), json!([]));
-        ok(s, store, &format!("insert into {t} values (1, 'one')"), json!([]));
+        ok(
+            s,
+            store,
+            &format!("create table {t} (id integer primary key, v text)"),
+            json!([]),
+        );
+        ok(
+            s,
+            store,
+            &format!("insert into {t} values (1, 'one')"),
+            json!([]),
+        );
         let r = post(
             s,
             &format!("/v1/{store}/batch"),
@@ -282,8 +457,17 @@ fn failed_batch_changes_nothing(s: &Stack) -> Outcome {
         } else {
             assert_eq!(e["details"]["sqliteError"], "SQLITE_CONSTRAINT", "{e}");
         }
-        let v = ok(s, store, &format!("select id, v from {t} order by id"), json!([]));
-        assert_eq!(v["rows"], json!([{"id": 1, "v": "one"}]), "{store}: nothing of the batch remains");
+        let v = ok(
+            s,
+            store,
+            &format!("select id, v from {t} order by id"),
+            json!([]),
+        );
+        assert_eq!(
+            v["rows"],
+            json!([{"id": 1, "v": "one"}]),
+            "{store}: nothing of the batch remains"
+        );
     }
     Ok(())
 }
@@ -307,7 +491,11 @@ fn batch_results_in_order(s: &Stack) -> Outcome {
         let results = v["results"].as_array().expect("results");
         assert_eq!(results.len(), 4);
         assert_eq!(results[1]["rowCount"], 1);
-        assert_eq!(results[3]["rows"], json!([{"v": "a"}, {"v": "b"}]), "{store}");
+        assert_eq!(
+            results[3]["rows"],
+            json!([{"v": "a"}, {"v": "b"}]),
+            "{store}"
+        );
     }
     Ok(())
 }
@@ -321,26 +509,57 @@ fn pg_batch_isolation(s: &Stack) -> Outcome {
                 "isolation": "serializable", "readOnly": true}),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.json()["results"][0]["rows"], json!([{"iso": "serializable", "ro": "on"}]));
-    let r = post(s, "/v1/pg/batch", &s.admin_key, &json!({"statements": [{"sql": "select current_setting('transaction_isolation') as iso"}], "isolation": "repeatable_read"}));
-    assert_eq!(r.json()["results"][0]["rows"], json!([{"iso": "repeatable read"}]));
+    assert_eq!(
+        r.json()["results"][0]["rows"],
+        json!([{"iso": "serializable", "ro": "on"}])
+    );
+    let r = post(
+        s,
+        "/v1/pg/batch",
+        &s.admin_key,
+        &json!({"statements": [{"sql": "select current_setting('transaction_isolation') as iso"}], "isolation": "repeatable_read"}),
+    );
+    assert_eq!(
+        r.json()["results"][0]["rows"],
+        json!([{"iso": "repeatable read"}])
+    );
     // A write in a readOnly batch is refused by Postgres itself.
     let t = table("ro");
     ok(s, "pg", &format!("create table {t} (id int)"), json!([]));
-    let r = post(s, "/v1/pg/batch", &s.admin_key, &json!({"statements": [{"sql": format!("insert into {t} values (1)")}], "readOnly": true}));
+    let r = post(
+        s,
+        "/v1/pg/batch",
+        &s.admin_key,
+        &json!({"statements": [{"sql": format!("insert into {t} values (1)")}], "readOnly": true}),
+    );
     let e = r.assert_error(403, "read_only");
     assert_eq!(e["details"]["sqlstate"], "25006");
     assert_eq!(count(s, "pg", &t), 0);
     // D1 has no isolation levels: a clear 400.
-    let r = post(s, "/v1/d1/batch", &s.admin_key, &json!({"statements": [{"sql": "select 1"}], "isolation": "serializable"}));
+    let r = post(
+        s,
+        "/v1/d1/batch",
+        &s.admin_key,
+        &json!({"statements": [{"sql": "select 1"}], "isolation": "serializable"}),
+    );
     r.assert_error(400, "invalid_request");
     Ok(())
 }
 
 fn read_keys_cannot_write_pg(s: &Stack) -> Outcome {
     let t = table("pg_ro");
-    ok(s, "pg", &format!("create table {t} (id int primary key, v text)"), json!([]));
-    ok(s, "pg", &format!("insert into {t} values (1, 'a')"), json!([]));
+    ok(
+        s,
+        "pg",
+        &format!("create table {t} (id int primary key, v text)"),
+        json!([]),
+    );
+    ok(
+        s,
+        "pg",
+        &format!("insert into {t} values (1, 'a')"),
+        json!([]),
+    );
     let key = s.key("pg:read");
     let v = query(s, "pg", key, &format!("select v from {t}"), json!([]));
     assert_eq!(v.status, 200, "{}", v.body);
@@ -361,10 +580,21 @@ fn read_keys_cannot_write_pg(s: &Stack) -> Outcome {
             r.body
         );
     }
-    let r = query(s, "pg", key, &format!("insert into {t} values (2, 'b')"), json!([]));
+    let r = query(
+        s,
+        "pg",
+        key,
+        &format!("insert into {t} values (2, 'b')"),
+        json!([]),
+    );
     r.assert_error(403, "read_only");
     // A batch from a read key is read-only even if it does not ask.
-    let r = post(s, "/v1/pg/batch", key, &json!({"statements": [{"sql": format!("delete from {t}")}]}));
+    let r = post(
+        s,
+        "/v1/pg/batch",
+        key,
+        &json!({"statements": [{"sql": format!("delete from {t}")}]}),
+    );
     r.assert_error(403, "read_only");
     let v = ok(s, "pg", &format!("select id, v from {t}"), json!([]));
     assert_eq!(v["rows"], json!([{"id": 1, "v": "a"}]), "nothing changed");
@@ -373,10 +603,26 @@ fn read_keys_cannot_write_pg(s: &Stack) -> Outcome {
 
 fn read_keys_cannot_write_d1(s: &Stack) -> Outcome {
     let t = table("d1_ro");
-    ok(s, "d1", &format!("create table {t} (id integer primary key, v text)"), json!([]));
-    ok(s, "d1", &format!("insert into {t} values (1, 'a')"), json!([]));
+    ok(
+        s,
+        "d1",
+        &format!("create table {t} (id integer primary key, v text)"),
+        json!([]),
+    );
+    ok(
+        s,
+        "d1",
+        &format!("insert into {t} values (1, 'a')"),
+        json!([]),
+    );
     let key = s.key("d1:read");
-    let r = query(s, "d1", key, &format!("select v from {t} where v <> 'delete'"), json!([]));
+    let r = query(
+        s,
+        "d1",
+        key,
+        &format!("select v from {t} where v <> 'delete'"),
+        json!([]),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     for sql in [
         format!("insert into {t} values (2, 'b')"),
@@ -396,10 +642,20 @@ fn read_keys_cannot_write_d1(s: &Stack) -> Outcome {
         "vacuum".to_string(),
     ] {
         let r = query(s, "d1", key, &sql, json!([]));
-        assert!(r.status == 403 || r.status == 400, "{sql}: {} {}", r.status, r.body);
+        assert!(
+            r.status == 403 || r.status == 400,
+            "{sql}: {} {}",
+            r.status,
+            r.body
+        );
         r.assert_error(r.status, r.json()["code"].as_str().unwrap_or(""));
     }
-    let r = post(s, "/v1/d1/batch", key, &json!({"statements": [{"sql": "select 1"}, {"sql": format!("delete from {t}")}]}));
+    let r = post(
+        s,
+        "/v1/d1/batch",
+        key,
+        &json!({"statements": [{"sql": "select 1"}, {"sql": format!("delete from {t}")}]}),
+    );
     r.assert_error(403, "read_only");
     let v = ok(s, "d1", &format!("select id, v from {t}"), json!([]));
     assert_eq!(v["rows"], json!([{"id": 1, "v": "a"}]), "nothing changed");
@@ -410,17 +666,41 @@ fn write_scopes(s: &Stack) -> Outcome {
     for store in ["d1", "pg"] {
         let t = table("scopes");
         // The store's write scope and `sql` may write.
-        let r = query(s, store, s.key(&format!("{store}:write")), &format!("create table {t} (id int)"), json!([]));
+        let r = query(
+            s,
+            store,
+            s.key(&format!("{store}:write")),
+            &format!("create table {t} (id int)"),
+            json!([]),
+        );
         assert_eq!(r.status, 200, "{store}: {}", r.body);
-        let r = query(s, store, s.key("sql"), &format!("insert into {t} values (1)"), json!([]));
+        let r = query(
+            s,
+            store,
+            s.key("sql"),
+            &format!("insert into {t} values (1)"),
+            json!([]),
+        );
         assert_eq!(r.status, 200, "{store}: {}", r.body);
         // Other stores' scopes and object scopes may not even read.
-        let other = if store == "d1" { "pg:write" } else { "d1:write" };
+        let other = if store == "d1" {
+            "pg:write"
+        } else {
+            "d1:write"
+        };
         let r = query(s, store, s.key(other), "select 1", json!([]));
         let e = r.assert_error(403, "forbidden");
         assert_eq!(e["details"]["requiredScope"], format!("{store}:read"));
         query(s, store, &s.objects_read_key, "select 1", json!([])).assert_error(403, "forbidden");
-        call(s, "POST", &format!("/v1/{store}/query"), None, &[], Some(b"{}")).assert_error(401, "unauthorized");
+        call(
+            s,
+            "POST",
+            &format!("/v1/{store}/query"),
+            None,
+            &[],
+            Some(b"{}"),
+        )
+        .assert_error(401, "unauthorized");
     }
     Ok(())
 }
@@ -434,31 +714,74 @@ fn store_errors_map_by_kind(s: &Stack) -> Outcome {
         if store == "d1" {
             ok(s, store, "pragma foreign_keys = on", json!([]));
         }
-        ok(s, store, &format!("insert into {parent} values (1, 'a', 1)"), json!([]));
+        ok(
+            s,
+            store,
+            &format!("insert into {parent} values (1, 'a', 1)"),
+            json!([]),
+        );
         for (sql, status, code) in [
-            (format!("insert into {parent} values (2, 'a', 1)"), 409, "unique_violation"),
-            (format!("insert into {parent} values (1, 'b', 1)"), 409, "unique_violation"),
-            (format!("insert into {child} values (1, 999)"), 409, "foreign_key_violation"),
-            (format!("insert into {parent} values (3, null, 1)"), 400, "not_null_violation"),
-            (format!("insert into {parent} values (4, 'd', -1)"), 400, "check_violation"),
+            (
+                format!("insert into {parent} values (2, 'a', 1)"),
+                409,
+                "unique_violation",
+            ),
+            (
+                format!("insert into {parent} values (1, 'b', 1)"),
+                409,
+                "unique_violation",
+            ),
+            (
+                format!("insert into {child} values (1, 999)"),
+                409,
+                "foreign_key_violation",
+            ),
+            (
+                format!("insert into {parent} values (3, null, 1)"),
+                400,
+                "not_null_violation",
+            ),
+            (
+                format!("insert into {parent} values (4, 'd', -1)"),
+                400,
+                "check_violation",
+            ),
             ("selec 1".to_string(), 400, "syntax_error"),
-            ("select * from no_such_table_here".to_string(), 400, "undefined_table"),
-            (format!("select no_such_column from {parent}"), 400, "undefined_column"),
+            (
+                "select * from no_such_table_here".to_string(),
+                400,
+                "undefined_table",
+            ),
+            (
+                format!("select no_such_column from {parent}"),
+                400,
+                "undefined_column",
+            ),
         ] {
             let r = query(s, store, &s.admin_key, &sql, json!([]));
             let e = r.assert_error(status, code);
             if store == "pg" {
                 assert!(e["details"]["sqlstate"].is_string(), "{e}");
-                assert!(e["details"].get("file").is_none(), "no Postgres internals: {e}");
+                assert!(
+                    e["details"].get("file").is_none(),
+                    "no Postgres internals: {e}"
+                );
             } else {
-                assert!(e["details"]["sqliteError"].as_str().unwrap_or("").starts_with("SQLITE_"), "{sql}: {e}");
+                assert!(
+                    e["details"]["sqliteError"]
+                        .as_str()
+                        .unwrap_or("")
+                        .starts_with("SQLITE_"),
+                    "{sql}: {e}"
+                );
             }
             assert!(!r.body.contains(&s.database_url));
         }
         assert_eq!(count(s, store, &parent), 1);
     }
     // Postgres tells where a syntax error is.
-    let e = query(s, "pg", &s.admin_key, "select 1 frm x", json!([])).assert_error(400, "syntax_error");
+    let e =
+        query(s, "pg", &s.admin_key, "select 1 frm x", json!([])).assert_error(400, "syntax_error");
     // "frm" parses as a column alias; the error is at "x", character 14.
     assert_eq!(e["details"]["position"], "14");
     assert_eq!(e["details"]["sqlstate"], "42601");
@@ -468,20 +791,42 @@ fn store_errors_map_by_kind(s: &Stack) -> Outcome {
 fn bad_bodies(s: &Stack) -> Outcome {
     for store in ["d1", "pg"] {
         let path = format!("/v1/{store}/query");
-        let send = |ct: &str, body: &[u8]| call(s, "POST", &path, Some(&s.admin_key), &[("content-type", ct)], Some(body));
+        let send = |ct: &str, body: &[u8]| {
+            call(
+                s,
+                "POST",
+                &path,
+                Some(&s.admin_key),
+                &[("content-type", ct)],
+                Some(body),
+            )
+        };
         send("application/json", b"{").assert_error(400, "invalid_json");
         send("application/json", b"").assert_error(400, "invalid_json");
         send("application/json", b"[1]").assert_error(400, "invalid_request");
         send("application/json", br#"{"sql": 5}"#).assert_error(400, "invalid_request");
-        send("application/json", br#"{"sql": "select 1", "params": "x"}"#).assert_error(400, "invalid_request");
-        send("application/json", br#"{"sql": "select 1", "rowMode": "rows"}"#).assert_error(400, "invalid_request");
-        send("application/json", br#"{"sql": "select ?", "params": [{"$binary": "***"}]}"#).assert_error(400, "invalid_request");
+        send("application/json", br#"{"sql": "select 1", "params": "x"}"#)
+            .assert_error(400, "invalid_request");
+        send(
+            "application/json",
+            br#"{"sql": "select 1", "rowMode": "rows"}"#,
+        )
+        .assert_error(400, "invalid_request");
+        send(
+            "application/json",
+            br#"{"sql": "select ?", "params": [{"$binary": "***"}]}"#,
+        )
+        .assert_error(400, "invalid_request");
         send("text/plain", br#"{"sql": "select 1"}"#).assert_error(415, "unsupported_media_type");
         send("application/json", b"\xff\xfe").assert_error(400, "invalid_json");
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        let r = send("application/json", format!(r#"{{"sql": "select 1", "params": {deep}}}"#).as_bytes());
+        let r = send(
+            "application/json",
+            format!(r#"{{"sql": "select 1", "params": {deep}}}"#).as_bytes(),
+        );
         assert_eq!(r.status, 400, "deeply nested JSON: {}", r.body);
-        call(s, "GET", &path, Some(&s.admin_key), &[], None).assert_error(405, "method_not_allowed");
+        call(s, "GET", &path, Some(&s.admin_key), &[], None)
+            .assert_error(405, "method_not_allowed");
     }
     Ok(())
 }
@@ -489,12 +834,24 @@ fn bad_bodies(s: &Stack) -> Outcome {
 fn limits(s: &Stack) -> Outcome {
     let params: Vec<u32> = (0..101).collect();
     let placeholders = vec!["?"; 101].join(",");
-    let r = query(s, "d1", &s.admin_key, &format!("select {placeholders}"), json!(params));
+    let r = query(
+        s,
+        "d1",
+        &s.admin_key,
+        &format!("select {placeholders}"),
+        json!(params),
+    );
     let e = r.assert_error(400, "invalid_request");
     assert_eq!(e["details"]["limit"], 100);
     let statements: Vec<Value> = (0..101).map(|_| json!({"sql": "select 1"})).collect();
     for store in ["d1", "pg"] {
-        post(s, &format!("/v1/{store}/batch"), &s.admin_key, &json!({"statements": statements})).assert_error(400, "invalid_request");
+        post(
+            s,
+            &format!("/v1/{store}/batch"),
+            &s.admin_key,
+            &json!({"statements": statements}),
+        )
+        .assert_error(400, "invalid_request");
         let big = "x".repeat(1024 * 1024 + 1);
         let r = query(s, store, &s.admin_key, "select ?", json!([big]));
         r.assert_error(413, "payload_too_large");
@@ -506,12 +863,26 @@ fn neon_unreachable(s: &Stack) -> Outcome {
     let dead = format!("http://127.0.0.1:{}/sql", free_port()?);
     let w = s.spawn_isolated_worker("wrangler-sql-dead-neon", &[("NEON_SQL_URL", &dead)])?;
     let body = json!({"sql": "select 1"}).to_string();
-    let r = call_base(&w.base, "POST", "/v1/pg/query", Some(&s.admin_key), &[], Some(body.as_bytes()));
+    let r = call_base(
+        &w.base,
+        "POST",
+        "/v1/pg/query",
+        Some(&s.admin_key),
+        &[],
+        Some(body.as_bytes()),
+    );
     let e = r.assert_error(503, "store_unavailable");
     assert!(r.header("retry-after").is_some());
     assert_eq!(e["details"]["retryable"], true);
     assert!(!r.body.contains("127.0.0.1"));
-    let r = call_base(&w.base, "POST", "/v1/d1/query", Some(&s.admin_key), &[], Some(body.as_bytes()));
+    let r = call_base(
+        &w.base,
+        "POST",
+        "/v1/d1/query",
+        Some(&s.admin_key),
+        &[],
+        Some(body.as_bytes()),
+    );
     assert_eq!(r.status, 200, "D1 keeps working: {}", r.body);
     Ok(())
 }
@@ -519,7 +890,14 @@ fn neon_unreachable(s: &Stack) -> Outcome {
 fn slow_statement(s: &Stack) -> Outcome {
     let w = s.spawn_isolated_worker("wrangler-sql-timeout", &[("STORE_TIMEOUT_MS", "500")])?;
     let body = json!({"sql": "select pg_sleep(3)"}).to_string();
-    let r = call_base(&w.base, "POST", "/v1/pg/query", Some(&s.admin_key), &[], Some(body.as_bytes()));
+    let r = call_base(
+        &w.base,
+        "POST",
+        "/v1/pg/query",
+        Some(&s.admin_key),
+        &[],
+        Some(body.as_bytes()),
+    );
     r.assert_error(504, "timeout");
     Ok(())
 }

@@ -114,7 +114,14 @@ pub const REST_TABLES: &str = r#"{"rest_people": "d1", "rest_pages": "d1", "rest
 pub const SIGNING_SECRET: &str = "strata-test-signing-secret-not-for-production-use";
 
 /// Scopes that get a single-scope test key.
-const SCOPES: &[&str] = &["d1:read", "d1:write", "pg:read", "pg:write", "objects:write", "sql"];
+const SCOPES: &[&str] = &[
+    "d1:read",
+    "d1:write",
+    "pg:read",
+    "pg:write",
+    "objects:write",
+    "sql",
+];
 
 impl Stack {
     /// The test key that has exactly `scope`.
@@ -148,7 +155,10 @@ impl Stack {
             base: String::new(),
             admin_key: random_key("admin"),
             objects_read_key: random_key("objr"),
-            scoped_keys: SCOPES.iter().map(|s| (*s, random_key(&s.replace(':', "_")))).collect(),
+            scoped_keys: SCOPES
+                .iter()
+                .map(|s| (*s, random_key(&s.replace(':', "_"))))
+                .collect(),
             sql_url: String::new(),
             database_url: String::new(),
             neon: None,
@@ -226,11 +236,24 @@ impl Stack {
     /// Like [`Stack::spawn_worker`], with its own empty local D1/R2 state:
     /// for tests that need no shared data, so two workerd processes never
     /// contend for the same local SQLite files under load.
-    pub fn spawn_isolated_worker(&self, name: &str, overrides: &[(&str, &str)]) -> Result<Worker, String> {
-        self.spawn_worker_on(name, overrides, &self.state_dir.join(format!("{name}-state")))
+    pub fn spawn_isolated_worker(
+        &self,
+        name: &str,
+        overrides: &[(&str, &str)],
+    ) -> Result<Worker, String> {
+        self.spawn_worker_on(
+            name,
+            overrides,
+            &self.state_dir.join(format!("{name}-state")),
+        )
     }
 
-    fn spawn_worker_on(&self, name: &str, overrides: &[(&str, &str)], persist: &Path) -> Result<Worker, String> {
+    fn spawn_worker_on(
+        &self,
+        name: &str,
+        overrides: &[(&str, &str)],
+        persist: &Path,
+    ) -> Result<Worker, String> {
         let root = repo_root();
         let wrangler = root.join("node_modules/.bin/wrangler");
         let port = free_port()?;
@@ -240,7 +263,8 @@ impl Stack {
             "test-objects-read": {"sha256": key_hash_hex(&self.objects_read_key), "scopes": ["objects:read"]},
         });
         for (scope, key) in &self.scoped_keys {
-            keys[format!("test-{scope}")] = serde_json::json!({"sha256": key_hash_hex(key), "scopes": [scope]});
+            keys[format!("test-{scope}")] =
+                serde_json::json!({"sha256": key_hash_hex(key), "scopes": [scope]});
         }
         let api_keys = keys.to_string();
         let jwt_vars = crate::auth::worker_vars();
@@ -260,7 +284,12 @@ impl Stack {
         let log_name = format!("{name}.log");
         let mut cmd = Command::new(&wrangler);
         cmd.current_dir(&root)
-            .args(["dev", "--ip", "127.0.0.1", "--show-interactive-dev-session=false"])
+            .args([
+                "dev",
+                "--ip",
+                "127.0.0.1",
+                "--show-interactive-dev-session=false",
+            ])
             .args(["--port", &port.to_string()])
             .args(["--inspector-port", &inspector.to_string()])
             .arg("--persist-to")
@@ -286,7 +315,11 @@ impl Stack {
     }
     /// The process group of the main worker's wrangler (and its workerd).
     pub fn worker_pgid(&self) -> Option<i32> {
-        self.wrangler.as_ref()?.child.as_ref().map(|c| c.id() as i32)
+        self.wrangler
+            .as_ref()?
+            .child
+            .as_ref()
+            .map(|c| c.id() as i32)
     }
 
     /// The Worker's log so far (console output of workerd), for assertions
@@ -311,7 +344,10 @@ impl Worker {
         while Instant::now() < deadline {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
-                    return Err(format!("wrangler dev exited ({status}):\n{}", tail(&self.log)));
+                    return Err(format!(
+                        "wrangler dev exited ({status}):\n{}",
+                        tail(&self.log)
+                    ));
                 }
             }
             if let Ok(resp) = ureq::get(&url).call() {

@@ -9,8 +9,14 @@ pub fn tests() -> Vec<TestFn> {
     vec![
         ("status::all_stores_ok_with_latency", all_stores_ok),
         ("status::any_valid_key_may_ask", any_valid_key),
-        ("status::unreachable_neon_is_503_naming_it", unreachable_neon),
-        ("status::bad_configuration_names_the_setting", bad_configuration),
+        (
+            "status::unreachable_neon_is_503_naming_it",
+            unreachable_neon,
+        ),
+        (
+            "status::bad_configuration_names_the_setting",
+            bad_configuration,
+        ),
     ]
 }
 
@@ -58,6 +64,9 @@ fn bad_configuration(s: &Stack) -> Outcome {
     assert_eq!(v["details"]["stores"]["neon"]["error"], "misconfigured");
     assert!(!r.body.contains(secret));
     assert!(!w.log().contains(secret), "the value must not be logged");
-    assert!(w.log().contains("DATABASE_URL"), "the log names the setting");
+    assert!(
+        w.log().contains("DATABASE_URL"),
+        "the log names the setting"
+    );
     Ok(())
 }

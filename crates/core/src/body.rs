@@ -11,15 +11,21 @@ pub fn ensure_json(content_type: Option<&str>) -> Result<(), ApiError> {
     let Some(ct) = content_type else {
         return Ok(());
     };
-    let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if media == "application/json" || (media.starts_with("application/") && media.ends_with("+json")) {
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media == "application/json"
+        || (media.starts_with("application/") && media.ends_with("+json"))
+    {
         Ok(())
     } else {
-        Err(ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            "the body must be JSON",
+        Err(
+            ApiError::new(ErrorCode::UnsupportedMediaType, "the body must be JSON")
+                .with_hint("send Content-Type: application/json"),
         )
-        .with_hint("send Content-Type: application/json"))
     }
 }
 
@@ -36,7 +42,10 @@ pub fn too_large(limit: u64) -> ApiError {
 pub fn check_declared_length(content_length: Option<&str>, limit: u64) -> Result<(), ApiError> {
     match content_length.map(|v| v.trim().parse::<u64>()) {
         Some(Ok(n)) if n > limit => Err(too_large(limit)),
-        Some(Err(_)) => Err(ApiError::new(ErrorCode::InvalidRequest, "Content-Length is not a number")),
+        Some(Err(_)) => Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "Content-Length is not a number",
+        )),
         _ => Ok(()),
     }
 }
@@ -47,10 +56,20 @@ mod tests {
 
     #[test]
     fn json_media_types() {
-        for ok in [None, Some("application/json"), Some("Application/JSON; charset=utf-8"), Some("application/vnd.api+json")] {
+        for ok in [
+            None,
+            Some("application/json"),
+            Some("Application/JSON; charset=utf-8"),
+            Some("application/vnd.api+json"),
+        ] {
             assert!(ensure_json(ok).is_ok(), "{ok:?}");
         }
-        for bad in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""] {
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "",
+        ] {
             assert_eq!(ensure_json(Some(bad)).unwrap_err().status(), 415, "{bad}");
         }
     }
@@ -59,7 +78,13 @@ mod tests {
     fn declared_lengths() {
         assert!(check_declared_length(Some("10"), 10).is_ok());
         assert!(check_declared_length(None, 10).is_ok());
-        assert_eq!(check_declared_length(Some("11"), 10).unwrap_err().status(), 413);
-        assert_eq!(check_declared_length(Some("x"), 10).unwrap_err().status(), 400);
+        assert_eq!(
+            check_declared_length(Some("11"), 10).unwrap_err().status(),
+            413
+        );
+        assert_eq!(
+            check_declared_length(Some("x"), 10).unwrap_err().status(),
+            400
+        );
     }
 }

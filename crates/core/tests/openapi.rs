@@ -28,7 +28,9 @@ fn openapi_path(pattern: &str) -> String {
     pattern.replace("{*", "{")
 }
 
-const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 
 /// Resolves a local `$ref` (`#/components/...`).
 fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
@@ -56,14 +58,23 @@ fn every_route_and_method_is_documented() {
     let paths = doc["paths"].as_object().expect("paths");
     for def in ROUTES {
         let path = openapi_path(def.pattern);
-        let item = paths
-            .get(&path)
-            .unwrap_or_else(|| panic!("{} (route {:?}) is not in openapi.json's paths", path, def.id));
+        let item = paths.get(&path).unwrap_or_else(|| {
+            panic!(
+                "{} (route {:?}) is not in openapi.json's paths",
+                path, def.id
+            )
+        });
         for method in def.methods {
             let m = method.to_ascii_lowercase();
-            assert!(item.get(&m).is_some(), "{method} {path} is served but not documented");
+            assert!(
+                item.get(&m).is_some(),
+                "{method} {path} is served but not documented"
+            );
             if m == "get" {
-                assert!(item.get("head").is_some(), "HEAD {path} is served (as GET is) but not documented");
+                assert!(
+                    item.get("head").is_some(),
+                    "HEAD {path} is served (as GET is) but not documented"
+                );
             }
         }
     }
@@ -84,19 +95,36 @@ fn every_documented_operation_is_served() {
                 continue;
             }
             let method = m.to_ascii_uppercase();
-            let matched = route(&method, &concrete)
-                .unwrap_or_else(|e| panic!("{method} {path} is documented but the router answers {}", e.status()));
-            assert_eq!(openapi_path(matched.pattern), *path, "{method} {path} is routed elsewhere");
+            let matched = route(&method, &concrete).unwrap_or_else(|e| {
+                panic!(
+                    "{method} {path} is documented but the router answers {}",
+                    e.status()
+                )
+            });
+            assert_eq!(
+                openapi_path(matched.pattern),
+                *path,
+                "{method} {path} is routed elsewhere"
+            );
             let op = &item[*m];
-            assert!(op["operationId"].is_string(), "{method} {path} has no operationId");
-            assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path} has no responses");
+            assert!(
+                op["operationId"].is_string(),
+                "{method} {path} has no operationId"
+            );
+            assert!(
+                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{method} {path} has no responses"
+            );
         }
     }
 }
 
 #[test]
 fn the_openapi_route_serves_this_document() {
-    assert_eq!(route("GET", "/v1/openapi.json").map(|m| m.id).ok(), Some(RouteId::OpenApi));
+    assert_eq!(
+        route("GET", "/v1/openapi.json").map(|m| m.id).ok(),
+        Some(RouteId::OpenApi)
+    );
 }
 
 #[test]
@@ -111,8 +139,16 @@ fn the_error_schema_lists_exactly_the_error_codes() {
         .collect();
     let known: BTreeSet<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
     assert_eq!(listed, known, "Error.code's enum must be ErrorCode::ALL");
-    let required: BTreeSet<&str> = error["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    assert_eq!(required, BTreeSet::from(["code", "message", "details", "hint"]));
+    let required: BTreeSet<&str> = error["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        required,
+        BTreeSet::from(["code", "message", "details", "hint"])
+    );
 }
 
 /// Every error response of the document: (where, status, response).
@@ -124,7 +160,9 @@ fn error_responses(doc: &Value) -> Vec<(String, u16, &Value)> {
                 continue;
             };
             for (status, r) in responses {
-                let status: u16 = status.parse().unwrap_or_else(|_| panic!("{m} {path}: status {status}"));
+                let status: u16 = status
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{m} {path}: status {status}"));
                 if status >= 400 {
                     out.push((format!("{m} {path} {status}"), status, resolve(doc, r)));
                 }
@@ -149,16 +187,28 @@ fn error_responses_list_codes_of_their_status() {
     let doc = doc();
     let mut answered = BTreeSet::new();
     let responses = error_responses(&doc);
-    assert!(responses.len() > 20, "too few error responses found: {}", responses.len());
+    assert!(
+        responses.len() > 20,
+        "too few error responses found: {}",
+        responses.len()
+    );
     for (at, status, r) in responses {
-        assert!(r["headers"]["x-request-id"].is_object(), "{at}: no x-request-id header");
+        assert!(
+            r["headers"]["x-request-id"].is_object(),
+            "{at}: no x-request-id header"
+        );
         let Some(media) = r["content"].get("application/json") else {
             // HEAD: the same status and headers, no body.
-            assert!(r.get("content").is_none(), "{at}: an error body is always application/json");
+            assert!(
+                r.get("content").is_none(),
+                "{at}: an error body is always application/json"
+            );
             continue;
         };
         let schema = &media["schema"];
-        let parts = schema["allOf"].as_array().unwrap_or_else(|| panic!("{at}: schema is not allOf [Error, codes]"));
+        let parts = schema["allOf"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{at}: schema is not allOf [Error, codes]"));
         assert_eq!(parts[0]["$ref"], "#/components/schemas/Error", "{at}");
         let codes = parts[1]["properties"]["code"]["enum"]
             .as_array()
@@ -166,17 +216,34 @@ fn error_responses_list_codes_of_their_status() {
         assert!(!codes.is_empty(), "{at}: empty code enum");
         for c in codes {
             let code = code_for(c.as_str().unwrap());
-            assert_eq!(code.status(), status, "{at}: {} answers {}, not {status}", code.as_str(), code.status());
+            assert_eq!(
+                code.status(),
+                status,
+                "{at}: {} answers {}, not {status}",
+                code.as_str(),
+                code.status()
+            );
             answered.insert(code.as_str());
         }
-        let examples = media["examples"].as_object().unwrap_or_else(|| panic!("{at}: no examples"));
+        let examples = media["examples"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{at}: no examples"));
         for (name, e) in examples {
-            let c = e["value"]["code"].as_str().unwrap_or_else(|| panic!("{at} example {name}: no code"));
-            assert!(codes.iter().any(|x| x == c), "{at} example {name}: {c} is not in the response's codes");
+            let c = e["value"]["code"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{at} example {name}: no code"));
+            assert!(
+                codes.iter().any(|x| x == c),
+                "{at} example {name}: {c} is not in the response's codes"
+            );
         }
     }
     for code in ErrorCode::ALL {
-        assert!(answered.contains(code.as_str()), "no response of the document answers {}", code.as_str());
+        assert!(
+            answered.contains(code.as_str()),
+            "no response of the document answers {}",
+            code.as_str()
+        );
     }
 }
 
@@ -188,7 +255,11 @@ fn authenticated_operations_answer_401_and_open_ones_do_not() {
             let Some(op) = item.get(*m) else { continue };
             let open = op["security"].as_array().is_some_and(Vec::is_empty);
             let has_401 = op["responses"].get("401").is_some();
-            assert_eq!(!open, has_401, "{m} {path}: security {} but 401 {}", op["security"], has_401);
+            assert_eq!(
+                !open, has_401,
+                "{m} {path}: security {} but 401 {}",
+                op["security"], has_401
+            );
         }
     }
 }

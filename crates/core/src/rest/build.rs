@@ -28,7 +28,11 @@ struct Sql {
 
 impl Sql {
     fn new(store: Store) -> Sql {
-        Sql { store, text: String::new(), params: Vec::new() }
+        Sql {
+            store,
+            text: String::new(),
+            params: Vec::new(),
+        }
     }
 
     fn push(&mut self, s: &str) {
@@ -46,7 +50,10 @@ impl Sql {
     }
 
     fn finish(self) -> Statement {
-        Statement { sql: self.text, params: self.params }
+        Statement {
+            sql: self.text,
+            params: self.params,
+        }
     }
 }
 
@@ -74,7 +81,11 @@ fn glob_pattern(p: &str) -> String {
 
 fn write_filter(sql: &mut Sql, table: &TableSchema, f: &Filter) -> Result<(), ApiError> {
     match f {
-        Filter::Cond { column, negated, op } => {
+        Filter::Cond {
+            column,
+            negated,
+            op,
+        } => {
             let col = ident(&table.column(column)?.name);
             if *negated {
                 sql.push("NOT (");
@@ -123,7 +134,11 @@ fn write_filter(sql: &mut Sql, table: &TableSchema, f: &Filter) -> Result<(), Ap
             }
         }
         Filter::And(items, negated) | Filter::Or(items, negated) => {
-            let joiner = if matches!(f, Filter::And(..)) { " AND " } else { " OR " };
+            let joiner = if matches!(f, Filter::And(..)) {
+                " AND "
+            } else {
+                " OR "
+            };
             sql.push(if *negated { "NOT (" } else { "(" });
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
@@ -137,7 +152,12 @@ fn write_filter(sql: &mut Sql, table: &TableSchema, f: &Filter) -> Result<(), Ap
     Ok(())
 }
 
-fn write_where(sql: &mut Sql, table: &TableSchema, filters: &[Filter], extra: Option<&dyn Fn(&mut Sql)>) -> Result<(), ApiError> {
+fn write_where(
+    sql: &mut Sql,
+    table: &TableSchema,
+    filters: &[Filter],
+    extra: Option<&dyn Fn(&mut Sql)>,
+) -> Result<(), ApiError> {
     if filters.is_empty() && extra.is_none() {
         return Ok(());
     }
@@ -160,15 +180,25 @@ fn write_where(sql: &mut Sql, table: &TableSchema, filters: &[Filter], extra: Op
 }
 
 /// The select list (`*` expands to every column, in table order).
-fn select_items(table: &TableSchema, select: &[SelectItem]) -> Result<Vec<(String, String)>, ApiError> {
+fn select_items(
+    table: &TableSchema,
+    select: &[SelectItem],
+) -> Result<Vec<(String, String)>, ApiError> {
     if select.is_empty() {
-        return Ok(table.columns.iter().map(|c| (c.name.clone(), c.name.clone())).collect());
+        return Ok(table
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.name.clone()))
+            .collect());
     }
     select
         .iter()
         .map(|s| {
             let c = table.column(&s.column)?;
-            Ok((c.name.clone(), s.alias.clone().unwrap_or_else(|| c.name.clone())))
+            Ok((
+                c.name.clone(),
+                s.alias.clone().unwrap_or_else(|| c.name.clone()),
+            ))
         })
         .collect()
 }
@@ -216,7 +246,10 @@ pub fn total_order(table: &TableSchema, order: &[OrderTerm]) -> Result<Vec<Order
     let mut terms = Vec::with_capacity(order.len() + table.primary_key.len());
     for t in order {
         let c = table.column(&t.column)?;
-        terms.push(OrderTerm { column: c.name.clone(), ..t.clone() });
+        terms.push(OrderTerm {
+            column: c.name.clone(),
+            ..t.clone()
+        });
     }
     let keys: Vec<String> = if table.primary_key.is_empty() {
         table.columns.iter().map(|c| c.name.clone()).collect()
@@ -225,7 +258,11 @@ pub fn total_order(table: &TableSchema, order: &[OrderTerm]) -> Result<Vec<Order
     };
     for k in keys {
         if !terms.iter().any(|t| t.column == k) {
-            terms.push(OrderTerm { column: k, desc: false, nulls_first: None });
+            terms.push(OrderTerm {
+                column: k,
+                desc: false,
+                nulls_first: None,
+            });
         }
     }
     Ok(terms)
@@ -241,7 +278,11 @@ pub fn order_signature(order: &[OrderTerm]) -> String {
                 "{}.{}.{}",
                 t.column,
                 if t.desc { "desc" } else { "asc" },
-                if t.nulls_first_effective() { "nullsfirst" } else { "nullslast" }
+                if t.nulls_first_effective() {
+                    "nullsfirst"
+                } else {
+                    "nullslast"
+                }
             )
         })
         .collect::<Vec<_>>()
@@ -271,12 +312,19 @@ fn write_after(sql: &mut Sql, table: &TableSchema, order: &[OrderTerm], values: 
         let nulls_first = t.nulls_first_effective();
         if values[i].is_null() {
             // After a NULL come the non-NULLs if NULLs sort first, else nothing.
-            let after_null = if nulls_first { format!("{col} IS NOT NULL") } else { "1 = 0".to_string() };
+            let after_null = if nulls_first {
+                format!("{col} IS NOT NULL")
+            } else {
+                "1 = 0".to_string()
+            };
             sql.push(&after_null);
         } else {
             sql.push(&format!("({col} {} ", if t.desc { "<" } else { ">" }));
             sql.bind(values[i].clone());
-            let nullable = table.columns.iter().any(|c| c.name == t.column && c.nullable);
+            let nullable = table
+                .columns
+                .iter()
+                .any(|c| c.name == t.column && c.nullable);
             if !nulls_first && nullable {
                 sql.push(&format!(" OR {col} IS NULL"));
             }
@@ -314,7 +362,10 @@ pub fn read(
     }
     if let Some(values) = cursor {
         if values.len() != order.len() {
-            return Err(ApiError::new(ErrorCode::RestParse, "the cursor does not belong to this ordering"));
+            return Err(ApiError::new(
+                ErrorCode::RestParse,
+                "the cursor does not belong to this ordering",
+            ));
         }
     }
     let mut sql = Sql::new(store);
@@ -326,7 +377,12 @@ pub fn read(
             write_after(s, table, &order, values);
         }
     };
-    write_where(&mut sql, table, &q.filters, cursor.map(|_| &after as &dyn Fn(&mut Sql)))?;
+    write_where(
+        &mut sql,
+        table,
+        &q.filters,
+        cursor.map(|_| &after as &dyn Fn(&mut Sql)),
+    )?;
     sql.push(" ORDER BY ");
     for (i, t) in order.iter().enumerate() {
         if i > 0 {
@@ -336,10 +392,18 @@ pub fn read(
             "{} {} NULLS {}",
             ident(&t.column),
             if t.desc { "DESC" } else { "ASC" },
-            if t.nulls_first_effective() { "FIRST" } else { "LAST" }
+            if t.nulls_first_effective() {
+                "FIRST"
+            } else {
+                "LAST"
+            }
         ));
     }
-    sql.push(&format!(" LIMIT {} OFFSET {}", window.limit.saturating_add(1), window.offset));
+    sql.push(&format!(
+        " LIMIT {} OFFSET {}",
+        window.limit.saturating_add(1),
+        window.offset
+    ));
 
     let count = if with_count {
         let mut c = Sql::new(store);
@@ -349,7 +413,13 @@ pub fn read(
     } else {
         None
     };
-    Ok(ReadPlan { statement: sql.finish(), count, order, order_keys, hidden })
+    Ok(ReadPlan {
+        statement: sql.finish(),
+        count,
+        order,
+        order_keys,
+        hidden,
+    })
 }
 
 /// How an insert treats rows that conflict with an existing key.
@@ -363,7 +433,11 @@ pub enum OnConflict {
     Ignore(Vec<String>),
 }
 
-fn returning(sql: &mut Sql, table: &TableSchema, select: Option<&[SelectItem]>) -> Result<(), ApiError> {
+fn returning(
+    sql: &mut Sql,
+    table: &TableSchema,
+    select: Option<&[SelectItem]>,
+) -> Result<(), ApiError> {
     if let Some(select) = select {
         sql.push(" RETURNING ");
         let items = select_items(table, select)?;
@@ -390,7 +464,10 @@ pub fn insert(
         Store::D1 if cols.len() > D1_MAX_PARAMS => {
             return Err(ApiError::new(
                 ErrorCode::InvalidRequest,
-                format!("D1 binds at most {D1_MAX_PARAMS} values per statement; this row has {}", cols.len()),
+                format!(
+                    "D1 binds at most {D1_MAX_PARAMS} values per statement; this row has {}",
+                    cols.len()
+                ),
             ))
         }
         Store::D1 => (D1_MAX_PARAMS / cols.len().max(1)).max(1),
@@ -402,9 +479,15 @@ pub fn insert(
             OnConflict::Merge(t) => (t, true),
             OnConflict::Ignore(t) => (t, false),
         };
-        let targets: Vec<String> = targets.iter().map(|c| table.column(c).map(|c| ident(&c.name))).collect::<Result<_, _>>()?;
+        let targets: Vec<String> = targets
+            .iter()
+            .map(|c| table.column(c).map(|c| ident(&c.name)))
+            .collect::<Result<_, _>>()?;
         if targets.is_empty() {
-            return Err(ApiError::new(ErrorCode::RestParse, "upsert needs on_conflict= or a table with a primary key"));
+            return Err(ApiError::new(
+                ErrorCode::RestParse,
+                "upsert needs on_conflict= or a table with a primary key",
+            ));
         }
         sql.push(&format!(" ON CONFLICT ({})", targets.join(", ")));
         let updates: Vec<String> = cols
@@ -424,7 +507,10 @@ pub fn insert(
     if cols.is_empty() {
         for _ in rows {
             let mut sql = Sql::new(store);
-            sql.push(&format!("INSERT INTO {} DEFAULT VALUES", ident(&table.name)));
+            sql.push(&format!(
+                "INSERT INTO {} DEFAULT VALUES",
+                ident(&table.name)
+            ));
             returning(&mut sql, table, select)?;
             out.push(sql.finish());
         }
@@ -433,7 +519,11 @@ pub fn insert(
     for chunk in rows.chunks(per_statement) {
         let mut sql = Sql::new(store);
         let names: Vec<String> = cols.iter().map(|c| ident(c)).collect();
-        sql.push(&format!("INSERT INTO {} ({}) VALUES ", ident(&table.name), names.join(", ")));
+        sql.push(&format!(
+            "INSERT INTO {} ({}) VALUES ",
+            ident(&table.name),
+            names.join(", ")
+        ));
         for (r, row) in chunk.iter().enumerate() {
             sql.push(if r > 0 { ", (" } else { "(" });
             for (i, c) in cols.iter().enumerate() {
@@ -495,34 +585,61 @@ mod tests {
     use serde_json::json;
 
     fn table() -> TableSchema {
-        let col = |n: &str, nullable| ColumnInfo { name: n.into(), type_name: "text".into(), nullable };
+        let col = |n: &str, nullable| ColumnInfo {
+            name: n.into(),
+            type_name: "text".into(),
+            nullable,
+        };
         TableSchema {
             name: "todos".into(),
-            columns: vec![col("id", false), col("title", false), col("done", true), col("we\"ird", true)],
+            columns: vec![
+                col("id", false),
+                col("title", false),
+                col("done", true),
+                col("we\"ird", true),
+            ],
             primary_key: vec!["id".into()],
         }
     }
 
     fn q(pairs: &[(&str, &str)]) -> UrlQuery {
-        let owned: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let owned: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         UrlQuery::parse(&owned).unwrap()
     }
 
     #[test]
     fn reads_in_both_dialects() {
-        let query = q(&[("select", "id,t:title"), ("title", "like.*a*"), ("or", "(done.is.true,id.in.(1,2))"), ("order", "title.desc")]);
-        let w = Window { offset: 5, limit: 10 };
+        let query = q(&[
+            ("select", "id,t:title"),
+            ("title", "like.*a*"),
+            ("or", "(done.is.true,id.in.(1,2))"),
+            ("order", "title.desc"),
+        ]);
+        let w = Window {
+            offset: 5,
+            limit: 10,
+        };
         let pg = read(Store::Pg, &table(), &query, w, None, true).unwrap();
         assert_eq!(
             pg.statement.sql,
             "SELECT \"id\", \"title\" AS \"t\" FROM \"todos\" WHERE \"title\" LIKE $1 AND (\"done\" IS TRUE OR \"id\" IN ($2, $3)) \
              ORDER BY \"title\" DESC NULLS FIRST, \"id\" ASC NULLS LAST LIMIT 11 OFFSET 5"
         );
-        assert_eq!(pg.statement.params, vec![json!("%a%"), json!("1"), json!("2")]);
+        assert_eq!(
+            pg.statement.params,
+            vec![json!("%a%"), json!("1"), json!("2")]
+        );
         assert_eq!(pg.order_keys, ["t", "id"]);
         assert_eq!(pg.count.unwrap().sql, "SELECT count(*) AS n FROM \"todos\" WHERE \"title\" LIKE $1 AND (\"done\" IS TRUE OR \"id\" IN ($2, $3))");
         let d1 = read(Store::D1, &table(), &query, w, None, false).unwrap();
-        assert!(d1.statement.sql.contains("\"title\" GLOB ?1"), "{}", d1.statement.sql);
+        assert!(
+            d1.statement.sql.contains("\"title\" GLOB ?1"),
+            "{}",
+            d1.statement.sql
+        );
         assert_eq!(d1.statement.params[0], json!("*a*"));
         assert!(d1.count.is_none());
     }
@@ -535,7 +652,18 @@ mod tests {
             vec![("or", "(id.eq.1,nope.eq.2)")],
             vec![("order", "nope")],
         ] {
-            let e = read(Store::Pg, &table(), &q(&pairs), Window { offset: 0, limit: 1 }, None, false).unwrap_err();
+            let e = read(
+                Store::Pg,
+                &table(),
+                &q(&pairs),
+                Window {
+                    offset: 0,
+                    limit: 1,
+                },
+                None,
+                false,
+            )
+            .unwrap_err();
             assert_eq!(e.code, ErrorCode::RestUnknownColumn, "{pairs:?}");
         }
     }
@@ -543,14 +671,62 @@ mod tests {
     #[test]
     fn hidden_key_columns_and_cursor_condition() {
         let query = q(&[("select", "title"), ("order", "done.asc")]);
-        let plan = read(Store::Pg, &table(), &query, Window { offset: 0, limit: 2 }, Some(&[json!(null), json!(7)]), false).unwrap();
+        let plan = read(
+            Store::Pg,
+            &table(),
+            &query,
+            Window {
+                offset: 0,
+                limit: 2,
+            },
+            Some(&[json!(null), json!(7)]),
+            false,
+        )
+        .unwrap();
         assert_eq!(plan.hidden, ["__strata_k0", "__strata_k1"]);
-        assert!(plan.statement.sql.contains("SELECT \"title\", \"done\" AS \"__strata_k0\", \"id\" AS \"__strata_k1\""));
+        assert!(plan
+            .statement
+            .sql
+            .contains("SELECT \"title\", \"done\" AS \"__strata_k0\", \"id\" AS \"__strata_k1\""));
         // done is NULL in the cursor row and NULLs sort last: only rows with done NULL and a larger id follow.
-        assert!(plan.statement.sql.contains("WHERE ((1 = 0) OR (\"done\" IS NULL AND (\"id\" > $1)))"), "{}", plan.statement.sql);
-        let plan = read(Store::D1, &table(), &q(&[("order", "done.desc")]), Window { offset: 0, limit: 2 }, Some(&[json!(1), json!(7)]), false).unwrap();
-        assert!(plan.statement.sql.contains("WHERE (((\"done\" < ?1)) OR (\"done\" = ?2 AND (\"id\" > ?3)))"), "{}", plan.statement.sql);
-        assert!(read(Store::D1, &table(), &q(&[]), Window { offset: 0, limit: 2 }, Some(&[json!(1), json!(2)]), false).is_err());
+        assert!(
+            plan.statement
+                .sql
+                .contains("WHERE ((1 = 0) OR (\"done\" IS NULL AND (\"id\" > $1)))"),
+            "{}",
+            plan.statement.sql
+        );
+        let plan = read(
+            Store::D1,
+            &table(),
+            &q(&[("order", "done.desc")]),
+            Window {
+                offset: 0,
+                limit: 2,
+            },
+            Some(&[json!(1), json!(7)]),
+            false,
+        )
+        .unwrap();
+        assert!(
+            plan.statement
+                .sql
+                .contains("WHERE (((\"done\" < ?1)) OR (\"done\" = ?2 AND (\"id\" > ?3)))"),
+            "{}",
+            plan.statement.sql
+        );
+        assert!(read(
+            Store::D1,
+            &table(),
+            &q(&[]),
+            Window {
+                offset: 0,
+                limit: 2
+            },
+            Some(&[json!(1), json!(2)]),
+            false
+        )
+        .is_err());
     }
 
     #[test]
@@ -561,25 +737,72 @@ mod tests {
     #[test]
     fn inserts_chunk_for_d1_and_upsert() {
         let rows: Vec<Map<String, Value>> = (0..120)
-            .map(|i| json!({"id": i, "title": format!("t{i}")}).as_object().unwrap().clone())
+            .map(|i| {
+                json!({"id": i, "title": format!("t{i}")})
+                    .as_object()
+                    .unwrap()
+                    .clone()
+            })
             .collect();
         let cols = vec!["id".to_string(), "title".to_string()];
-        let d1 = insert(Store::D1, &table(), &cols, &rows, &OnConflict::Merge(vec!["id".into()]), None).unwrap();
+        let d1 = insert(
+            Store::D1,
+            &table(),
+            &cols,
+            &rows,
+            &OnConflict::Merge(vec!["id".into()]),
+            None,
+        )
+        .unwrap();
         assert_eq!(d1.len(), 3);
         assert!(d1.iter().all(|s| s.params.len() <= 100));
-        assert!(d1[0].sql.ends_with("ON CONFLICT (\"id\") DO UPDATE SET \"title\" = excluded.\"title\""), "{}", d1[0].sql);
-        let pg = insert(Store::Pg, &table(), &cols, &rows[..1], &OnConflict::Ignore(vec!["id".into()]), Some(&[])).unwrap();
+        assert!(
+            d1[0]
+                .sql
+                .ends_with("ON CONFLICT (\"id\") DO UPDATE SET \"title\" = excluded.\"title\""),
+            "{}",
+            d1[0].sql
+        );
+        let pg = insert(
+            Store::Pg,
+            &table(),
+            &cols,
+            &rows[..1],
+            &OnConflict::Ignore(vec!["id".into()]),
+            Some(&[]),
+        )
+        .unwrap();
         assert_eq!(pg[0].sql, "INSERT INTO \"todos\" (\"id\", \"title\") VALUES ($1, $2) ON CONFLICT (\"id\") DO NOTHING RETURNING \"id\", \"title\", \"done\", \"we\"\"ird\"");
-        assert_eq!(insert(Store::Pg, &table(), &["nope".to_string()], &rows, &OnConflict::Error, None).unwrap_err().status(), 400);
+        assert_eq!(
+            insert(
+                Store::Pg,
+                &table(),
+                &["nope".to_string()],
+                &rows,
+                &OnConflict::Error,
+                None
+            )
+            .unwrap_err()
+            .status(),
+            400
+        );
     }
 
     #[test]
     fn updates_and_deletes() {
-        let set = json!({"title": "x", "done": true}).as_object().unwrap().clone();
+        let set = json!({"title": "x", "done": true})
+            .as_object()
+            .unwrap()
+            .clone();
         let f = q(&[("id", "eq.3")]).filters;
         let u = update(Store::D1, &table(), &set, &f, None).unwrap();
-        assert_eq!(u.sql, "UPDATE \"todos\" SET \"title\" = ?1, \"done\" = ?2 WHERE \"id\" = ?3");
+        assert_eq!(
+            u.sql,
+            "UPDATE \"todos\" SET \"title\" = ?1, \"done\" = ?2 WHERE \"id\" = ?3"
+        );
         let d = delete(Store::Pg, &table(), &f, Some(&[])).unwrap();
-        assert!(d.sql.starts_with("DELETE FROM \"todos\" WHERE \"id\" = $1 RETURNING"));
+        assert!(d
+            .sql
+            .starts_with("DELETE FROM \"todos\" WHERE \"id\" = $1 RETURNING"));
     }
 }

@@ -21,14 +21,23 @@ struct Payload {
 
 /// Encodes a cursor for the row with `values` under the ordering `signature`.
 pub fn encode(signature: &str, values: Vec<Value>) -> String {
-    let json = serde_json::to_vec(&Payload { o: signature.to_string(), v: values }).unwrap_or_default();
+    let json = serde_json::to_vec(&Payload {
+        o: signature.to_string(),
+        v: values,
+    })
+    .unwrap_or_default();
     URL_SAFE_NO_PAD.encode(json)
 }
 
 /// Decodes a cursor, checking it belongs to this ordering.
 pub fn decode(cursor: &str, signature: &str) -> Result<Vec<Value>, ApiError> {
-    let bad = || ApiError::new(ErrorCode::RestParse, "the cursor is not valid for this request")
-        .with_hint("use the Link rel=\"next\" URL as given, with the same order");
+    let bad = || {
+        ApiError::new(
+            ErrorCode::RestParse,
+            "the cursor is not valid for this request",
+        )
+        .with_hint("use the Link rel=\"next\" URL as given, with the same order")
+    };
     let bytes = URL_SAFE_NO_PAD.decode(cursor.trim()).map_err(|_| bad())?;
     let p: Payload = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     if p.o != signature {
@@ -45,8 +54,13 @@ mod tests {
     #[test]
     fn round_trips_and_checks_the_ordering() {
         let c = encode("id.asc.nullslast", vec![json!(5), json!("x"), json!(null)]);
-        assert!(c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-        assert_eq!(decode(&c, "id.asc.nullslast").unwrap(), vec![json!(5), json!("x"), json!(null)]);
+        assert!(c
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert_eq!(
+            decode(&c, "id.asc.nullslast").unwrap(),
+            vec![json!(5), json!("x"), json!(null)]
+        );
         assert_eq!(decode(&c, "id.desc.nullsfirst").unwrap_err().status(), 400);
         assert_eq!(decode("!!!", "x").unwrap_err().status(), 400);
         assert_eq!(decode("e30", "x").unwrap_err().status(), 400);

@@ -12,7 +12,15 @@
 use crate::error::{ApiError, ErrorCode};
 
 /// Query parameters that are not filters.
-pub const RESERVED: &[&str] = &["select", "order", "limit", "offset", "on_conflict", "columns", "cursor"];
+pub const RESERVED: &[&str] = &[
+    "select",
+    "order",
+    "limit",
+    "offset",
+    "on_conflict",
+    "columns",
+    "cursor",
+];
 
 /// A comparison operator with its operand(s), as text from the URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,8 +128,11 @@ pub struct UrlQuery {
 /// A 400 naming the offending part (PostgREST's PGRST100).
 pub fn parse_error(part: &str, why: &str) -> ApiError {
     let shown: String = part.chars().take(200).collect();
-    ApiError::new(ErrorCode::RestParse, format!("failed to parse {shown:?}: {why}"))
-        .with_details(serde_json::json!({ "part": shown }))
+    ApiError::new(
+        ErrorCode::RestParse,
+        format!("failed to parse {shown:?}: {why}"),
+    )
+    .with_details(serde_json::json!({ "part": shown }))
 }
 
 /// A `limit` or `offset`: both stores take at most a signed 64-bit integer.
@@ -129,7 +140,12 @@ fn parse_u64(key: &str, v: &str) -> Result<u64, ApiError> {
     v.parse::<u64>()
         .ok()
         .filter(|n| i64::try_from(*n).is_ok())
-        .ok_or_else(|| parse_error(&format!("{key}={v}"), "expected a non-negative integer (at most 2^63 - 1)"))
+        .ok_or_else(|| {
+            parse_error(
+                &format!("{key}={v}"),
+                "expected a non-negative integer (at most 2^63 - 1)",
+            )
+        })
 }
 
 /// Splits a raw query string into decoded pairs as HTML forms encode them
@@ -143,7 +159,10 @@ pub fn decode_query(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let decode = |s: &str| {
             percent_decode(s, true).map_err(|_| {
-                parse_error(pair, "the query string has an invalid percent-encoding or is not UTF-8 once decoded")
+                parse_error(
+                    pair,
+                    "the query string has an invalid percent-encoding or is not UTF-8 once decoded",
+                )
             })
         };
         pairs.push((decode(k)?, decode(v)?));
@@ -248,7 +267,9 @@ fn parse_condition(column: &str, expr: &str, whole: &str) -> Result<Filter, ApiE
         other => {
             return Err(parse_error(
                 whole,
-                &format!("unknown operator {other:?} (eq, neq, gt, gte, lt, lte, like, ilike, in, is)"),
+                &format!(
+                    "unknown operator {other:?} (eq, neq, gt, gte, lt, lte, like, ilike, in, is)"
+                ),
             ))
         }
     };
@@ -270,7 +291,12 @@ fn parse_logic_items(body: &str, whole: &str, depth: usize) -> Result<Vec<Filter
     let inner = body
         .strip_prefix('(')
         .and_then(|b| b.strip_suffix(')'))
-        .ok_or_else(|| parse_error(whole, "a logic tree is a parenthesised list: or=(a.eq.1,b.eq.2)"))?;
+        .ok_or_else(|| {
+            parse_error(
+                whole,
+                "a logic tree is a parenthesised list: or=(a.eq.1,b.eq.2)",
+            )
+        })?;
     let parts = split_top(inner).map_err(|why| parse_error(whole, why))?;
     let mut out = Vec::with_capacity(parts.len());
     for part in parts {
@@ -335,7 +361,10 @@ impl UrlQuery {
                             continue;
                         }
                         if item.contains('(') || item.contains("->") || item.contains("::") {
-                            return Err(parse_error(item, "embedding, JSON paths and casts are not supported"));
+                            return Err(parse_error(
+                                item,
+                                "embedding, JSON paths and casts are not supported",
+                            ));
                         }
                         let (alias, column) = match item.split_once(':') {
                             Some((a, c)) => (Some(field_name(a)), field_name(c)),
@@ -401,7 +430,9 @@ impl UrlQuery {
         fn walk<'a>(f: &'a Filter, out: &mut Vec<&'a str>) {
             match f {
                 Filter::Cond { column, .. } => out.push(column),
-                Filter::And(items, _) | Filter::Or(items, _) => items.iter().for_each(|i| walk(i, out)),
+                Filter::And(items, _) | Filter::Or(items, _) => {
+                    items.iter().for_each(|i| walk(i, out))
+                }
             }
         }
         let mut out: Vec<&str> = self.select.iter().map(|s| s.column.as_str()).collect();
@@ -426,7 +457,13 @@ mod tests {
             .collect();
         assert_eq!(pairs, want);
         assert_eq!(decode_query(None).unwrap(), vec![]);
-        for bad in ["name=eq.%FF", "na%C3me=eq.1", "name=eq.%zz", "name=eq.%", "%ED%A0%80=1"] {
+        for bad in [
+            "name=eq.%FF",
+            "na%C3me=eq.1",
+            "name=eq.%zz",
+            "name=eq.%",
+            "%ED%A0%80=1",
+        ] {
             let e = decode_query(Some(bad)).unwrap_err();
             assert_eq!((e.status(), e.code), (400, ErrorCode::RestParse), "{bad}");
         }
@@ -434,7 +471,10 @@ mod tests {
 
     #[test]
     fn limits_and_offsets_fit_a_signed_64_bit_integer() {
-        assert_eq!(p(&[("offset", "9223372036854775807")]).unwrap().offset, Some(i64::MAX as u64));
+        assert_eq!(
+            p(&[("offset", "9223372036854775807")]).unwrap().offset,
+            Some(i64::MAX as u64)
+        );
         for bad in ["9223372036854775808", "18446744073709551615", "-1", "1e3"] {
             assert!(p(&[("offset", bad)]).is_err(), "{bad}");
             assert!(p(&[("limit", bad)]).is_err(), "{bad}");
@@ -442,20 +482,46 @@ mod tests {
     }
 
     fn p(pairs: &[(&str, &str)]) -> Result<UrlQuery, ApiError> {
-        let owned: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let owned: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         UrlQuery::parse(&owned)
     }
 
     fn cond(column: &str, negated: bool, op: Op) -> Filter {
-        Filter::Cond { column: column.into(), negated, op }
+        Filter::Cond {
+            column: column.into(),
+            negated,
+            op,
+        }
     }
 
     #[test]
     fn select_order_limit_offset() {
-        let q = p(&[("select", "a,b,nick:name"), ("order", "a.desc.nullslast,b"), ("limit", "10"), ("offset", "5")]).unwrap();
+        let q = p(&[
+            ("select", "a,b,nick:name"),
+            ("order", "a.desc.nullslast,b"),
+            ("limit", "10"),
+            ("offset", "5"),
+        ])
+        .unwrap();
         assert_eq!(q.select.len(), 3);
-        assert_eq!(q.select[2], SelectItem { column: "name".into(), alias: Some("nick".into()) });
-        assert_eq!(q.order[0], OrderTerm { column: "a".into(), desc: true, nulls_first: Some(false) });
+        assert_eq!(
+            q.select[2],
+            SelectItem {
+                column: "name".into(),
+                alias: Some("nick".into())
+            }
+        );
+        assert_eq!(
+            q.order[0],
+            OrderTerm {
+                column: "a".into(),
+                desc: true,
+                nulls_first: Some(false)
+            }
+        );
         assert!(!q.order[1].desc && q.order[1].nulls_first.is_none());
         assert!(!q.order[1].nulls_first_effective() && q.order[0].desc);
         assert_eq!((q.limit, q.offset), (Some(10), Some(5)));
@@ -465,14 +531,31 @@ mod tests {
     #[test]
     fn every_operator() {
         let q = p(&[
-            ("a", "eq.1"), ("b", "neq.x.y"), ("c", "gt.2"), ("d", "gte.2"), ("e", "lt.2"), ("f", "lte.2"),
-            ("g", "like.*ab*"), ("h", "ilike.AB*"), ("i", "in.(1,\"a,b\",\"q\\\"x\")"), ("j", "is.null"),
-            ("k", "not.eq.3"), ("l", "is.TRUE"), ("m", "in.()"),
+            ("a", "eq.1"),
+            ("b", "neq.x.y"),
+            ("c", "gt.2"),
+            ("d", "gte.2"),
+            ("e", "lt.2"),
+            ("f", "lte.2"),
+            ("g", "like.*ab*"),
+            ("h", "ilike.AB*"),
+            ("i", "in.(1,\"a,b\",\"q\\\"x\")"),
+            ("j", "is.null"),
+            ("k", "not.eq.3"),
+            ("l", "is.TRUE"),
+            ("m", "in.()"),
         ])
         .unwrap();
         assert_eq!(q.filters[0], cond("a", false, Op::Eq("1".into())));
         assert_eq!(q.filters[1], cond("b", false, Op::Neq("x.y".into())));
-        assert_eq!(q.filters[8], cond("i", false, Op::In(vec!["1".into(), "a,b".into(), "q\"x".into()])));
+        assert_eq!(
+            q.filters[8],
+            cond(
+                "i",
+                false,
+                Op::In(vec!["1".into(), "a,b".into(), "q\"x".into()])
+            )
+        );
         assert_eq!(q.filters[9], cond("j", false, Op::Is(IsValue::Null)));
         assert_eq!(q.filters[10], cond("k", true, Op::Eq("3".into())));
         assert_eq!(q.filters[11], cond("l", false, Op::Is(IsValue::True)));
@@ -481,12 +564,27 @@ mod tests {
 
     #[test]
     fn logic_trees_nest() {
-        let q = p(&[("or", "(a.eq.1,and(b.gt.2,c.not.in.(3,4)),not.or(d.is.null,e.like.x*))"), ("not.and", "(f.eq.1,g.eq.2)")]).unwrap();
-        let Filter::Or(items, false) = &q.filters[0] else { panic!("{:?}", q.filters) };
+        let q = p(&[
+            (
+                "or",
+                "(a.eq.1,and(b.gt.2,c.not.in.(3,4)),not.or(d.is.null,e.like.x*))",
+            ),
+            ("not.and", "(f.eq.1,g.eq.2)"),
+        ])
+        .unwrap();
+        let Filter::Or(items, false) = &q.filters[0] else {
+            panic!("{:?}", q.filters)
+        };
         assert_eq!(items.len(), 3);
         assert_eq!(
             items[1],
-            Filter::And(vec![cond("b", false, Op::Gt("2".into())), cond("c", true, Op::In(vec!["3".into(), "4".into()]))], false)
+            Filter::And(
+                vec![
+                    cond("b", false, Op::Gt("2".into())),
+                    cond("c", true, Op::In(vec!["3".into(), "4".into()]))
+                ],
+                false
+            )
         );
         assert!(matches!(&items[2], Filter::Or(v, true) if v.len() == 2));
         assert!(matches!(&q.filters[1], Filter::And(v, true) if v.len() == 2));
@@ -496,18 +594,40 @@ mod tests {
 
     #[test]
     fn quoted_column_names() {
-        let q = p(&[("columns", "\"id\",\"my col\""), ("select", "\"id\",n:\"my col\""), ("\"my col\"", "eq.1")]).unwrap();
+        let q = p(&[
+            ("columns", "\"id\",\"my col\""),
+            ("select", "\"id\",n:\"my col\""),
+            ("\"my col\"", "eq.1"),
+        ])
+        .unwrap();
         assert_eq!(q.columns, ["id", "my col"]);
-        assert_eq!(q.select[1], SelectItem { column: "my col".into(), alias: Some("n".into()) });
+        assert_eq!(
+            q.select[1],
+            SelectItem {
+                column: "my col".into(),
+                alias: Some("n".into())
+            }
+        );
         assert_eq!(q.filters[0], cond("my col", false, Op::Eq("1".into())));
     }
 
     #[test]
     fn bad_grammar_names_the_part() {
         for (k, v) in [
-            ("a", "equals.1"), ("a", "eq"), ("a", "in.1,2"), ("a", "is.maybe"), ("or", "a.eq.1"),
-            ("or", "(a.eq.1"), ("or", "()"), ("order", "a.sideways"), ("limit", "-1"), ("offset", "x"),
-            ("select", "a,(select 1)"), ("select", "a->b"), ("select", "a,,b"), ("a", "in.(\"x)"),
+            ("a", "equals.1"),
+            ("a", "eq"),
+            ("a", "in.1,2"),
+            ("a", "is.maybe"),
+            ("or", "a.eq.1"),
+            ("or", "(a.eq.1"),
+            ("or", "()"),
+            ("order", "a.sideways"),
+            ("limit", "-1"),
+            ("offset", "x"),
+            ("select", "a,(select 1)"),
+            ("select", "a->b"),
+            ("select", "a,,b"),
+            ("a", "in.(\"x)"),
         ] {
             let e = p(&[(k, v)]).unwrap_err();
             assert_eq!(e.status(), 400, "{k}={v}");

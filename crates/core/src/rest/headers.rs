@@ -73,7 +73,10 @@ impl Prefer {
 }
 
 /// `Range: a-b` / `a-` (items). `None` when absent or not an items range.
-pub fn parse_range(range: Option<&str>, unit: Option<&str>) -> Result<Option<(u64, Option<u64>)>, ApiError> {
+pub fn parse_range(
+    range: Option<&str>,
+    unit: Option<&str>,
+) -> Result<Option<(u64, Option<u64>)>, ApiError> {
     let Some(range) = range.map(str::trim).filter(|r| !r.is_empty()) else {
         return Ok(None);
     };
@@ -95,8 +98,11 @@ pub fn parse_range(range: Option<&str>, unit: Option<&str>) -> Result<Option<(u6
         return Ok(None);
     };
     if end < start {
-        return Err(ApiError::new(ErrorCode::RestRangeNotSatisfiable, "the Range ends before it starts")
-            .with_header("Content-Range", "*/*"));
+        return Err(ApiError::new(
+            ErrorCode::RestRangeNotSatisfiable,
+            "the Range ends before it starts",
+        )
+        .with_header("Content-Range", "*/*"));
     }
     Ok(Some((start, Some(end - start + 1))))
 }
@@ -116,15 +122,25 @@ pub fn parse_accept(accept: Option<&str>) -> Result<Shape, ApiError> {
         return Ok(Shape::Array);
     };
     for media in accept.split(',') {
-        let m = media.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let m = media
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match m.as_str() {
-            "application/vnd.pgrst.object+json" | "application/vnd.pgrst.object" => return Ok(Shape::Single),
+            "application/vnd.pgrst.object+json" | "application/vnd.pgrst.object" => {
+                return Ok(Shape::Single)
+            }
             "application/json" | "application/*" | "*/*" => return Ok(Shape::Array),
             _ => {}
         }
     }
-    Err(ApiError::new(ErrorCode::RestNotAcceptable, "none of the Accept media types is available")
-        .with_hint("accept application/json or application/vnd.pgrst.object+json"))
+    Err(ApiError::new(
+        ErrorCode::RestNotAcceptable,
+        "none of the Accept media types is available",
+    )
+    .with_hint("accept application/json or application/vnd.pgrst.object+json"))
 }
 
 /// `Content-Range` for `returned` rows from `offset`, of `total` if counted.
@@ -143,17 +159,30 @@ mod tests {
 
     #[test]
     fn prefer_values() {
-        let p = Prefer::parse(&["return=representation, count=exact".into(), "resolution=merge-duplicates, foo=bar".into()]);
+        let p = Prefer::parse(&[
+            "return=representation, count=exact".into(),
+            "resolution=merge-duplicates, foo=bar".into(),
+        ]);
         assert_eq!(p.return_, Return::Representation);
         assert!(p.count);
         assert_eq!(p.resolution, Some(Resolution::MergeDuplicates));
-        assert_eq!(p.applied, ["return=representation", "count=exact", "resolution=merge-duplicates"]);
+        assert_eq!(
+            p.applied,
+            [
+                "return=representation",
+                "count=exact",
+                "resolution=merge-duplicates"
+            ]
+        );
         assert_eq!(Prefer::parse(&[]).return_, Return::Minimal);
     }
 
     #[test]
     fn ranges() {
-        assert_eq!(parse_range(Some("0-9"), Some("items")).unwrap(), Some((0, Some(10))));
+        assert_eq!(
+            parse_range(Some("0-9"), Some("items")).unwrap(),
+            Some((0, Some(10)))
+        );
         assert_eq!(parse_range(Some("5-"), None).unwrap(), Some((5, None)));
         assert_eq!(parse_range(Some("bytes=0-9"), Some("bytes")).unwrap(), None);
         assert_eq!(parse_range(Some("x-y"), None).unwrap(), None);
@@ -164,8 +193,14 @@ mod tests {
     #[test]
     fn accept_and_content_range() {
         assert_eq!(parse_accept(None).unwrap(), Shape::Array);
-        assert_eq!(parse_accept(Some("application/vnd.pgrst.object+json")).unwrap(), Shape::Single);
-        assert_eq!(parse_accept(Some("text/html, */*;q=0.1")).unwrap(), Shape::Array);
+        assert_eq!(
+            parse_accept(Some("application/vnd.pgrst.object+json")).unwrap(),
+            Shape::Single
+        );
+        assert_eq!(
+            parse_accept(Some("text/html, */*;q=0.1")).unwrap(),
+            Shape::Array
+        );
         assert_eq!(parse_accept(Some("text/csv")).unwrap_err().status(), 406);
         assert_eq!(content_range(0, 10, Some(25)), "0-9/25");
         assert_eq!(content_range(20, 5, None), "20-24/*");

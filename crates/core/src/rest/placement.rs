@@ -30,11 +30,20 @@ impl Placement {
         let Some(json) = json.map(str::trim).filter(|s| !s.is_empty()) else {
             return Ok(Placement::default());
         };
-        let raw: BTreeMap<String, String> = serde_json::from_str(json)
-            .map_err(|_| ApiError::config("REST_TABLES", "is not a JSON object of table name to \"d1\" or \"pg\""))?;
+        let raw: BTreeMap<String, String> = serde_json::from_str(json).map_err(|_| {
+            ApiError::config(
+                "REST_TABLES",
+                "is not a JSON object of table name to \"d1\" or \"pg\"",
+            )
+        })?;
         let mut p = Placement::default();
         for (table, name) in raw {
-            let s = store(&name).ok_or_else(|| ApiError::config("REST_TABLES", "maps a table to something other than \"d1\" or \"pg\""))?;
+            let s = store(&name).ok_or_else(|| {
+                ApiError::config(
+                    "REST_TABLES",
+                    "maps a table to something other than \"d1\" or \"pg\"",
+                )
+            })?;
             if table == "*" {
                 p.default = Some(s);
             } else {

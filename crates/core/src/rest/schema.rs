@@ -93,7 +93,8 @@ impl Schema {
             if is_internal(t) {
                 continue;
             }
-            let not_null = row["nn"].as_bool().unwrap_or(false) || row["nn"].as_i64().unwrap_or(0) != 0;
+            let not_null =
+                row["nn"].as_bool().unwrap_or(false) || row["nn"].as_i64().unwrap_or(0) != 0;
             let pk = row["pk"].as_u64().unwrap_or(0);
             let table = tables.entry(t.to_string()).or_insert_with(|| TableSchema {
                 name: t.to_string(),
@@ -106,7 +107,9 @@ impl Schema {
                 nullable: !not_null && pk == 0,
             });
             if pk > 0 {
-                keys.entry(t.to_string()).or_default().push((pk, c.to_string()));
+                keys.entry(t.to_string())
+                    .or_default()
+                    .push((pk, c.to_string()));
             }
         }
         for (t, mut cols) in keys {
@@ -143,7 +146,9 @@ mod tests {
         let s = Schema::from_rows(&rows);
         let todos = s.table("todos").unwrap();
         assert_eq!(todos.primary_key, ["id"]);
-        assert!(!todos.columns[0].nullable && !todos.columns[1].nullable && todos.columns[2].nullable);
+        assert!(
+            !todos.columns[0].nullable && !todos.columns[1].nullable && todos.columns[2].nullable
+        );
         assert_eq!(s.table("pairs").unwrap().primary_key, ["a", "b"]);
         assert!(s.table("d1_migrations").is_none() && s.table("strata_meta").is_none());
         assert!(s.table("Todos").is_none());

@@ -31,7 +31,9 @@ const I64_LIMIT: f64 = 9_223_372_036_854_775_808.0;
 fn number_json(n: f64, column: &str) -> Result<Value, ApiError> {
     if !n.is_finite() {
         // SQLite can hold ±Inf as REAL; JSON cannot.
-        return Ok(Value::String(if n > 0.0 { "Infinity" } else { "-Infinity" }.into()));
+        return Ok(Value::String(
+            if n > 0.0 { "Infinity" } else { "-Infinity" }.into(),
+        ));
     }
     if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER as f64 {
         return Ok(Value::Number(Number::from(n as i64)));
@@ -44,7 +46,9 @@ fn number_json(n: f64, column: &str) -> Result<Value, ApiError> {
         .with_hint(format!("select CAST({column} AS TEXT) to read it exactly"))
         .with_details(serde_json::json!({ "column": column })));
     }
-    Ok(Number::from_f64(n).map(Value::Number).unwrap_or(Value::Null))
+    Ok(Number::from_f64(n)
+        .map(Value::Number)
+        .unwrap_or(Value::Null))
 }
 
 /// The storage-class name of a value.
@@ -120,8 +124,20 @@ mod tests {
         let r = result(
             vec!["i".into(), "r".into(), "t".into(), "b".into(), "n".into()],
             vec![
-                vec![D1Value::Number(1.0), D1Value::Number(1.5), D1Value::Text("x".into()), D1Value::Blob(vec![0, 255]), D1Value::Null],
-                vec![D1Value::Number(-2.0), D1Value::Number(2.0), D1Value::Null, D1Value::Null, D1Value::Null],
+                vec![
+                    D1Value::Number(1.0),
+                    D1Value::Number(1.5),
+                    D1Value::Text("x".into()),
+                    D1Value::Blob(vec![0, 255]),
+                    D1Value::Null,
+                ],
+                vec![
+                    D1Value::Number(-2.0),
+                    D1Value::Number(2.0),
+                    D1Value::Null,
+                    D1Value::Null,
+                    D1Value::Null,
+                ],
             ],
             Map::new(),
             RowMode::Object,
@@ -129,18 +145,35 @@ mod tests {
         .unwrap();
         let types: Vec<&str> = r.columns.iter().map(|c| c.type_name.as_str()).collect();
         assert_eq!(types, ["integer", "real", "text", "blob", "null"]);
-        assert_eq!(r.rows[0], json!({"i": 1, "r": 1.5, "t": "x", "b": {"$binary": "AP8="}, "n": null}));
+        assert_eq!(
+            r.rows[0],
+            json!({"i": 1, "r": 1.5, "t": "x", "b": {"$binary": "AP8="}, "n": null})
+        );
         assert_eq!(r.row_count, 2);
     }
 
     #[test]
     fn unsafe_integers_are_refused_not_rounded() {
-        let e = result(vec!["big".into()], vec![vec![D1Value::Number(9007199254740993.0)]], Map::new(), RowMode::Array)
-            .unwrap_err();
+        let e = result(
+            vec!["big".into()],
+            vec![vec![D1Value::Number(9007199254740993.0)]],
+            Map::new(),
+            RowMode::Array,
+        )
+        .unwrap_err();
         assert_eq!(e.status(), 400);
         assert!(e.hint.unwrap().contains("CAST(big AS TEXT)"));
         // Safe ones and large REALs pass.
-        let r = result(vec!["a".into()], vec![vec![D1Value::Number(9007199254740991.0)], vec![D1Value::Number(1e300)]], Map::new(), RowMode::Array).unwrap();
+        let r = result(
+            vec!["a".into()],
+            vec![
+                vec![D1Value::Number(9007199254740991.0)],
+                vec![D1Value::Number(1e300)],
+            ],
+            Map::new(),
+            RowMode::Array,
+        )
+        .unwrap();
         assert_eq!(r.rows[0], json!([9007199254740991_i64]));
         assert_eq!(r.rows[1], json!([1e300]));
     }

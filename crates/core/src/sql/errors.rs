@@ -58,7 +58,12 @@ pub fn from_neon(body: &ErrorBody) -> Mapped {
         // match the placeholders): the request's mistake, not an outage.
         _ if state == "08P01" => {}
         // Wrong password, unknown user or database: DATABASE_URL is wrong.
-        "28" | "3D" => return server(ApiError::config("DATABASE_URL", "was refused by the database")),
+        "28" | "3D" => {
+            return server(ApiError::config(
+                "DATABASE_URL",
+                "was refused by the database",
+            ))
+        }
         "08" | "53" | "57" if state != "57014" => {
             return server(
                 ApiError::new(ErrorCode::StoreUnavailable, "the pg store is unavailable")
@@ -70,8 +75,11 @@ pub fn from_neon(body: &ErrorBody) -> Mapped {
     }
     if state == "57014" {
         return Mapped::Client(
-            ApiError::new(ErrorCode::Timeout, "the statement was cancelled (statement timeout)")
-                .with_details(json!({ "sqlstate": state })),
+            ApiError::new(
+                ErrorCode::Timeout,
+                "the statement was cancelled (statement timeout)",
+            )
+            .with_details(json!({ "sqlstate": state })),
         );
     }
     let code = by_sqlstate(state).unwrap_or(ErrorCode::SqlError);
@@ -112,18 +120,23 @@ pub fn from_d1(message: &str) -> Mapped {
     // Local and hosted D1 end the message with the SQLite result code, and
     // sometimes the extended one: `...: SQLITE_CONSTRAINT (extended: SQLITE_CONSTRAINT_PRIMARYKEY)`.
     let (body, extended) = match text.rsplit_once(" (extended: ") {
-        Some((head, tail)) if tail.ends_with(')') => {
-            (head.to_string(), Some(tail.trim_end_matches(')').to_string()))
-        }
+        Some((head, tail)) if tail.ends_with(')') => (
+            head.to_string(),
+            Some(tail.trim_end_matches(')').to_string()),
+        ),
         _ => (text.clone(), None),
     };
     let (clean, class) = match body.rsplit_once(": ") {
-        Some((head, code)) if code.starts_with("SQLITE_") => (head.to_string(), Some(code.to_string())),
+        Some((head, code)) if code.starts_with("SQLITE_") => {
+            (head.to_string(), Some(code.to_string()))
+        }
         _ if body.starts_with("SQLITE_") => (body.clone(), Some(body.clone())),
         _ => (body.clone(), None),
     };
     let lower = clean.to_ascii_lowercase();
-    let code = if lower.contains("unique constraint failed") || lower.contains("primary key constraint failed") {
+    let code = if lower.contains("unique constraint failed")
+        || lower.contains("primary key constraint failed")
+    {
         ErrorCode::UniqueViolation
     } else if lower.contains("foreign key constraint failed") {
         ErrorCode::ForeignKeyViolation
@@ -131,7 +144,10 @@ pub fn from_d1(message: &str) -> Mapped {
         ErrorCode::NotNullViolation
     } else if lower.contains("check constraint failed") {
         ErrorCode::CheckViolation
-    } else if lower.contains("syntax error") || lower.contains("incomplete input") || lower.contains("unrecognized token") {
+    } else if lower.contains("syntax error")
+        || lower.contains("incomplete input")
+        || lower.contains("unrecognized token")
+    {
         ErrorCode::SyntaxError
     } else if lower.contains("no such table") {
         ErrorCode::UndefinedTable
@@ -213,7 +229,9 @@ mod tests {
             assert_eq!((e.status(), e.code.as_str()), (status, code), "{state}");
             let d = e.details.unwrap();
             assert_eq!(d["sqlstate"], state);
-            assert!(d.get("file").is_none() && d.get("routine").is_none() && d.get("line").is_none());
+            assert!(
+                d.get("file").is_none() && d.get("routine").is_none() && d.get("line").is_none()
+            );
         }
         let e = client(from_neon(&pg("40001")));
         assert_eq!(e.details.unwrap()["retryable"], true);
@@ -221,7 +239,13 @@ mod tests {
 
     #[test]
     fn configuration_and_outages_are_server_side() {
-        for (state, status) in [("28P01", 500), ("3D000", 500), ("08006", 503), ("53300", 503), ("", 500)] {
+        for (state, status) in [
+            ("28P01", 500),
+            ("3D000", 500),
+            ("08006", 503),
+            ("53300", 503),
+            ("", 500),
+        ] {
             match from_neon(&pg(state)) {
                 Mapped::Server { error, .. } => assert_eq!(error.status(), status, "{state}"),
                 Mapped::Client(e) => panic!("{state} mapped to client error {e:?}"),
@@ -232,24 +256,88 @@ mod tests {
     #[test]
     fn d1_messages_map_by_kind() {
         for (msg, status, code, class) in [
-            ("D1_ERROR: UNIQUE constraint failed: t.id: SQLITE_CONSTRAINT", 409, "unique_violation", Some("SQLITE_CONSTRAINT")),
-            ("D1_ERROR: FOREIGN KEY constraint failed: SQLITE_CONSTRAINT", 409, "foreign_key_violation", Some("SQLITE_CONSTRAINT")),
-            ("D1_ERROR: NOT NULL constraint failed: t.a: SQLITE_CONSTRAINT", 400, "not_null_violation", Some("SQLITE_CONSTRAINT")),
-            ("D1_ERROR: CHECK constraint failed: a > 0: SQLITE_CONSTRAINT", 400, "check_violation", Some("SQLITE_CONSTRAINT")),
-            ("D1_ERROR: near \"selec\": syntax error at offset 0: SQLITE_ERROR", 400, "syntax_error", Some("SQLITE_ERROR")),
-            ("D1_ERROR: no such table: nope: SQLITE_ERROR", 400, "undefined_table", Some("SQLITE_ERROR")),
-            ("D1_ERROR: no such column: nope: SQLITE_ERROR", 400, "undefined_column", Some("SQLITE_ERROR")),
-            ("D1_ERROR: not authorized: SQLITE_AUTH", 403, "insufficient_privilege", Some("SQLITE_AUTH")),
-            ("D1_ERROR: datatype mismatch: SQLITE_MISMATCH", 400, "sql_error", Some("SQLITE_MISMATCH")),
-            ("Wrong number of parameter bindings for SQL query.", 400, "invalid_request", None),
-            ("SQL code did not contain a statement.", 400, "invalid_request", None),
+            (
+                "D1_ERROR: UNIQUE constraint failed: t.id: SQLITE_CONSTRAINT",
+                409,
+                "unique_violation",
+                Some("SQLITE_CONSTRAINT"),
+            ),
+            (
+                "D1_ERROR: FOREIGN KEY constraint failed: SQLITE_CONSTRAINT",
+                409,
+                "foreign_key_violation",
+                Some("SQLITE_CONSTRAINT"),
+            ),
+            (
+                "D1_ERROR: NOT NULL constraint failed: t.a: SQLITE_CONSTRAINT",
+                400,
+                "not_null_violation",
+                Some("SQLITE_CONSTRAINT"),
+            ),
+            (
+                "D1_ERROR: CHECK constraint failed: a > 0: SQLITE_CONSTRAINT",
+                400,
+                "check_violation",
+                Some("SQLITE_CONSTRAINT"),
+            ),
+            (
+                "D1_ERROR: near \"selec\": syntax error at offset 0: SQLITE_ERROR",
+                400,
+                "syntax_error",
+                Some("SQLITE_ERROR"),
+            ),
+            (
+                "D1_ERROR: no such table: nope: SQLITE_ERROR",
+                400,
+                "undefined_table",
+                Some("SQLITE_ERROR"),
+            ),
+            (
+                "D1_ERROR: no such column: nope: SQLITE_ERROR",
+                400,
+                "undefined_column",
+                Some("SQLITE_ERROR"),
+            ),
+            (
+                "D1_ERROR: not authorized: SQLITE_AUTH",
+                403,
+                "insufficient_privilege",
+                Some("SQLITE_AUTH"),
+            ),
+            (
+                "D1_ERROR: datatype mismatch: SQLITE_MISMATCH",
+                400,
+                "sql_error",
+                Some("SQLITE_MISMATCH"),
+            ),
+            (
+                "Wrong number of parameter bindings for SQL query.",
+                400,
+                "invalid_request",
+                None,
+            ),
+            (
+                "SQL code did not contain a statement.",
+                400,
+                "invalid_request",
+                None,
+            ),
         ] {
             let e = client(from_d1(msg));
             assert_eq!((e.status(), e.code.as_str()), (status, code), "{msg}");
             assert!(!e.message.contains("D1_ERROR"), "{}", e.message);
-            assert_eq!(e.details.unwrap().get("sqliteError").and_then(Value::as_str), class);
+            assert_eq!(
+                e.details
+                    .unwrap()
+                    .get("sqliteError")
+                    .and_then(Value::as_str),
+                class
+            );
         }
-        assert!(matches!(from_d1("D1_ERROR: Network connection lost."), Mapped::Server { .. }));
+        assert!(matches!(
+            from_d1("D1_ERROR: Network connection lost."),
+            Mapped::Server { .. }
+        ));
         let e = client(from_d1(
             "D1_ERROR: UNIQUE constraint failed: t.id: SQLITE_CONSTRAINT (extended: SQLITE_CONSTRAINT_PRIMARYKEY)",
         ));

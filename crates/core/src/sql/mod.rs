@@ -78,10 +78,29 @@ mod tests {
     #[test]
     fn access_by_scope() {
         assert_eq!(access(&p(&[Scope::Sql]), Store::D1), Ok(Access::ReadWrite));
-        assert_eq!(access(&p(&[Scope::PgWrite]), Store::Pg), Ok(Access::ReadWrite));
-        assert_eq!(access(&p(&[Scope::PgRead]), Store::Pg), Ok(Access::ReadOnly));
-        assert_eq!(access(&p(&[Scope::Admin]), Store::Pg), Ok(Access::ReadWrite));
-        assert_eq!(access(&p(&[Scope::PgWrite]), Store::D1).unwrap_err().status(), 403);
-        assert_eq!(access(&p(&[Scope::ObjectsWrite]), Store::Pg).unwrap_err().status(), 403);
+        assert_eq!(
+            access(&p(&[Scope::PgWrite]), Store::Pg),
+            Ok(Access::ReadWrite)
+        );
+        assert_eq!(
+            access(&p(&[Scope::PgRead]), Store::Pg),
+            Ok(Access::ReadOnly)
+        );
+        assert_eq!(
+            access(&p(&[Scope::Admin]), Store::Pg),
+            Ok(Access::ReadWrite)
+        );
+        assert_eq!(
+            access(&p(&[Scope::PgWrite]), Store::D1)
+                .unwrap_err()
+                .status(),
+            403
+        );
+        assert_eq!(
+            access(&p(&[Scope::ObjectsWrite]), Store::Pg)
+                .unwrap_err()
+                .status(),
+            403
+        );
     }
 }

@@ -241,7 +241,12 @@ mod tests {
             None,
             Some("NaN"),
         ];
-        let row = Row::Array(texts.iter().map(|t| t.map_or(Value::Null, |s| json!(s))).collect());
+        let row = Row::Array(
+            texts
+                .iter()
+                .map(|t| t.map_or(Value::Null, |s| json!(s)))
+                .collect(),
+        );
         let resp = QueryResponse::new(fields, vec![row], "SELECT 1", true);
         let r = result(resp, RowMode::Object);
         assert_eq!(
@@ -251,14 +256,32 @@ mod tests {
                    "u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "n": null, "f": "NaN"})
         );
         let types: Vec<&str> = r.columns.iter().map(|c| c.type_name.as_str()).collect();
-        assert_eq!(types, ["int4", "int8", "numeric", "bool", "jsonb", "_int4", "bytea", "timestamptz", "uuid", "text", "float8"]);
+        assert_eq!(
+            types,
+            [
+                "int4",
+                "int8",
+                "numeric",
+                "bool",
+                "jsonb",
+                "_int4",
+                "bytea",
+                "timestamptz",
+                "uuid",
+                "text",
+                "float8"
+            ]
+        );
         assert_eq!(r.row_count, 1);
         assert_eq!(r.meta["command"], "SELECT");
     }
 
     #[test]
     fn bytea_arrays_and_odd_text() {
-        assert_eq!(cell(1001, Some("{\"\\\\x01\",NULL}")), json!([{"$binary": "AQ=="}, null]));
+        assert_eq!(
+            cell(1001, Some("{\"\\\\x01\",NULL}")),
+            json!([{"$binary": "AQ=="}, null])
+        );
         assert_eq!(cell(17, Some("not-hex")), json!("not-hex"));
         assert_eq!(type_name(16384), "oid:16384");
     }
@@ -270,13 +293,19 @@ mod tests {
             params: vec![json!(null), json!({"$binary": "AQI="}), json!([1, 2])],
         };
         let q = neon_query(&s, None).unwrap();
-        assert_eq!(q.params, vec![json!(null), json!("\\x0102"), json!("{1,2}")]);
+        assert_eq!(
+            q.params,
+            vec![json!(null), json!("\\x0102"), json!("{1,2}")]
+        );
         assert_eq!(q.array_mode, Some(true));
     }
 
     #[test]
     fn batch_options_map_isolation() {
         let o = batch_options(Some(Isolation::Serializable), true);
-        assert_eq!(o.start_transaction_sql(), "START TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY");
+        assert_eq!(
+            o.start_transaction_sql(),
+            "START TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY"
+        );
     }
 }

@@ -21,9 +21,25 @@
 use crate::error::{ApiError, ErrorCode};
 
 const WRITE_WORDS: &[&str] = &[
-    "INSERT", "UPDATE", "DELETE", "REPLACE", "UPSERT", "CREATE", "DROP", "ALTER", "ATTACH",
-    "DETACH", "PRAGMA", "VACUUM", "REINDEX", "ANALYZE", "BEGIN", "COMMIT", "ROLLBACK",
-    "SAVEPOINT", "RELEASE",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "REPLACE",
+    "UPSERT",
+    "CREATE",
+    "DROP",
+    "ALTER",
+    "ATTACH",
+    "DETACH",
+    "PRAGMA",
+    "VACUUM",
+    "REINDEX",
+    "ANALYZE",
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
+    "SAVEPOINT",
+    "RELEASE",
 ];
 
 const READ_STARTS: &[&str] = &["SELECT", "WITH", "VALUES", "EXPLAIN"];
@@ -96,7 +112,12 @@ fn tokens(sql: &str) -> Result<Vec<Token<'_>>, ApiError> {
             }
             _ if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
                 let start = i;
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'$' || b[i] >= 0x80) {
+                while i < b.len()
+                    && (b[i].is_ascii_alphanumeric()
+                        || b[i] == b'_'
+                        || b[i] == b'$'
+                        || b[i] >= 0x80)
+                {
                     i += 1;
                 }
                 out.push(Token::Word(&sql[start..i]));
@@ -105,7 +126,9 @@ fn tokens(sql: &str) -> Result<Vec<Token<'_>>, ApiError> {
                 // Numbers, operators, parameters (`?1`, `:name`, `@x`, `$y`).
                 if matches!(c, b':' | b'@' | b'$' | b'?') {
                     i += 1;
-                    while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] >= 0x80) {
+                    while i < b.len()
+                        && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] >= 0x80)
+                    {
                         i += 1;
                     }
                 } else {
@@ -217,7 +240,11 @@ mod tests {
 
     #[test]
     fn more_than_one_statement_is_refused() {
-        for sql in ["select 1; delete from t", "select 1; select 2", "select 1;;select 2"] {
+        for sql in [
+            "select 1; delete from t",
+            "select 1; select 2",
+            "select 1;;select 2",
+        ] {
             assert_eq!(ensure_read_only(sql).unwrap_err().status(), 400, "{sql}");
         }
     }

@@ -113,7 +113,12 @@ pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError>
     })
 }
 
-fn statement(store: Store, sql: Value, params: Option<Value>, at: &str) -> Result<Statement, ApiError> {
+fn statement(
+    store: Store,
+    sql: Value,
+    params: Option<Value>,
+    at: &str,
+) -> Result<Statement, ApiError> {
     let sql = match sql {
         Value::String(s) if !s.trim().is_empty() => s,
         Value::String(_) => return Err(invalid(format!("{at}sql is empty"))),
@@ -179,13 +184,18 @@ impl BatchRequest {
                 "a batch holds at most {MAX_BATCH_STATEMENTS} statements, this one has {}",
                 items.len()
             ))
-            .with_details(serde_json::json!({ "limit": MAX_BATCH_STATEMENTS, "given": items.len() })));
+            .with_details(
+                serde_json::json!({ "limit": MAX_BATCH_STATEMENTS, "given": items.len() }),
+            ));
         }
         let mut statements = Vec::with_capacity(items.len());
         for (i, item) in items.into_iter().enumerate() {
             let at = format!("statements[{i}].");
-            let raw: RawStatement = serde_json::from_value(item)
-                .map_err(|e| invalid(format!("statements[{i}] must be {{\"sql\", \"params\"}}: {e}")))?;
+            let raw: RawStatement = serde_json::from_value(item).map_err(|e| {
+                invalid(format!(
+                    "statements[{i}] must be {{\"sql\", \"params\"}}: {e}"
+                ))
+            })?;
             statements.push(statement(store, raw.sql, raw.params, &at)?);
         }
         let isolation = match raw.isolation {
@@ -236,7 +246,10 @@ mod tests {
         assert_eq!(r.statement.sql, "select $1");
         assert_eq!(r.statement.params.len(), 3);
         assert_eq!(r.row_mode, RowMode::Array);
-        assert_eq!(q(r#"{"sql": "select 1"}"#).unwrap().row_mode, RowMode::Object);
+        assert_eq!(
+            q(r#"{"sql": "select 1"}"#).unwrap().row_mode,
+            RowMode::Object
+        );
     }
 
     #[test]
@@ -283,14 +296,28 @@ mod tests {
 
     #[test]
     fn rejects_bad_batches() {
-        let many = serde_json::json!({"statements": vec![serde_json::json!({"sql": "select 1"}); 101]}).to_string();
+        let many =
+            serde_json::json!({"statements": vec![serde_json::json!({"sql": "select 1"}); 101]})
+                .to_string();
         for (store, body) in [
             (Store::Pg, r#"{"statements": []}"#.to_string()),
             (Store::Pg, r#"{"statements": {}}"#.to_string()),
-            (Store::Pg, r#"{"statements": [{"query": "select 1"}]}"#.to_string()),
-            (Store::Pg, r#"{"statements": [{"sql": "select 1"}], "isolation": "snapshot"}"#.to_string()),
-            (Store::Pg, r#"{"statements": [{"sql": "select 1"}], "readOnly": "yes"}"#.to_string()),
-            (Store::D1, r#"{"statements": [{"sql": "select 1"}], "isolation": "serializable"}"#.to_string()),
+            (
+                Store::Pg,
+                r#"{"statements": [{"query": "select 1"}]}"#.to_string(),
+            ),
+            (
+                Store::Pg,
+                r#"{"statements": [{"sql": "select 1"}], "isolation": "snapshot"}"#.to_string(),
+            ),
+            (
+                Store::Pg,
+                r#"{"statements": [{"sql": "select 1"}], "readOnly": "yes"}"#.to_string(),
+            ),
+            (
+                Store::D1,
+                r#"{"statements": [{"sql": "select 1"}], "isolation": "serializable"}"#.to_string(),
+            ),
             (Store::Pg, many),
         ] {
             let e = BatchRequest::parse(store, body.as_bytes()).unwrap_err();

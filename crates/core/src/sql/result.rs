@@ -81,16 +81,28 @@ mod tests {
 
     #[test]
     fn object_rows_keep_column_order() {
-        let rows = shape_rows(&cols(&["z", "a", "m"]), vec![vec![json!(1), json!(2), json!(3)]], RowMode::Object);
+        let rows = shape_rows(
+            &cols(&["z", "a", "m"]),
+            vec![vec![json!(1), json!(2), json!(3)]],
+            RowMode::Object,
+        );
         let text = serde_json::to_string(&rows[0]).unwrap();
         assert_eq!(text, r#"{"z":1,"a":2,"m":3}"#);
     }
 
     #[test]
     fn array_rows_are_values_in_order() {
-        let rows = shape_rows(&cols(&["a", "a"]), vec![vec![json!(1), json!(2)]], RowMode::Array);
+        let rows = shape_rows(
+            &cols(&["a", "a"]),
+            vec![vec![json!(1), json!(2)]],
+            RowMode::Array,
+        );
         assert_eq!(rows, vec![json!([1, 2])]);
-        let rows = shape_rows(&cols(&["a", "a"]), vec![vec![json!(1), json!(2)]], RowMode::Object);
+        let rows = shape_rows(
+            &cols(&["a", "a"]),
+            vec![vec![json!(1), json!(2)]],
+            RowMode::Object,
+        );
         assert_eq!(rows, vec![json!({"a": 2})]);
     }
 }

@@ -119,7 +119,10 @@ mod tests {
         let bytes: Vec<u8> = (0..=255).collect();
         let v = binary_to_json(&bytes);
         assert_eq!(json_to_binary(&v, "p").unwrap().unwrap(), bytes);
-        assert_eq!(pg_param(&binary_to_json(&[1, 0xab]), "p").unwrap(), Some("\\x01ab".into()));
+        assert_eq!(
+            pg_param(&binary_to_json(&[1, 0xab]), "p").unwrap(),
+            Some("\\x01ab".into())
+        );
         assert_eq!(d1_param(&v, "p").unwrap(), D1Param::Blob(bytes));
     }
 
@@ -137,12 +140,18 @@ mod tests {
             d1_param(&json!({"$binary": "AA==", "x": 1}), "p").unwrap(),
             D1Param::Text(r#"{"$binary":"AA==","x":1}"#.into())
         );
-        assert_eq!(pg_param(&json!({"a": [1]}), "p").unwrap(), Some(r#"{"a":[1]}"#.into()));
+        assert_eq!(
+            pg_param(&json!({"a": [1]}), "p").unwrap(),
+            Some(r#"{"a":[1]}"#.into())
+        );
     }
 
     #[test]
     fn d1_integers_are_never_rounded() {
-        assert_eq!(d1_param(&json!(9007199254740991_i64), "p").unwrap(), D1Param::Number(9007199254740991.0));
+        assert_eq!(
+            d1_param(&json!(9007199254740991_i64), "p").unwrap(),
+            D1Param::Number(9007199254740991.0)
+        );
         assert_eq!(
             d1_param(&json!(9007199254740993_i64), "p").unwrap(),
             D1Param::Text("9007199254740993".into())
@@ -151,8 +160,16 @@ mod tests {
             d1_param(&json!(-9223372036854775808_i64), "p").unwrap(),
             D1Param::Text("-9223372036854775808".into())
         );
-        assert_eq!(d1_param(&json!(18446744073709551615_u64), "p").unwrap_err().status(), 400);
-        assert_eq!(d1_param(&json!("12345678901234567890"), "p").unwrap(), D1Param::Text("12345678901234567890".into()));
+        assert_eq!(
+            d1_param(&json!(18446744073709551615_u64), "p")
+                .unwrap_err()
+                .status(),
+            400
+        );
+        assert_eq!(
+            d1_param(&json!("12345678901234567890"), "p").unwrap(),
+            D1Param::Text("12345678901234567890".into())
+        );
     }
 
     #[test]
@@ -160,14 +177,23 @@ mod tests {
         assert_eq!(d1_param(&json!(null), "p").unwrap(), D1Param::Null);
         assert_eq!(d1_param(&json!(true), "p").unwrap(), D1Param::Number(1.0));
         assert_eq!(d1_param(&json!(1.5), "p").unwrap(), D1Param::Number(1.5));
-        assert_eq!(d1_param(&json!([1, "a"]), "p").unwrap(), D1Param::Text(r#"[1,"a"]"#.into()));
+        assert_eq!(
+            d1_param(&json!([1, "a"]), "p").unwrap(),
+            D1Param::Text(r#"[1,"a"]"#.into())
+        );
     }
 
     #[test]
     fn pg_params_follow_neon() {
         assert_eq!(pg_param(&json!(null), "p").unwrap(), None);
         assert_eq!(pg_param(&json!(true), "p").unwrap(), Some("true".into()));
-        assert_eq!(pg_param(&json!(9007199254740993_i64), "p").unwrap(), Some("9007199254740993".into()));
-        assert_eq!(pg_param(&json!([1, null, "a b"]), "p").unwrap(), Some(r#"{1,NULL,"a b"}"#.into()));
+        assert_eq!(
+            pg_param(&json!(9007199254740993_i64), "p").unwrap(),
+            Some("9007199254740993".into())
+        );
+        assert_eq!(
+            pg_param(&json!([1, null, "a b"]), "p").unwrap(),
+            Some(r#"{1,NULL,"a b"}"#.into())
+        );
     }
 }
