@@ -1130,7 +1130,7 @@ fn scopes(s: &Stack) -> Outcome {
         ("DELETE", p.clone()),
         ("POST", format!("{p}?uploads")),
     ] {
-        let v = call(Some(reader), &method, &path).error(403, "forbidden");
+        let v = call(Some(reader), method, &path).error(403, "forbidden");
         assert_eq!(v["details"]["requiredScope"], "objects:write");
     }
     // Write implies read.
