@@ -8,9 +8,14 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
+/// The last second an HTTP date can show (9999-12-31T23:59:59Z).
+const MAX_HTTP_DATE_SECS: u64 = 253_402_300_799;
+
 /// Seconds since the epoch as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+/// Later times (an `Expires` another R2 client stored, say) are shown as the
+/// last representable second: `httpdate` panics beyond year 9999.
 pub fn http_date(secs: u64) -> String {
-    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs))
+    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs.min(MAX_HTTP_DATE_SECS)))
 }
 
 /// Parses an HTTP date (IMF-fixdate, RFC 850 or asctime) to seconds since
@@ -58,6 +63,8 @@ mod tests {
     #[test]
     fn formats_and_parses_http_dates() {
         assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(MAX_HTTP_DATE_SECS), "Fri, 31 Dec 9999 23:59:59 GMT");
+        assert_eq!(http_date(u64::MAX), "Fri, 31 Dec 9999 23:59:59 GMT");
         for text in [
             "Sun, 06 Nov 1994 08:49:37 GMT",
             "Sunday, 06-Nov-94 08:49:37 GMT",
