@@ -63,7 +63,10 @@ mod tests {
     #[test]
     fn formats_and_parses_http_dates() {
         assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(http_date(MAX_HTTP_DATE_SECS), "Fri, 31 Dec 9999 23:59:59 GMT");
+        assert_eq!(
+            http_date(MAX_HTTP_DATE_SECS),
+            "Fri, 31 Dec 9999 23:59:59 GMT"
+        );
         assert_eq!(http_date(u64::MAX), "Fri, 31 Dec 9999 23:59:59 GMT");
         for text in [
             "Sun, 06 Nov 1994 08:49:37 GMT",
