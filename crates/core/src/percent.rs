@@ -1,24 +1,69 @@
-//! Percent-decoding of URL path segments, exactly once and strictly.
+//! Percent-encoding, the one implementation for the whole crate: URL path
+//! segments (table names, object keys), query strings, connection strings.
+//!
+//! Decoding is strict on purpose: a `%` not followed by two hex digits, or
+//! bytes that are not UTF-8 once decoded, is an error, never "repaired" — a
+//! lenient decoder would let two different URLs name the same thing.
 
-/// Decodes `%XX` escapes; `None` for a malformed escape or bytes that are
-/// not UTF-8. `+` stays `+` (it means space only in query strings).
-pub fn decode_path(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
+/// Why a percent-encoded string could not be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeError {
+    /// A `%` not followed by two hexadecimal digits.
+    BadEscape,
+    /// The decoded bytes are not UTF-8.
+    NotUtf8,
+}
+
+/// Decodes `%XX` escapes exactly once. With `plus_is_space` (query strings,
+/// as `application/x-www-form-urlencoded` and JavaScript's `URLSearchParams`
+/// write them) `+` means a space; in paths `+` is itself.
+pub fn decode(text: &str, plus_is_space: bool) -> Result<String, DecodeError> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = |c: u8| (c as char).to_digit(16);
-            let hi = hex(*b.get(i + 1)?)?;
-            let lo = hex(*b.get(i + 2)?)?;
-            out.push((hi * 16 + lo) as u8);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let digit = |at: usize| {
+                    bytes
+                        .get(at)
+                        .and_then(|&b| (b as char).to_digit(16))
+                        .ok_or(DecodeError::BadEscape)
+                };
+                out.push((digit(i + 1)? * 16 + digit(i + 2)?) as u8);
+                i += 3;
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
         }
     }
-    String::from_utf8(out).ok()
+    String::from_utf8(out).map_err(|_| DecodeError::NotUtf8)
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, and `/`
+/// when `keep_slash` is set.
+pub fn encode(text: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for &b in text.as_bytes() {
+        let unreserved = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+        if unreserved || (keep_slash && b == b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes a path segment (`+` stays `+`); `None` when it is malformed.
+pub fn decode_path(s: &str) -> Option<String> {
+    decode(s, false).ok()
 }
 
 #[cfg(test)]

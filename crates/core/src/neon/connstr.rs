@@ -207,44 +207,12 @@ fn split_host_port(hostport: &str) -> Result<(&str, Option<u16>), ConnectionStri
 
 /// Decodes `%XX` escapes (and `+` as a space when `plus_is_space`, for query strings).
 fn percent_decode(s: &str, plus_is_space: bool) -> Result<String, ConnectionStringError> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or(ConnectionStringError::InvalidEncoding)?;
-                out.push(hex);
-                i += 3;
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|_| ConnectionStringError::InvalidEncoding)
+    crate::percent::decode(s, plus_is_space).map_err(|_| ConnectionStringError::InvalidEncoding)
 }
 
 /// Encodes everything but RFC 3986 unreserved characters.
 pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::percent::encode(s, false)
 }
 
 #[cfg(test)]

@@ -8,61 +8,7 @@
 use super::invalid;
 use crate::error::ApiError;
 
-/// Why a percent-encoded string could not be decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DecodeError {
-    /// A `%` not followed by two hexadecimal digits.
-    BadEscape,
-    /// The decoded bytes are not UTF-8.
-    NotUtf8,
-}
-
-/// Decodes `%XX` escapes exactly once. With `plus_is_space` (query strings,
-/// as `application/x-www-form-urlencoded` and JavaScript's `URLSearchParams`
-/// write them) `+` means a space; in paths `+` is itself.
-pub fn percent_decode(text: &str, plus_is_space: bool) -> Result<String, DecodeError> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let digit = |at: usize| {
-                    bytes
-                        .get(at)
-                        .and_then(|&b| (b as char).to_digit(16))
-                        .ok_or(DecodeError::BadEscape)
-                };
-                out.push((digit(i + 1)? * 16 + digit(i + 2)?) as u8);
-                i += 3;
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|_| DecodeError::NotUtf8)
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters, and `/`
-/// when `keep_slash` is set.
-pub fn percent_encode(text: &str, keep_slash: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    for &b in text.as_bytes() {
-        let unreserved = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
-        if unreserved || (keep_slash && b == b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use crate::percent::{decode as percent_decode, encode as percent_encode, DecodeError};
 
 /// One `name[=value]` pair of a query string, both decoded. `value` is
 /// `None` for a bare name (`?uploads`), `Some("")` for `name=`.

@@ -153,7 +153,7 @@ fn parse_u64(key: &str, v: &str) -> Result<u64, ApiError> {
 /// UTF-8 are a 400, never replacement characters that would quietly filter
 /// on another value.
 pub fn decode_query(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
-    use crate::objects::query::percent_decode;
+    use crate::percent::decode as percent_decode;
     let mut pairs = Vec::new();
     for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
