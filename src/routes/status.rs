@@ -2,7 +2,8 @@
 //!
 //! Any valid key may ask. All three checks run concurrently; if any fails
 //! the answer is 503 in the error format, naming the failing stores, with
-//! the per-store results in `details`.
+//! the per-store results in `details`. A healthy answer also carries the
+//! isolate's WebAssembly memory size, for spotting leaks under load.
 
 use crate::app::Ctx;
 use crate::http;
@@ -39,7 +40,14 @@ pub async fn handle(req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
         stores_json.insert((*name).to_string(), entry);
     }
     if failing.is_empty() {
-        http::json(200, &json!({ "status": "ok", "stores": stores_json }))
+        http::json(
+            200,
+            &json!({
+                "status": "ok",
+                "stores": stores_json,
+                "isolate": { "wasmMemoryBytes": wasm_memory_bytes() },
+            }),
+        )
     } else {
         Err(ApiError::new(
             ErrorCode::StoreUnavailable,
@@ -47,6 +55,21 @@ pub async fn handle(req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
         )
         .with_details(json!({ "failing": failing, "stores": stores_json }))
         .with_header("Retry-After", "5"))
+    }
+}
+
+/// The size of this isolate's WebAssembly linear memory: the Worker's whole
+/// Rust heap, stack and statics. It never shrinks, so under a steady load a
+/// value that keeps rising is a leak in the Worker itself (`make bench-load`
+/// reads it before and after its measured minute).
+fn wasm_memory_bytes() -> u64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        core::arch::wasm32::memory_size::<0>() as u64 * 65_536
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0
     }
 }
 

@@ -29,6 +29,9 @@ fn all_stores_ok(s: &Stack) -> Outcome {
         assert_eq!(v["stores"][store]["ok"], true, "{store}: {v}");
         assert!(v["stores"][store]["latencyMs"].is_u64(), "{store}: {v}");
     }
+    // WebAssembly memory comes in 64 KiB pages; a Worker has at least one.
+    let wasm = v["isolate"]["wasmMemoryBytes"].as_u64().unwrap_or(0);
+    assert!(wasm >= 65_536 && wasm % 65_536 == 0, "{v}");
     Ok(())
 }
 
