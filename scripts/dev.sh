@@ -85,11 +85,14 @@ if ! grep -q '^SIGNING_SECRET=' .dev.vars; then
 fi
 
 # 4. The Worker.
-node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" --show-interactive-dev-session=false &
+# scripts/serve-worker.mjs is `wrangler dev` with the DevTools inspector off
+# (with it on, wrangler's proxy keeps every log line: BENCHMARKS.md, "Memory");
+# STRATA_INSPECT=1 turns it back on for attaching DevTools.
+node scripts/serve-worker.mjs --ip 127.0.0.1 --port "$PORT" ${STRATA_INSPECT:+--inspect} &
 pids+=($!)
 for _ in $(seq 1 600); do
   node -e 'fetch(process.argv[1]).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))' "http://127.0.0.1:$PORT/v1/health" && break
-  kill -0 "${pids[1]}" 2>/dev/null || { say "wrangler dev exited"; exit 1; }
+  kill -0 "${pids[1]}" 2>/dev/null || { say "the Worker (wrangler) exited"; exit 1; }
   sleep 0.2
 done
 

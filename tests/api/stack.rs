@@ -255,9 +255,7 @@ impl Stack {
         persist: &Path,
     ) -> Result<Worker, String> {
         let root = repo_root();
-        let wrangler = root.join("node_modules/.bin/wrangler");
         let port = free_port()?;
-        let inspector = free_port()?;
         let mut keys = serde_json::json!({
             "test-admin": {"sha256": key_hash_hex(&self.admin_key), "scopes": ["admin"]},
             "test-objects-read": {"sha256": key_hash_hex(&self.objects_read_key), "scopes": ["objects:read"]},
@@ -282,18 +280,15 @@ impl Stack {
             vars.push((k, v));
         }
         let log_name = format!("{name}.log");
-        let mut cmd = Command::new(&wrangler);
+        // `wrangler dev` through wrangler's own API, inspector off, as `make
+        // dev` runs it (scripts/serve-worker.mjs says why).
+        let mut cmd = Command::new("node");
         cmd.current_dir(&root)
-            .args([
-                "dev",
-                "--ip",
-                "127.0.0.1",
-                "--show-interactive-dev-session=false",
-            ])
+            .arg("scripts/serve-worker.mjs")
+            .args(["--ip", "127.0.0.1", "--no-watch"])
             .args(["--port", &port.to_string()])
-            .args(["--inspector-port", &inspector.to_string()])
             .arg("--persist-to")
-            .arg(&persist);
+            .arg(persist);
         for (k, v) in &vars {
             cmd.args(["--var", &format!("{k}:{v}")]);
         }
@@ -304,7 +299,7 @@ impl Stack {
                 .stderr(log_file(&self.state_dir, &log_name)?),
         )
         .spawn()
-        .map_err(|e| format!("cannot start wrangler dev: {e}"))?;
+        .map_err(|e| format!("cannot start the Worker (node scripts/serve-worker.mjs): {e}"))?;
         let mut worker = Worker {
             child: Some(child),
             base: format!("http://127.0.0.1:{port}"),
