@@ -83,8 +83,10 @@ bench: build
 clean:
 	rm -rf build target node_modules .wrangler .strata
 
-# The load benchmark: 60 s of mixed reads and writes over all three stores
-# with 32 connections (wrk), workerd memory sampled. Numbers: BENCHMARKS.md.
+# The load benchmark: mixed reads and writes over all three stores with 32
+# connections (wrk), 180 s of warm-up then 60 s measured (STRATA_LOAD_WARMUP,
+# STRATA_LOAD_SECONDS); fails on any error or on workerd memory growing in the
+# measured minute. Numbers: BENCHMARKS.md.
 bench-load: build host-bins
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }; }; } \
 		|| { echo "install wrk (apt-get install wrk)"; exit 1; }
