@@ -26,6 +26,7 @@ pgid=$(ps -o pgid= -p "$(pgrep -f "serve-worker.mjs --port $port" | head -n 1)" 
 rss() { for p in $(pgrep -g "$pgid" -f workerd); do awk '/VmRSS/ {print $2}' "/proc/$p/status"; done | paste -sd+ | bc; }
 echo "baseline workerd RSS at start: $(($(rss) / 1024)) MiB"
 wrk -t2 -c32 -d"${seconds}s" "http://127.0.0.1:$port/" > "$dir/wrk" &
+wrk_pid=$!
 for t in $(seq 10 10 "$seconds"); do sleep 10; printf '%ss:%sMiB ' "$t" "$(($(rss) / 1024))"; done; echo
-wait
+wait "$wrk_pid"
 grep -E "requests in|Requests/sec|Non-2xx|Socket" "$dir/wrk"

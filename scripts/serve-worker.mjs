@@ -62,10 +62,12 @@ await worker.ready;
 const url = await worker.url;
 console.log(`Ready on ${url.origin}`);
 
+// A signal stops workerd cleanly; a second one, or 5 s without finishing, exits anyway.
 let stopping = false;
 const stop = async () => {
-  if (stopping) return;
+  if (stopping) process.exit(1);
   stopping = true;
+  setTimeout(() => process.exit(1), 5000).unref();
   await worker.dispose().catch(() => {});
   process.exit(0);
 };
