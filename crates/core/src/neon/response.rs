@@ -33,6 +33,22 @@ pub struct Field {
     pub format: String,
 }
 
+#[cfg(test)]
+impl Field {
+    /// A test column of an expression (no table) of type `type_oid`.
+    pub(crate) fn expression(name: &str, type_oid: u32) -> Field {
+        Field {
+            name: name.into(),
+            data_type_id: type_oid,
+            table_id: 0,
+            column_id: 0,
+            data_type_size: -1,
+            data_type_modifier: -1,
+            format: "text".into(),
+        }
+    }
+}
+
 /// One row: an array of values (array mode) or an object keyed by column name.
 ///
 /// Objects are kept as an ordered list of pairs, not a map, because Postgres allows duplicate
@@ -205,18 +221,6 @@ mod tests {
     use crate::neon::values::oid;
     use serde_json::json;
 
-    fn field(name: &str, type_oid: u32) -> Field {
-        Field {
-            name: name.into(),
-            data_type_id: type_oid,
-            table_id: 0,
-            column_id: 0,
-            data_type_size: -1,
-            data_type_modifier: -1,
-            format: "text".into(),
-        }
-    }
-
     #[test]
     fn command_tags() {
         assert_eq!(split_command_tag("SELECT 5"), ("SELECT".into(), Some(5)));
@@ -229,7 +233,10 @@ mod tests {
 
     #[test]
     fn response_serialises_with_neon_key_names() {
-        let fields = vec![field("n", oid::INT4), field("s", oid::TEXT)];
+        let fields = vec![
+            Field::expression("n", oid::INT4),
+            Field::expression("s", oid::TEXT),
+        ];
         let row = Row::from_text(&fields, [Some("1"), None], false, false);
         let resp = QueryResponse::new(fields, vec![row], "SELECT 1", false);
         assert_eq!(
@@ -251,7 +258,10 @@ mod tests {
 
     #[test]
     fn rows_in_raw_and_array_mode() {
-        let fields = vec![field("b", oid::BOOL), field("j", oid::JSONB)];
+        let fields = vec![
+            Field::expression("b", oid::BOOL),
+            Field::expression("j", oid::JSONB),
+        ];
         let raw = Row::from_text(&fields, [Some("t"), Some(r#"{"a": 1}"#)], true, true);
         assert_eq!(raw, Row::Array(vec![json!("t"), json!(r#"{"a": 1}"#)]));
         let typed = Row::from_text(&fields, [Some("t"), Some(r#"{"a": 1}"#)], false, true);
@@ -260,7 +270,10 @@ mod tests {
 
     #[test]
     fn duplicate_column_names_are_all_written_and_read_back() {
-        let fields = vec![field("a", oid::INT4), field("a", oid::INT4)];
+        let fields = vec![
+            Field::expression("a", oid::INT4),
+            Field::expression("a", oid::INT4),
+        ];
         let row = Row::from_text(&fields, [Some("1"), Some("2")], false, false);
         let text = serde_json::to_string(&row).unwrap();
         assert_eq!(text, r#"{"a":1,"a":2}"#);

@@ -201,32 +201,20 @@ mod tests {
     use crate::neon::{Field, Row};
     use serde_json::json;
 
-    fn field(name: &str, type_oid: u32) -> Field {
-        Field {
-            name: name.into(),
-            data_type_id: type_oid,
-            table_id: 0,
-            column_id: 0,
-            data_type_size: -1,
-            data_type_modifier: -1,
-            format: "text".into(),
-        }
-    }
-
     #[test]
     fn converts_every_common_type() {
         let fields = vec![
-            field("i4", 23),
-            field("i8", 20),
-            field("num", 1700),
-            field("b", 16),
-            field("j", 3802),
-            field("arr", 1007),
-            field("bin", 17),
-            field("ts", 1184),
-            field("u", 2950),
-            field("n", 25),
-            field("f", 701),
+            Field::expression("i4", 23),
+            Field::expression("i8", 20),
+            Field::expression("num", 1700),
+            Field::expression("b", 16),
+            Field::expression("j", 3802),
+            Field::expression("arr", 1007),
+            Field::expression("bin", 17),
+            Field::expression("ts", 1184),
+            Field::expression("u", 2950),
+            Field::expression("n", 25),
+            Field::expression("f", 701),
         ];
         let texts = [
             Some("42"),
