@@ -18,7 +18,7 @@ use strata_core::jwt::jwks::{JwkSet, KeyChoice, KeySetCache, MAX_JWKS_BYTES};
 use strata_core::jwt::{JwtConfig, TokenError, UnverifiedToken};
 use strata_core::ApiError;
 use wasm_bindgen::JsValue;
-use worker::{AbortController, Date, Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Date, Env, Headers, Method, Request, RequestInit, Response};
 
 /// A fetched key set and the `CryptoKey`s imported from it so far.
 struct Keys {
@@ -142,13 +142,7 @@ async fn fetch(env: &Env, url: &str) -> Result<JwkSet, ApiError> {
     init.with_method(Method::Get).with_headers(headers);
     let request = Request::new_with_init(url, &init)
         .map_err(|_| ApiError::config("JWT_JWKS_URL", "is not a valid URL"))?;
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let call = async {
-        let mut response = Fetch::Request(request)
-            .send_with_signal(&signal)
-            .await
-            .map_err(|e| StoreError::unavailable("jwks", e))?;
+    let read = |mut response: Response| async move {
         let status = response.status_code();
         if status != 200 {
             return Err(StoreError::unavailable("jwks", format!("HTTP {status}")));
@@ -171,12 +165,9 @@ async fn fetch(env: &Env, url: &str) -> Result<JwkSet, ApiError> {
             .map_err(|e| StoreError::unavailable("jwks", e))?;
         JwkSet::parse(&body).map_err(|e| StoreError::unavailable("jwks", e.0))
     };
-    match stores::with_timeout("jwks", timeout, call).await {
+    match stores::fetch_within("jwks", timeout, request, read).await {
         Ok(set) => Ok(set),
-        Err(StoreError::Timeout { .. }) => {
-            controller.abort();
-            Err(unavailable("no answer within STORE_TIMEOUT_MS"))
-        }
+        Err(StoreError::Timeout { .. }) => Err(unavailable("no answer within STORE_TIMEOUT_MS")),
         Err(e) => Err(e.into()),
     }
 }

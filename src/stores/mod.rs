@@ -13,7 +13,7 @@ use futures_util::future::{select, Either};
 use std::future::Future;
 use std::time::Duration;
 use strata_core::{ApiError, ErrorCode};
-use worker::Delay;
+use worker::{AbortController, Delay, Fetch, Request, Response};
 
 /// A store failed to do what was asked, for a reason that is not the client's.
 #[derive(Debug)]
@@ -96,6 +96,35 @@ pub async fn with_timeout<T>(
         Either::Left((result, _)) => result,
         Either::Right(_) => Err(StoreError::Timeout { store }),
     }
+}
+
+/// Sends `request` as a subrequest and hands its response to `read`, all
+/// within `ms` milliseconds. On timeout the subrequest is aborted: dropping
+/// the future would not cancel it (and Neon cancels the query when the
+/// connection drops). A failure to send is [`StoreError::Unavailable`].
+pub async fn fetch_within<T, Fut>(
+    store: &'static str,
+    ms: u64,
+    request: Request,
+    read: impl FnOnce(Response) -> Fut,
+) -> Result<T, StoreError>
+where
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let call = async {
+        let response = Fetch::Request(request)
+            .send_with_signal(&signal)
+            .await
+            .map_err(|e| StoreError::unavailable(store, e))?;
+        read(response).await
+    };
+    let result = with_timeout(store, ms, call).await;
+    if matches!(result, Err(StoreError::Timeout { .. })) {
+        controller.abort();
+    }
+    result
 }
 
 /// Runs statements on a SQL store (atomically when there are several), with

@@ -12,7 +12,7 @@ use strata_core::sql::pg;
 use strata_core::sql::request::{Isolation, Statement};
 use strata_core::sql::result::{RowMode, SqlResult};
 use strata_core::{ApiError, ErrorCode};
-use worker::{AbortController, Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Env, Headers, Method, Request, RequestInit};
 
 /// A Neon SQL-over-HTTP client for one request.
 pub struct NeonClient {
@@ -68,33 +68,26 @@ impl NeonClient {
             StoreError::Config(ApiError::config("NEON_SQL_URL", "is not a valid URL"))
         })?;
 
-        let controller = AbortController::default();
-        let signal = controller.signal();
-        let call = async {
-            let mut response = Fetch::Request(request)
-                .send_with_signal(&signal)
-                .await
-                .map_err(|e| StoreError::unavailable("neon", e))?;
-            let status = response.status_code();
-            if status == 413 || status == 507 {
-                return Ok(NeonReply::TooLarge(status));
-            }
-            let json: serde_json::Value = response.json().await.map_err(|e| {
-                StoreError::unavailable("neon", format!("HTTP {status}, unreadable body: {e}"))
-            })?;
-            match status {
-                200 => Ok(NeonReply::Ok(json)),
-                400 => Ok(NeonReply::Rejected(json)),
-                _ => Err(StoreError::unavailable("neon", format!("HTTP {status}"))),
-            }
-        };
-        let result = super::with_timeout("neon", self.timeout_ms, call).await;
-        if matches!(result, Err(StoreError::Timeout { .. })) {
-            // Dropping the future does not cancel the subrequest; aborting does,
-            // and Neon cancels the query when the connection drops.
-            controller.abort();
-        }
-        result
+        super::fetch_within(
+            "neon",
+            self.timeout_ms,
+            request,
+            |mut response| async move {
+                let status = response.status_code();
+                if status == 413 || status == 507 {
+                    return Ok(NeonReply::TooLarge(status));
+                }
+                let json: serde_json::Value = response.json().await.map_err(|e| {
+                    StoreError::unavailable("neon", format!("HTTP {status}, unreadable body: {e}"))
+                })?;
+                match status {
+                    200 => Ok(NeonReply::Ok(json)),
+                    400 => Ok(NeonReply::Rejected(json)),
+                    _ => Err(StoreError::unavailable("neon", format!("HTTP {status}"))),
+                }
+            },
+        )
+        .await
     }
 
     /// Runs `select 1` for real.
