@@ -607,21 +607,7 @@ fn log_has_subject(s: &Stack) -> Outcome {
         Some(body.as_bytes()),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    let mut line = None;
-    for _ in 0..40 {
-        line = s
-            .worker_log()
-            .lines()
-            .find(|l| l.contains(marker))
-            .map(str::to_string);
-        if line.is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let line = line.expect("a log line for the request");
-    let v: Value =
-        serde_json::from_str(&line[line.find('{').unwrap_or(0)..]).expect("JSON log line");
+    let v = s.log_record(marker);
     assert_eq!(v["keyId"], "jwt:log-subject-42");
     let log = s.worker_log();
     assert!(!log.contains(&token), "a token must never be logged");

@@ -1,6 +1,7 @@
 //! Typed HTTP helpers for the tests: every request goes through [`call`].
 
 use crate::stack::Stack;
+use std::io::Read;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -49,15 +50,73 @@ impl Reply {
     }
 }
 
+/// The agent for ordinary calls: a hung Worker fails the test within 60 s.
 fn agent() -> &'static ureq::Agent {
     static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
-    AGENT.get_or_init(|| {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into()
-    })
+    AGENT.get_or_init(|| make_agent(60))
+}
+
+/// The agent for large transfers (hundreds of MiB through the objects routes).
+fn transfer_agent() -> &'static ureq::Agent {
+    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
+    AGENT.get_or_init(|| make_agent(600))
+}
+
+fn make_agent(seconds: u64) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(seconds)))
+        .build()
+        .into()
+}
+
+/// A request body.
+pub enum Body<'a> {
+    None,
+    Bytes(&'a [u8]),
+    /// Streamed; sent chunked unless the headers give a Content-Length.
+    Reader(Box<dyn Read + Send + 'static>),
+}
+
+/// Sends one request and returns the response with its body unread: the
+/// one place requests are built. `transfer` allows large bodies ten minutes.
+pub fn send(
+    base: &str,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Body,
+    transfer: bool,
+) -> ureq::http::Response<ureq::Body> {
+    let mut builder = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"));
+    if let Some(key) = key {
+        builder = builder.header("authorization", format!("Bearer {key}"));
+    }
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let agent = if transfer { transfer_agent() } else { agent() };
+    let result = match body {
+        Body::None => agent.run(builder.body(()).expect("valid request")),
+        Body::Bytes(b) => agent.run(builder.body(b.to_vec()).expect("valid request")),
+        Body::Reader(r) => agent.run(
+            builder
+                .body(ureq::SendBody::from_owned_reader(r))
+                .expect("valid request"),
+        ),
+    };
+    result.unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// The response's headers, names lowercase.
+pub fn header_list(resp: &ureq::http::Response<ureq::Body>) -> Vec<(String, String)> {
+    resp.headers()
+        .iter()
+        .map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect()
 }
 
 /// Sends a request to the Worker. `key` becomes `Authorization: Bearer <key>`.
@@ -81,26 +140,10 @@ pub fn call_base(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> Reply {
-    let mut builder = ureq::http::Request::builder()
-        .method(method)
-        .uri(format!("{base}{path}"));
-    if let Some(key) = key {
-        builder = builder.header("authorization", format!("Bearer {key}"));
-    }
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    let result = match body {
-        Some(bytes) => agent().run(builder.body(bytes.to_vec()).expect("valid request")),
-        None => agent().run(builder.body(()).expect("valid request")),
-    };
-    let mut resp = result.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let body = body.map_or(Body::None, Body::Bytes);
+    let mut resp = send(base, method, path, key, headers, body, false);
     let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
+    let headers = header_list(&resp);
     let body = resp
         .body_mut()
         .read_to_string()
@@ -115,4 +158,18 @@ pub fn call_base(
 /// `GET` with the admin key.
 pub fn get(s: &Stack, path: &str) -> Reply {
     call(s, "GET", path, Some(&s.admin_key), &[], None)
+}
+
+/// Runs one statement with the admin key on `store` (`d1` or `pg`); it must succeed.
+pub fn admin_sql(s: &Stack, store: &str, sql: &str) {
+    let body = serde_json::json!({ "sql": sql }).to_string();
+    let r = call(
+        s,
+        "POST",
+        &format!("/v1/{store}/query"),
+        Some(&s.admin_key),
+        &[("content-type", "application/json")],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{store}: {sql}: {}", r.body);
 }

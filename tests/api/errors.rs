@@ -80,21 +80,7 @@ fn log_lines(s: &Stack) -> Outcome {
     );
     assert_eq!(r.status, 200, "{}", r.body);
     // wrangler flushes console output shortly after the response.
-    let mut line = None;
-    for _ in 0..40 {
-        line = s
-            .worker_log()
-            .lines()
-            .find(|l| l.contains(marker))
-            .map(str::to_string);
-        if line.is_some() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let line = line.expect("a log line for the request");
-    let json_start = line.find('{').expect("JSON in the log line");
-    let v: serde_json::Value = serde_json::from_str(&line[json_start..]).expect("log line is JSON");
+    let v = s.log_record(marker);
     assert_eq!(v["method"], "GET");
     assert_eq!(v["route"], "/v1/status");
     assert_eq!(v["status"], 200);

@@ -13,6 +13,7 @@
 //! run (each run prints its seed), `STRATA_FUZZ_MAX_EXAMPLES` changes how
 //! many cases each operation gets per phase.
 
+use crate::client::admin_sql as sql;
 use crate::client::call;
 use crate::stack::{repo_root, Stack};
 use crate::{Outcome, TestFn};
@@ -30,19 +31,6 @@ pub fn tests() -> Vec<TestFn> {
 
 /// Longest the fuzzer may run before the test gives up on it.
 const LIMIT: Duration = Duration::from_secs(420);
-
-fn sql(s: &Stack, store: &str, sql: &str) {
-    let body = json!({ "sql": sql }).to_string();
-    let r = call(
-        s,
-        "POST",
-        &format!("/v1/{store}/query"),
-        Some(&s.admin_key),
-        &[("content-type", "application/json")],
-        Some(body.as_bytes()),
-    );
-    assert_eq!(r.status, 200, "{store}: {sql}: {}", r.body);
-}
 
 /// Real tables and objects for the fuzzer to hit: the REST tables are the
 /// dictionary in schemathesis.toml (fuzz_d1 is a D1 table in the tests'

@@ -15,10 +15,9 @@
 //! workerd (V8 heaps of the Worker, local D1 and R2, allocator arenas) grows
 //! for a few minutes before it levels off, also for a trivial Worker.
 
-use crate::client::call;
+use crate::client::{admin_sql, call};
 use crate::stack::Stack;
 use crate::{Outcome, TestFn};
-use serde_json::json;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -27,27 +26,16 @@ pub fn benches() -> Vec<TestFn> {
 }
 
 fn setup(s: &Stack) {
-    for (store, sql) in [
-        (
-            "d1",
-            "create table load_d1 (id integer primary key autoincrement, v text)",
-        ),
-        (
-            "pg",
-            "create table load_pg (id bigserial primary key, v text)",
-        ),
-    ] {
-        let body = json!({"sql": sql}).to_string();
-        let r = call(
-            s,
-            "POST",
-            &format!("/v1/{store}/query"),
-            Some(&s.admin_key),
-            &[("content-type", "application/json")],
-            Some(body.as_bytes()),
-        );
-        assert_eq!(r.status, 200, "{}", r.body);
-    }
+    admin_sql(
+        s,
+        "d1",
+        "create table load_d1 (id integer primary key autoincrement, v text)",
+    );
+    admin_sql(
+        s,
+        "pg",
+        "create table load_pg (id bigserial primary key, v text)",
+    );
     let r = call(
         s,
         "PUT",

@@ -5,13 +5,13 @@
 //! Every test works under its own key prefix: the tests share one bucket and
 //! run in parallel.
 
+use crate::client::{header_list, send, Body};
 use crate::stack::{Stack, SIGNING_SECRET};
 use crate::{Outcome, TestFn};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 pub fn tests() -> Vec<TestFn> {
@@ -108,53 +108,6 @@ impl Resp {
     }
 }
 
-fn agent() -> &'static ureq::Agent {
-    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
-    AGENT.get_or_init(|| {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(600)))
-            .build()
-            .into()
-    })
-}
-
-enum Body<'a> {
-    None,
-    Bytes(&'a [u8]),
-    /// Streamed; sent chunked unless the headers give a Content-Length.
-    Reader(Box<dyn Read + Send + 'static>),
-}
-
-fn send(
-    base: &str,
-    method: &str,
-    path: &str,
-    key: Option<&str>,
-    headers: &[(&str, &str)],
-    body: Body,
-) -> ureq::http::Response<ureq::Body> {
-    let mut builder = ureq::http::Request::builder()
-        .method(method)
-        .uri(format!("{base}{path}"));
-    if let Some(key) = key {
-        builder = builder.header("authorization", format!("Bearer {key}"));
-    }
-    for (n, v) in headers {
-        builder = builder.header(*n, *v);
-    }
-    let result = match body {
-        Body::None => agent().run(builder.body(()).expect("request")),
-        Body::Bytes(b) => agent().run(builder.body(b.to_vec()).expect("request")),
-        Body::Reader(r) => agent().run(
-            builder
-                .body(ureq::SendBody::from_owned_reader(r))
-                .expect("request"),
-        ),
-    };
-    result.unwrap_or_else(|e| panic!("{method} {path}: {e}"))
-}
-
 fn request(
     base: &str,
     method: &str,
@@ -163,13 +116,9 @@ fn request(
     headers: &[(&str, &str)],
     body: Body,
 ) -> Resp {
-    let mut resp = send(base, method, path, key, headers, body);
+    let mut resp = send(base, method, path, key, headers, body, true);
     let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
+    let headers = header_list(&resp);
     let mut bytes = Vec::new();
     if method != "HEAD" {
         resp.body_mut()
@@ -695,13 +644,8 @@ fn raw_put_decision(s: &Stack, path: &str, length: u64) -> String {
         s.admin_key
     );
     stream.write_all(head.as_bytes()).expect("write");
-    for _ in 0..100 {
-        if let Some(line) = s.worker_log().lines().find(|l| l.contains(&marker)) {
-            return line.to_string();
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    String::from("no log line for the request")
+    s.log_line(&marker, Duration::from_secs(10))
+        .unwrap_or_else(|| String::from("no log line for the request"))
 }
 
 fn keys(s: &Stack) -> Outcome {
@@ -953,7 +897,15 @@ fn multipart_large(s: &Stack) -> Outcome {
     );
 
     // Down again, streamed and hashed.
-    let mut resp = send(&s.base, "GET", &p, Some(&s.admin_key), &[], Body::None);
+    let mut resp = send(
+        &s.base,
+        "GET",
+        &p,
+        Some(&s.admin_key),
+        &[],
+        Body::None,
+        true,
+    );
     assert_eq!(resp.status().as_u16(), 200);
     let header = |n: &str| {
         resp.headers()

@@ -1,6 +1,7 @@
 //! `/v1/rest/{table}`: the PostgREST grammar, run identically on a D1 table
 //! and the same table on Postgres.
 
+use crate::client::admin_sql as sql;
 use crate::client::{call, call_base, Reply};
 use crate::stack::Stack;
 use crate::{Outcome, TestFn};
@@ -28,19 +29,6 @@ pub fn tests() -> Vec<TestFn> {
 
 /// The same table on both stores: (store, table name).
 const PAIRS: [(&str, &str); 2] = [("d1", "rest_people"), ("pg", "rest_people_pg")];
-
-fn sql(s: &Stack, store: &str, sql: &str) {
-    let body = json!({"sql": sql}).to_string();
-    let r = call(
-        s,
-        "POST",
-        &format!("/v1/{store}/query"),
-        Some(&s.admin_key),
-        &[("content-type", "application/json")],
-        Some(body.as_bytes()),
-    );
-    assert_eq!(r.status, 200, "{store}: {sql}: {}", r.body);
-}
 
 fn rest(
     s: &Stack,

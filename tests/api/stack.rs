@@ -322,6 +322,32 @@ impl Stack {
     pub fn worker_log(&self) -> String {
         self.wrangler.as_ref().map(Worker::log).unwrap_or_default()
     }
+
+    /// The Worker's log line for the request that carried `x-request-id:
+    /// request_id`, waiting up to `patience` for wrangler to flush it.
+    pub fn log_line(&self, request_id: &str, patience: Duration) -> Option<String> {
+        let deadline = Instant::now() + patience;
+        loop {
+            let log = self.worker_log();
+            if let Some(line) = log.lines().find(|l| l.contains(request_id)) {
+                return Some(line.to_string());
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// [`Stack::log_line`] as the structured record it holds.
+    pub fn log_record(&self, request_id: &str) -> serde_json::Value {
+        let line = self
+            .log_line(request_id, Duration::from_secs(4))
+            .unwrap_or_else(|| panic!("no log line for request {request_id}"));
+        let start = line.find('{').unwrap_or(0);
+        serde_json::from_str(&line[start..])
+            .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"))
+    }
 }
 
 /// One `wrangler dev` process serving the Worker; stopped on drop.
