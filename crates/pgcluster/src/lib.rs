@@ -24,8 +24,10 @@
 //! * `account` — which account the server runs as; handing it files.
 //! * `postmaster` — the server child process: spawn tied to our lifetime, fast shutdown.
 //! * `probe` — a tiny blocking client: readiness check and database creation.
+//! * [`login`] — Postgres password authentication without I/O, shared with neon-local.
 
 mod account;
+pub mod login;
 mod postmaster;
 mod probe;
 

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use fallible_iterator::FallibleIterator;
-use postgres_protocol::authentication::md5_hash;
-use postgres_protocol::authentication::sasl::{ChannelBinding, ScramSha256, SCRAM_SHA_256};
 use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
+
+use crate::login::{Login, LoginError, Step};
 
 /// Why a probe failed.
 #[derive(Debug)]
@@ -33,6 +33,12 @@ impl std::fmt::Display for ProbeError {
             ProbeError::Server { code, message } => write!(f, "{message} (SQLSTATE {code})"),
             ProbeError::Protocol(m) => write!(f, "protocol error: {m}"),
         }
+    }
+}
+
+impl From<LoginError> for ProbeError {
+    fn from(e: LoginError) -> Self {
+        ProbeError::Protocol(e.to_string())
     }
 }
 
@@ -77,50 +83,18 @@ impl Session {
         )?;
         session.send(&mut out)?;
 
-        let mut scram: Option<ScramSha256> = None;
+        let mut login = Login::new(user.as_bytes(), password.as_bytes());
         loop {
-            match session.receive()? {
-                Message::AuthenticationOk => {}
-                Message::AuthenticationCleartextPassword => {
-                    frontend::password_message(password.as_bytes(), &mut out)?;
+            let message = session.receive()?;
+            match login.step(&message, &mut out)? {
+                Step::Send => {
                     session.send(&mut out)?;
+                    continue;
                 }
-                Message::AuthenticationMd5Password(body) => {
-                    let hash = md5_hash(user.as_bytes(), password.as_bytes(), body.salt());
-                    frontend::password_message(hash.as_bytes(), &mut out)?;
-                    session.send(&mut out)?;
-                }
-                Message::AuthenticationSasl(body) => {
-                    let mut mechanisms = body.mechanisms();
-                    let mut offered = false;
-                    while let Some(mechanism) = mechanisms.next()? {
-                        offered |= mechanism == SCRAM_SHA_256;
-                    }
-                    if !offered {
-                        return Err(ProbeError::Protocol(
-                            "server offers no SCRAM-SHA-256".into(),
-                        ));
-                    }
-                    let state =
-                        ScramSha256::new(password.as_bytes(), ChannelBinding::unsupported());
-                    frontend::sasl_initial_response(SCRAM_SHA_256, state.message(), &mut out)?;
-                    session.send(&mut out)?;
-                    scram = Some(state);
-                }
-                Message::AuthenticationSaslContinue(body) => {
-                    let state = scram
-                        .as_mut()
-                        .ok_or_else(|| ProbeError::Protocol("unexpected SASL continue".into()))?;
-                    state.update(body.data())?;
-                    frontend::sasl_response(state.message(), &mut out)?;
-                    session.send(&mut out)?;
-                }
-                Message::AuthenticationSaslFinal(body) => {
-                    let state = scram
-                        .as_mut()
-                        .ok_or_else(|| ProbeError::Protocol("unexpected SASL final".into()))?;
-                    state.finish(body.data())?;
-                }
+                Step::Read => continue,
+                Step::NotMine => {}
+            }
+            match message {
                 Message::ReadyForQuery(_) => return Ok(session),
                 Message::ErrorResponse(body) => return Err(server_error(body.fields())),
                 Message::ParameterStatus(_)

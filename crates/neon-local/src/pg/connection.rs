@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use fallible_iterator::FallibleIterator;
-use postgres_protocol::authentication::md5_hash;
-use postgres_protocol::authentication::sasl::{ChannelBinding, ScramSha256, SCRAM_SHA_256};
+use pgcluster::login::{Login, LoginError, Step};
 use postgres_protocol::message::backend::{ErrorFields, Message};
 use postgres_protocol::message::frontend;
 use strata_core::neon::{ErrorBody, Field};
@@ -45,6 +44,15 @@ impl std::fmt::Display for PgError {
 }
 
 impl std::error::Error for PgError {}
+
+impl From<LoginError> for PgError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::Encode(m) => PgError::Encode(m),
+            LoginError::Protocol(m) => PgError::Protocol(m),
+        }
+    }
+}
 
 impl From<io::Error> for PgError {
     fn from(e: io::Error) -> Self {
@@ -153,58 +161,18 @@ impl Connection {
             .map_err(|e| PgError::Encode(e.to_string()))?;
         self.flush().await?;
 
-        let password = startup.password.as_bytes();
-        let mut scram: Option<ScramSha256> = None;
+        let mut login = Login::new(startup.user.as_bytes(), startup.password.as_bytes());
         loop {
-            match self.receive().await? {
-                Message::AuthenticationOk => {}
-                Message::AuthenticationCleartextPassword => {
-                    frontend::password_message(password, &mut self.write_buf)
-                        .map_err(|e| PgError::Encode(e.to_string()))?;
+            let message = self.receive().await?;
+            match login.step(&message, &mut self.write_buf)? {
+                Step::Send => {
                     self.flush().await?;
+                    continue;
                 }
-                Message::AuthenticationMd5Password(body) => {
-                    let hash = md5_hash(startup.user.as_bytes(), password, body.salt());
-                    frontend::password_message(hash.as_bytes(), &mut self.write_buf)
-                        .map_err(|e| PgError::Encode(e.to_string()))?;
-                    self.flush().await?;
-                }
-                Message::AuthenticationSasl(body) => {
-                    let mut mechanisms = body.mechanisms();
-                    let mut offered = false;
-                    while let Some(mechanism) = mechanisms.next()? {
-                        offered |= mechanism == SCRAM_SHA_256;
-                    }
-                    if !offered {
-                        return Err(PgError::Protocol(
-                            "the server offers no SCRAM-SHA-256 authentication".into(),
-                        ));
-                    }
-                    // No TLS to the upstream, so no channel binding.
-                    let state = ScramSha256::new(password, ChannelBinding::unsupported());
-                    frontend::sasl_initial_response(
-                        SCRAM_SHA_256,
-                        state.message(),
-                        &mut self.write_buf,
-                    )?;
-                    self.flush().await?;
-                    scram = Some(state);
-                }
-                Message::AuthenticationSaslContinue(body) => {
-                    let state = scram
-                        .as_mut()
-                        .ok_or_else(|| PgError::Protocol("unexpected SASL continue".into()))?;
-                    state.update(body.data())?;
-                    frontend::sasl_response(state.message(), &mut self.write_buf)?;
-                    self.flush().await?;
-                }
-                Message::AuthenticationSaslFinal(body) => {
-                    let state = scram
-                        .as_mut()
-                        .ok_or_else(|| PgError::Protocol("unexpected SASL final".into()))?;
-                    // Verifies the server knew the password too.
-                    state.finish(body.data())?;
-                }
+                Step::Read => continue,
+                Step::NotMine => {}
+            }
+            match message {
                 Message::BackendKeyData(body) => {
                     self.cancel_token = Some(CancelToken {
                         addr,
@@ -220,7 +188,7 @@ impl Connection {
                 Message::ParameterStatus(_) | Message::NoticeResponse(_) => {}
                 _ => {
                     return Err(PgError::Protocol(
-                        "unsupported authentication method requested by the server".into(),
+                        "unexpected message during login".into(),
                     ))
                 }
             }
