@@ -49,6 +49,8 @@ step() {
   printf '\n[deploy] %d/5 %s\n' "$step_no" "$*" >&2
 }
 die() { printf '[deploy] error: %s\n' "$*" >&2; exit 1; }
+# start_neon_local, json_field
+. "$(dirname "$0")/neon-local.sh"
 stopped() { printf '[deploy] stopped: step %d failed; nothing after it ran\n' "$step_no" >&2; }
 
 tmp=""
@@ -99,15 +101,9 @@ if [ -n "${DATABASE_URL:-}" ]; then
   "$STRATA_DEV" migrate --dir migrations/pg --dry-run
 else
   step "Postgres migrations (dry run): applied to a throw-away local PostgreSQL"
-  "$NEON_LOCAL" --listen 127.0.0.1:0 --quiet > "$tmp/ready" 2> "$tmp/neon-local.log" &
-  neon_pid=$!
-  for _ in $(seq 1 300); do
-    [ -s "$tmp/ready" ] && break
-    kill -0 "$neon_pid" 2>/dev/null || { tail -n 20 "$tmp/neon-local.log" >&2; die "neon-local failed to start"; }
-    sleep 0.1
-  done
-  [ -s "$tmp/ready" ] || die "neon-local did not start within 30 s"
-  url=$(node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8").split("\n")[0]).database_url)' "$tmp/ready")
+  start_neon_local "$NEON_LOCAL" "$tmp/ready" "$tmp/neon-local.log" --listen 127.0.0.1:0 --quiet ||
+    die "no throw-away PostgreSQL"
+  url=$(json_field "$tmp/ready" database_url)
   DATABASE_URL=$url "$STRATA_DEV" migrate --dir migrations/pg
   kill -TERM "$neon_pid" 2>/dev/null || true
   wait "$neon_pid" 2>/dev/null || true

@@ -18,6 +18,8 @@ TARGET_DIR=${CARGO_TARGET_DIR:-target}
 BIN=$TARGET_DIR/debug
 
 say() { printf '[dev] %s\n' "$*" >&2; }
+# start_neon_local, json_field
+. "$(dirname "$0")/neon-local.sh"
 
 mkdir -p .strata
 pids=()
@@ -36,19 +38,13 @@ trap 'exit 143' TERM
 # 1. PostgreSQL + the local Neon endpoint (neon-local owns the postgres
 #    process: it can never outlive it).
 ready_file=.strata/neon-local.ready
-: > "$ready_file"
-"$BIN/neon-local" --listen "127.0.0.1:$NEON_PORT" --data-dir .strata/pg --pg-port "$PG_PORT" \
-  > "$ready_file" 2> .strata/neon-local.log &
-pids+=($!)
-for _ in $(seq 1 300); do
-  [ -s "$ready_file" ] && break
-  kill -0 "${pids[0]}" 2>/dev/null || { say "neon-local failed:"; tail -n 20 .strata/neon-local.log >&2; exit 1; }
-  sleep 0.1
-done
-[ -s "$ready_file" ] || { say "neon-local did not start"; tail -n 20 .strata/neon-local.log >&2; exit 1; }
-json_field() { node -e 'const v=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8").split("\n")[0]); process.stdout.write(String(v[process.argv[2]]))' "$ready_file" "$1"; }
-DATABASE_URL=$(json_field database_url)
-NEON_SQL_URL=$(json_field sql_url)
+started=0
+start_neon_local "$BIN/neon-local" "$ready_file" .strata/neon-local.log \
+  --listen "127.0.0.1:$NEON_PORT" --data-dir .strata/pg --pg-port "$PG_PORT" && started=1
+pids+=("$neon_pid")
+[ "$started" = 1 ] || { say "see .strata/neon-local.log"; exit 1; }
+DATABASE_URL=$(json_field "$ready_file" database_url)
+NEON_SQL_URL=$(json_field "$ready_file" sql_url)
 
 # 2. Migrations: Postgres over a direct connection, D1 with wrangler's own.
 "$BIN/strata-dev" migrate --database-url "$DATABASE_URL" --dir migrations/pg

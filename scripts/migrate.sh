@@ -28,10 +28,8 @@ export WRANGLER_SEND_METRICS=false
 say() { printf '[migrate] %s\n' "$*" >&2; }
 die() { printf '[migrate] error: %s\n' "$*" >&2; exit 1; }
 
-# A field of a one-line JSON object (neon-local's ready line) in a file.
-json_field() {
-  node -e 'const v=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8").split("\n")[0]); process.stdout.write(String(v[process.argv[2]] ?? ""))' "$1" "$2"
-}
+# start_neon_local, json_field
+. "$(dirname "$0")/neon-local.sh"
 
 # The port of the PostgreSQL running on $PG_DATA, if one is (postmaster.pid:
 # line 1 the pid, line 4 the port).
@@ -72,15 +70,8 @@ else
   say "Postgres: starting the local cluster ($PG_DATA, port $PG_PORT) for the migration"
   mkdir -p .strata
   tmp=$(mktemp -d)
-  "$NEON_LOCAL" --listen 127.0.0.1:0 --data-dir "$PG_DATA" --pg-port "$PG_PORT" --quiet \
-    > "$tmp/ready" 2> "$tmp/log" &
-  neon_pid=$!
-  for _ in $(seq 1 300); do
-    [ -s "$tmp/ready" ] && break
-    kill -0 "$neon_pid" 2>/dev/null || { tail -n 20 "$tmp/log" >&2; die "neon-local failed to start"; }
-    sleep 0.1
-  done
-  [ -s "$tmp/ready" ] || { tail -n 20 "$tmp/log" >&2; die "neon-local did not start within 30 s"; }
+  start_neon_local "$NEON_LOCAL" "$tmp/ready" "$tmp/log" \
+    --listen 127.0.0.1:0 --data-dir "$PG_DATA" --pg-port "$PG_PORT" --quiet || die "no local PostgreSQL"
   pg_url=$(json_field "$tmp/ready" database_url)
 fi
 [ -n "$pg_url" ] || die "no Postgres URL"
