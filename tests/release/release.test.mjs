@@ -59,7 +59,7 @@ esac`,
 function fixture({ databaseId = REAL_ID } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-release-'));
   fs.mkdirSync(path.join(dir, 'scripts'));
-  for (const name of ['deploy.sh', 'bundle-budget.sh', 'provision.sh', 'neon-branch.sh']) {
+  for (const name of ['deploy.sh', 'neon-local.sh', 'bundle-budget.sh', 'provision.sh', 'neon-branch.sh']) {
     fs.copyFileSync(path.join(repoRoot, 'scripts', name), path.join(dir, 'scripts', name));
     fs.chmodSync(path.join(dir, 'scripts', name), 0o755);
   }
