@@ -186,11 +186,7 @@ impl Connection {
                 }
                 Message::ErrorResponse(body) => return Err(server_error(body.fields())),
                 Message::ParameterStatus(_) | Message::NoticeResponse(_) => {}
-                _ => {
-                    return Err(PgError::Protocol(
-                        "unexpected message during login".into(),
-                    ))
-                }
+                _ => return Err(PgError::Protocol("unexpected message during login".into())),
             }
         }
     }
