@@ -11,6 +11,8 @@ use crate::error::ApiError;
 pub struct NeonConfig {
     connection_string: String,
     sql_url: String,
+    /// The setting the connection string came from, for error messages.
+    setting: &'static str,
 }
 
 impl std::fmt::Debug for NeonConfig {
@@ -32,13 +34,38 @@ impl NeonConfig {
         database_url: Option<&str>,
         neon_sql_url: Option<&str>,
     ) -> Result<NeonConfig, ApiError> {
+        Self::from_setting("DATABASE_URL", database_url, neon_sql_url)
+    }
+
+    /// The configuration for statements that may only read: the optional
+    /// secret `DATABASE_URL_READ` (a role with `SELECT` only, or a read
+    /// replica) when it is set, `DATABASE_URL` otherwise. Its endpoint is
+    /// `NEON_SQL_URL` or derived from its own host, exactly as for
+    /// `DATABASE_URL`: Neon's proxy routes by the connection string, so a
+    /// replica in the same region is served by the same regional endpoint.
+    pub fn for_reads(
+        database_url_read: Option<&str>,
+        database_url: Option<&str>,
+        neon_sql_url: Option<&str>,
+    ) -> Result<NeonConfig, ApiError> {
+        match database_url_read.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(read) => Self::from_setting("DATABASE_URL_READ", Some(read), neon_sql_url),
+            None => Self::from_settings(database_url, neon_sql_url),
+        }
+    }
+
+    fn from_setting(
+        setting: &'static str,
+        database_url: Option<&str>,
+        neon_sql_url: Option<&str>,
+    ) -> Result<NeonConfig, ApiError> {
         let database_url = database_url
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| ApiError::config("DATABASE_URL", "is not set"))?;
+            .ok_or_else(|| ApiError::config(setting, "is not set"))?;
         let host = connection_host(database_url).ok_or_else(|| {
             ApiError::config(
-                "DATABASE_URL",
+                setting,
                 "is not a postgres:// or postgresql:// URL with a host",
             )
         })?;
@@ -52,14 +79,21 @@ impl NeonConfig {
             None => derive_sql_url(host).ok_or_else(|| {
                 ApiError::config(
                     "NEON_SQL_URL",
-                    "is not set and cannot be derived from DATABASE_URL's host (an IP address or single-label name); set it",
+                    &format!("is not set and cannot be derived from {setting}'s host (an IP address or single-label name); set it"),
                 )
             })?,
         };
         Ok(NeonConfig {
             connection_string: database_url.to_string(),
             sql_url,
+            setting,
         })
+    }
+
+    /// The setting the connection string came from: `DATABASE_URL` or
+    /// `DATABASE_URL_READ` (never its value).
+    pub fn setting(&self) -> &'static str {
+        self.setting
     }
 
     /// The connection string, for the `Neon-Connection-String` header only.
@@ -141,6 +175,44 @@ mod tests {
             assert!(e.message.contains(msg), "{db:?}: {}", e.message);
             assert!(!e.body().contains("secret"));
         }
+    }
+
+    #[test]
+    fn reads_use_database_url_read_when_set_with_its_own_endpoint() {
+        let primary = "postgres://owner:p@ep-main-1.us-east-2.aws.neon.tech/db";
+        let replica = "postgres://reader:r@ep-replica-2.us-east-2.aws.neon.tech/db";
+        let c = NeonConfig::for_reads(Some(replica), Some(primary), None).unwrap();
+        assert_eq!(c.connection_string(), replica);
+        assert_eq!(c.setting(), "DATABASE_URL_READ");
+        assert_eq!(c.sql_url(), "https://api.us-east-2.aws.neon.tech/sql");
+        // Unset or empty: the reads share DATABASE_URL.
+        for read in [None, Some(""), Some("  ")] {
+            let c = NeonConfig::for_reads(read, Some(primary), None).unwrap();
+            assert_eq!(
+                (c.connection_string(), c.setting()),
+                (primary, "DATABASE_URL")
+            );
+        }
+        // NEON_SQL_URL serves both (the local endpoint, or a fixed Neon one).
+        let c = NeonConfig::for_reads(
+            Some("postgres://reader:r@127.0.0.1:5432/db"),
+            Some("postgres://owner:p@127.0.0.1:5432/db"),
+            Some("http://127.0.0.1:4444/sql"),
+        )
+        .unwrap();
+        assert_eq!(c.sql_url(), "http://127.0.0.1:4444/sql");
+        // A broken read URL is named as such, without its value.
+        let e =
+            NeonConfig::for_reads(Some("mysql://r:secret@h/db"), Some(primary), None).unwrap_err();
+        assert!(e.message.contains("DATABASE_URL_READ"), "{}", e.message);
+        assert!(!e.body().contains("secret"));
+        let e = NeonConfig::for_reads(Some("postgres://r:secret@10.0.0.1/db"), Some(primary), None)
+            .unwrap_err();
+        assert!(
+            e.message.contains("DATABASE_URL_READ's host"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

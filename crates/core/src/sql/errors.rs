@@ -41,9 +41,26 @@ fn by_sqlstate(state: &str) -> Option<ErrorCode> {
     })
 }
 
-/// Maps a Neon error body (HTTP 400 from the SQL endpoint).
+/// Maps a Neon error body (HTTP 400 from the SQL endpoint) for a statement
+/// sent with `DATABASE_URL` as a read-write request.
 pub fn from_neon(body: &ErrorBody) -> Mapped {
+    from_neon_as(body, "DATABASE_URL", false)
+}
+
+/// Maps a Neon error body for a statement sent with the connection string
+/// of `setting` (named when the database refuses the login), as a read-only
+/// request or not. In a read-only batch SQLSTATE 25001 means a statement
+/// tried to make the transaction read-write after its snapshot
+/// (`set_config('transaction_read_only', 'off', …)`) or to run what needs a
+/// transaction of its own: the read-only scope refusing, 403 `read_only`.
+pub fn from_neon_as(body: &ErrorBody, setting: &str, read_only: bool) -> Mapped {
     let state = body.code.as_str();
+    if read_only && state == "25001" {
+        return Mapped::Client(
+            ApiError::new(ErrorCode::ReadOnly, body.message.clone())
+                .with_details(json!({ "sqlstate": state })),
+        );
+    }
     let class = state.get(..2).unwrap_or("");
     let server = |error: ApiError| Mapped::Server {
         error,
@@ -58,12 +75,7 @@ pub fn from_neon(body: &ErrorBody) -> Mapped {
         // match the placeholders): the request's mistake, not an outage.
         _ if state == "08P01" => {}
         // Wrong password, unknown user or database: DATABASE_URL is wrong.
-        "28" | "3D" => {
-            return server(ApiError::config(
-                "DATABASE_URL",
-                "was refused by the database",
-            ))
-        }
+        "28" | "3D" => return server(ApiError::config(setting, "was refused by the database")),
         "08" | "53" | "57" if state != "57014" => {
             return server(
                 ApiError::new(ErrorCode::StoreUnavailable, "the pg store is unavailable")
@@ -251,6 +263,22 @@ mod tests {
                 Mapped::Client(e) => panic!("{state} mapped to client error {e:?}"),
             }
         }
+    }
+
+    #[test]
+    fn the_read_connection_is_named_and_25001_refuses_a_read_only_request() {
+        match from_neon_as(&pg("28P01"), "DATABASE_URL_READ", true) {
+            Mapped::Server { error, .. } => {
+                assert_eq!(error.details.unwrap()["setting"], "DATABASE_URL_READ")
+            }
+            Mapped::Client(e) => panic!("28P01 mapped to client error {e:?}"),
+        }
+        let e = client(from_neon_as(&pg("25001"), "DATABASE_URL_READ", true));
+        assert_eq!((e.status(), e.code.as_str()), (403, "read_only"));
+        assert_eq!(e.details.unwrap()["sqlstate"], "25001");
+        // A read-write request's 25001 (VACUUM in a batch) is the statement's own error.
+        let e = client(from_neon_as(&pg("25001"), "DATABASE_URL", false));
+        assert_eq!((e.status(), e.code.as_str()), (400, "sql_error"));
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! code path under our control: Neon's typed encoding for everything (int8
 //! and numeric stay strings, json is embedded, arrays nest) except bytea,
 //! which becomes `{"$binary": "<base64>"}` like a D1 BLOB.
+//!
+//! [`read_only`] decides what a read-only batch may contain.
 
 use super::request::{Isolation, Statement};
 use super::result::{shape_rows, Column, RowMode, SqlResult};
@@ -16,6 +18,8 @@ use crate::neon::{
     QueryRequest, QueryResponse,
 };
 use serde_json::{Map, Value};
+
+pub mod read_only;
 
 /// The Neon query for one statement (parameters pre-encoded as text).
 pub fn neon_query(statement: &Statement, index: Option<usize>) -> Result<QueryRequest, ApiError> {
@@ -42,6 +46,32 @@ pub fn neon_batch(statements: &[Statement]) -> Result<BatchRequest, ApiError> {
         .map(|(i, s)| neon_query(s, Some(i)))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(BatchRequest { queries })
+}
+
+/// The Neon batch for a read-only request: every statement must pass
+/// [`read_only::ensure_read_only`], and [`read_only::SNAPSHOT_SQL`] runs
+/// first, so Postgres keeps the transaction read-only whatever a statement
+/// asks. [`drop_snapshot`] removes its result again.
+pub fn neon_read_only_batch(statements: &[Statement]) -> Result<BatchRequest, ApiError> {
+    for s in statements {
+        read_only::ensure_read_only(&s.sql)?;
+    }
+    let mut batch = neon_batch(statements)?;
+    batch.queries.insert(
+        0,
+        QueryRequest {
+            query: read_only::SNAPSHOT_SQL.to_string(),
+            params: Vec::new(),
+            array_mode: Some(true),
+        },
+    );
+    Ok(batch)
+}
+
+/// The results of a [`neon_read_only_batch`] without the snapshot's; `None`
+/// when it is missing (a reply that does not match the request).
+pub fn drop_snapshot(mut results: Vec<QueryResponse>) -> Option<Vec<QueryResponse>> {
+    (!results.is_empty()).then(|| results.split_off(1))
 }
 
 /// The transaction options for a batch.
@@ -286,6 +316,20 @@ mod tests {
             vec![json!(null), json!("\\x0102"), json!("{1,2}")]
         );
         assert_eq!(q.array_mode, Some(true));
+    }
+
+    #[test]
+    fn read_only_batches_start_with_the_snapshot_and_refuse_transaction_control() {
+        let st = |sql: &str| Statement {
+            sql: sql.into(),
+            params: vec![],
+        };
+        let batch = neon_read_only_batch(&[st("select 1 as a"), st("table t")]).unwrap();
+        let sql: Vec<&str> = batch.queries.iter().map(|q| q.query.as_str()).collect();
+        assert_eq!(sql, [read_only::SNAPSHOT_SQL, "select 1 as a", "table t"]);
+        let e = neon_read_only_batch(&[st("select 1"), st("/**/commit")]).unwrap_err();
+        assert_eq!(e.code, crate::error::ErrorCode::ReadOnly);
+        assert_eq!(drop_snapshot(Vec::new()), None);
     }
 
     #[test]
