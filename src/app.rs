@@ -18,8 +18,9 @@ pub struct Ctx {
     /// Who is calling, once [`Ctx::authenticate`] has run.
     pub principal: Option<Principal>,
     /// The outcome of checking a bearer JWT, done before dispatch (it may
-    /// fetch the JWKS); `None` when the credential is not a JWT.
-    bearer_jwt: Option<Result<Principal, ApiError>>,
+    /// fetch the JWKS), with the token's `exp`; `None` when the credential
+    /// is not a JWT.
+    bearer_jwt: Option<Result<(Principal, u64), ApiError>>,
 }
 
 impl Ctx {
@@ -27,7 +28,7 @@ impl Ctx {
     /// (see [`crate::auth`]). Every route but health needs it.
     pub fn authenticate(&mut self, req: &Request) -> Result<&Principal, ApiError> {
         let principal = match &self.bearer_jwt {
-            Some(verified) => verified.clone()?,
+            Some(verified) => verified.clone()?.0,
             None => {
                 let keys = settings::key_ring(&self.env)?;
                 let header = req.headers().get("authorization").ok().flatten();
@@ -35,6 +36,17 @@ impl Ctx {
             }
         };
         Ok(self.principal.insert(principal))
+    }
+
+    /// The `exp` of the JWT the request was authenticated with; `None` for
+    /// an API key (keys do not expire: removing them from `API_KEYS` revokes
+    /// them). What a caller makes with its credential, a signed URL, must
+    /// not outlive it.
+    pub fn token_expires(&self) -> Option<u64> {
+        match &self.bearer_jwt {
+            Some(Ok((_, exp))) => Some(*exp),
+            _ => None,
+        }
     }
 }
 

@@ -15,9 +15,13 @@ use strata_core::jwt::{self, Alg, TokenError, UnverifiedToken};
 use strata_core::ApiError;
 use worker::{Date, Env, Request};
 
-/// Verifies the request's bearer credential if it is a JWT; `None` when
-/// there is none or it is an API key (the key ring checks those).
-pub async fn verify_bearer_jwt(req: &Request, env: &Env) -> Option<Result<Principal, ApiError>> {
+/// Verifies the request's bearer credential if it is a JWT, answering who
+/// is calling and the token's `exp`; `None` when there is none or it is an
+/// API key (the key ring checks those).
+pub async fn verify_bearer_jwt(
+    req: &Request,
+    env: &Env,
+) -> Option<Result<(Principal, u64), ApiError>> {
     let header = req.headers().get("authorization").ok().flatten()?;
     let token = bearer_token(&header)?;
     if !jwt::is_jwt(token) {
@@ -26,7 +30,7 @@ pub async fn verify_bearer_jwt(req: &Request, env: &Env) -> Option<Result<Princi
     Some(verify(env, token).await)
 }
 
-async fn verify(env: &Env, token: &str) -> Result<Principal, ApiError> {
+async fn verify(env: &Env, token: &str) -> Result<(Principal, u64), ApiError> {
     let config = settings::jwt(env)?.ok_or(TokenError::NotEnabled)?;
     let token = UnverifiedToken::decode(token)?;
     let verified = match token.alg() {
@@ -44,5 +48,8 @@ async fn verify(env: &Env, token: &str) -> Result<Principal, ApiError> {
         }
     };
     let now = Date::now().as_millis() / 1000;
-    Ok(verified.principal(&config.rules, now)?)
+    let principal = verified.principal(&config.rules, now)?;
+    // `principal` refused a token without a usable exp.
+    let expires = verified.expires().ok_or(TokenError::MissingExpiry)?;
+    Ok((principal, expires))
 }

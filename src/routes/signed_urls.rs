@@ -2,10 +2,13 @@
 //! serves them.
 //!
 //! Making one needs the scope its method needs (`objects:read` for GET,
-//! `objects:write` for PUT). Using one needs no API key: the signature
-//! (`strata_core::objects::signing`) is checked, and the request then runs
-//! exactly like `GET`/`HEAD`/`PUT` on `/v1/objects/{key}` — same
-//! conditionals, ranges, metadata and checksums. Responses carry
+//! `objects:write` for PUT); a URL made with a JWT cannot outlive the token.
+//! Using one needs no API key: the signature
+//! (`strata_core::objects::signing`) is checked, and so is the signer
+//! against the current `API_KEYS` (a removed key, or one without the scope
+//! any more, revokes its URLs); the request then runs exactly like
+//! `GET`/`HEAD`/`PUT` on `/v1/objects/{key}` — same conditionals, ranges,
+//! metadata and checksums. Responses carry
 //! `Access-Control-Allow-Origin: *` and preflights are answered, so a page
 //! on any origin can upload or download with the URL alone; the URL is the
 //! credential, so no cookie is involved.
@@ -14,8 +17,10 @@ use crate::app::Ctx;
 use crate::routes::objects::{self, raw_query};
 use crate::stores::r2::Store;
 use crate::{http, settings};
-use strata_core::auth::{Principal, Scope};
-use strata_core::objects::signing::{Grant, SignRequest, SignedMethod, Signer, SECRET_SETTING};
+use strata_core::auth::Scope;
+use strata_core::objects::signing::{
+    CredentialsInForce, SignRequest, SignedMethod, Signer, SECRET_SETTING,
+};
 use strata_core::objects::ObjectKey;
 use strata_core::{ApiError, ErrorCode};
 use worker::{Date, Headers, Request, Response, ResponseBuilder};
@@ -30,15 +35,8 @@ pub async fn create(mut req: Request, ctx: &mut Ctx) -> Result<Response, ApiErro
     let principal = ctx.authenticate(&req)?.clone();
     principal.require(Scope::ObjectsRead)?;
     let body = http::read_json_body(&mut req, &ctx.env).await?;
-    let request = SignRequest::parse(&body)?;
-    principal.require(request.method.scope())?;
+    let grant = SignRequest::parse(&body)?.grant(&principal, ctx.token_expires(), now_secs())?;
     let signer = signer(ctx)?;
-    let grant = Grant {
-        method: request.method,
-        key: request.key,
-        expires: now_secs().saturating_add(request.expires_in),
-        key_id: principal.key_id,
-    };
     let url = req.url().map_err(|_| {
         ApiError::new(
             ErrorCode::InvalidRequest,
@@ -76,12 +74,23 @@ pub async fn access(req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
 async fn serve(req: &Request, ctx: &mut Ctx, method: &str) -> Result<Response, ApiError> {
     let key = ObjectKey::from_path(ctx.route.param("key"))?;
     let signer = signer(ctx)?;
-    let grant = signer.verify(method, &key, raw_query(req)?.as_deref(), now_secs())?;
+    let keys = settings::key_ring(&ctx.env)?;
+    let in_force = CredentialsInForce {
+        keys: &keys,
+        // JWT settings that do not parse accept no token (authenticated
+        // routes answer 500 for them), so they accept no JWT's URL either;
+        // URLs signed with API keys do not depend on them.
+        jwt_accepted: matches!(settings::jwt(&ctx.env), Ok(Some(_))),
+    };
+    let grant = signer.verify(
+        method,
+        &key,
+        raw_query(req)?.as_deref(),
+        now_secs(),
+        &in_force,
+    )?;
     // Logged as the key that signed the URL, marked as such.
-    ctx.principal = Some(Principal {
-        key_id: format!("signed-url:{}", grant.key_id),
-        scopes: vec![grant.method.scope()],
-    });
+    ctx.principal = Some(grant.principal());
     let store = Store::open(&ctx.env)?;
     match grant.method {
         SignedMethod::Get => objects::read(req, &store, &key, method == "GET").await,

@@ -172,6 +172,19 @@ impl KeyRing {
         self.keys.is_empty()
     }
 
+    /// The key with this id as it is configured now, if it still is: a
+    /// credential made with a key (a signed URL) is checked against it when
+    /// used, so removing the key or its scope revokes what it made.
+    pub fn principal(&self, key_id: &str) -> Option<Principal> {
+        self.keys
+            .iter()
+            .find(|key| key.id == key_id)
+            .map(|key| Principal {
+                key_id: key.id.clone(),
+                scopes: key.scopes.clone(),
+            })
+    }
+
     /// Checks an `Authorization` header value and returns who is calling.
     pub fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, ApiError> {
         let header = authorization.ok_or_else(|| ApiError::unauthorized("missing API key"))?;
@@ -304,6 +317,15 @@ mod tests {
             assert_eq!(api.status(), 500);
             assert!(api.message.contains("API_KEYS"));
         }
+    }
+
+    #[test]
+    fn keys_are_found_by_id_as_configured_now() {
+        let r = ring();
+        let w = r.principal("writer").unwrap();
+        assert_eq!(w, r.authenticate(Some("Bearer w-key")).unwrap());
+        assert_eq!(r.principal("nobody"), None);
+        assert_eq!(r.principal("Writer"), None);
     }
 
     #[test]

@@ -74,7 +74,7 @@ impl ClaimRules {
 }
 
 /// A NumericDate claim (RFC 7519 §2: seconds, possibly fractional).
-fn numeric_date(
+pub(super) fn numeric_date(
     claims: &Map<String, Value>,
     name: &'static str,
 ) -> Result<Option<f64>, TokenError> {

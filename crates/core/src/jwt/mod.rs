@@ -316,6 +316,17 @@ impl VerifiedToken {
     pub fn principal(&self, rules: &ClaimRules, now: u64) -> Result<Principal, TokenError> {
         rules.principal(&self.payload, now)
     }
+
+    /// The token's `exp` in whole seconds, rounded down: a credential made
+    /// with the token (a signed URL) must not outlive it. `None` without a
+    /// usable `exp`, which [`VerifiedToken::principal`] refuses anyway.
+    pub fn expires(&self) -> Option<u64> {
+        let claims: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&self.payload).ok()?;
+        let exp = claims::numeric_date(&claims, "exp").ok().flatten()?;
+        // A finite float; `as` saturates above u64::MAX.
+        Some(exp.max(0.0).floor() as u64)
+    }
 }
 
 /// The HS256 secret (`JWT_HS256_SECRET`). Its `Debug` never shows it.
@@ -403,6 +414,22 @@ mod tests {
         assert_eq!(t.signature().len(), 32);
         assert!(token.starts_with(std::str::from_utf8(t.signing_input()).unwrap()));
         assert!(t.verify_hs256(&secret()).is_ok());
+    }
+
+    #[test]
+    fn reads_the_expiry_rounded_down() {
+        let expires = |payload: &str| {
+            UnverifiedToken::decode(&hs256(payload))
+                .unwrap()
+                .verify_hs256(&secret())
+                .unwrap()
+                .expires()
+        };
+        assert_eq!(expires(r#"{"exp":2000000000}"#), Some(2_000_000_000));
+        assert_eq!(expires(r#"{"exp":2000000000.9}"#), Some(2_000_000_000));
+        assert_eq!(expires(r#"{"exp":-5}"#), Some(0));
+        assert_eq!(expires(r#"{"exp":"soon"}"#), None);
+        assert_eq!(expires(r#"{"sub":"alice"}"#), None);
     }
 
     #[test]
