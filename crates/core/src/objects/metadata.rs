@@ -24,6 +24,17 @@ pub const META_PREFIX: &str = "x-strata-meta-";
 /// sent back on downloads of objects uploaded with it.
 pub const SHA256_HEADER: &str = "x-strata-checksum-sha256";
 
+/// Headers on every response that carries an object's body (`GET`, `HEAD`,
+/// ranged or not, also through a signed URL). Objects are whatever a writer
+/// uploaded, served from the API's own origin: `nosniff` keeps a browser to
+/// the stored `Content-Type`, and the `sandbox` policy opens even an HTML
+/// or SVG object in an opaque origin with scripts off, so it cannot act as
+/// the API's origin (read its responses, use its cookies or storage).
+pub const CONTENT_SAFETY_HEADERS: [(&str, &str); 2] = [
+    ("x-content-type-options", "nosniff"),
+    ("content-security-policy", "sandbox"),
+];
+
 /// R2's limit on custom metadata: names and values together, in bytes.
 pub const MAX_CUSTOM_METADATA_BYTES: usize = 2048;
 
@@ -164,7 +175,9 @@ impl ObjectMeta {
     /// `Content-Range`, which depend on the range sent. Objects stored
     /// without a `Content-Type` are `application/octet-stream`. Custom
     /// metadata that cannot be a header (written by another R2 client) is
-    /// left out here; the listing still shows it.
+    /// left out here; the listing still shows it. The
+    /// [`CONTENT_SAFETY_HEADERS`] come last, so nothing stored precedes or
+    /// replaces them.
     pub fn representation_headers(&self) -> Vec<(String, String)> {
         let mut out = self.validator_headers();
         out.push(("accept-ranges".into(), "bytes".into()));
@@ -194,6 +207,11 @@ impl ObjectMeta {
         if let Some(sha) = &self.sha256 {
             out.push((SHA256_HEADER.into(), hex(sha)));
         }
+        out.extend(
+            CONTENT_SAFETY_HEADERS
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string())),
+        );
         out
     }
 
@@ -317,6 +335,30 @@ mod tests {
         assert_eq!(get(SHA256_HEADER), Some("ab".repeat(32).as_str()));
         let plain = ObjectMeta::default().representation_headers();
         assert!(plain.contains(&("content-type".into(), "application/octet-stream".into())));
+    }
+
+    #[test]
+    fn bodies_are_served_nosniff_and_sandboxed() {
+        let mut html = meta();
+        html.http.content_type = Some("text/html".into());
+        // Custom metadata cannot reach these names: it is prefixed.
+        html.custom
+            .insert("content-security-policy".into(), "script-src *".into());
+        for h in [
+            html.representation_headers(),
+            ObjectMeta::default().representation_headers(),
+        ] {
+            let get = |n: &str| {
+                let values: Vec<&str> = h
+                    .iter()
+                    .filter(|(k, _)| k == n)
+                    .map(|(_, v)| v.as_str())
+                    .collect();
+                values
+            };
+            assert_eq!(get("x-content-type-options"), ["nosniff"]);
+            assert_eq!(get("content-security-policy"), ["sandbox"]);
+        }
     }
 
     #[test]
