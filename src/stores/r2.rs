@@ -6,7 +6,9 @@
 //! hand R2's body stream back untouched for the response. Objects are
 //! translated to the core's [`ObjectMeta`] here, so routes never see a
 //! binding type. R2's errors become the client's 4xx where the client caused
-//! them ([`r2_error`]), 503 otherwise, with the cause in the log only.
+//! them ([`r2_error`]; completing or aborting reads R2's `InternalError` as
+//! an unknown upload id, which is how R2 reports one there), 503 otherwise,
+//! with the cause in the log only.
 //!
 //! Metadata-only calls are bounded by `STORE_TIMEOUT_MS`; uploads are not,
 //! since they last as long as the client takes to send the body.
@@ -290,12 +292,16 @@ impl Store {
                 .await
                 .map_err(|e| Failure::new("completeMultipartUpload", e))
         };
-        let object = self.timed(call).await.map_err(StoreFailure::into_api)?;
+        let object = self
+            .timed(call)
+            .await
+            .map_err(StoreFailure::into_finishing_upload_api)?;
         meta(&object)
     }
 
-    /// Aborts the upload. An upload R2 no longer knows counts as aborted,
-    /// so retrying an abort is harmless.
+    /// Aborts the upload. An upload already aborted or completed counts as
+    /// aborted, so retrying an abort is harmless; an upload id R2 never
+    /// issued for this key is `404 upload_not_found`.
     pub async fn abort_upload(&self, key: &ObjectKey, upload_id: &str) -> Result<(), ApiError> {
         let upload = self
             .bucket
@@ -310,7 +316,7 @@ impl Store {
         match self.timed(call).await {
             Ok(()) => Ok(()),
             Err(StoreFailure::R2(f)) if f.code == Some(r2_error::NO_SUCH_UPLOAD) => Ok(()),
-            Err(e) => Err(e.into_api()),
+            Err(e) => Err(e.into_finishing_upload_api()),
         }
     }
 }
@@ -349,7 +355,25 @@ impl Failure {
     }
 
     fn into_api(self) -> ApiError {
-        match self.code.and_then(r2_error::client_error) {
+        self.into_api_with(r2_error::client_error)
+    }
+
+    /// For `complete` and `abort`, where R2's `InternalError` means an
+    /// upload id it never issued — or, rarely, its own failure, so the
+    /// cause is logged all the same.
+    fn into_finishing_upload_api(self) -> ApiError {
+        if self.code == Some(r2_error::INTERNAL_ERROR) {
+            worker::console_warn!(
+                "r2: {}: {} (answered as upload_not_found)",
+                self.op,
+                self.message
+            );
+        }
+        self.into_api_with(r2_error::finishing_upload_error)
+    }
+
+    fn into_api_with(self, client_error: fn(u32) -> Option<ApiError>) -> ApiError {
+        match self.code.and_then(client_error) {
             Some(client) => client,
             None => StoreError::unavailable("r2", format!("{}: {}", self.op, self.message)).into(),
         }
@@ -366,6 +390,13 @@ impl StoreFailure {
     fn into_api(self) -> ApiError {
         match self {
             StoreFailure::R2(f) => f.into_api(),
+            StoreFailure::Store(e) => e.into(),
+        }
+    }
+
+    fn into_finishing_upload_api(self) -> ApiError {
+        match self {
+            StoreFailure::R2(f) => f.into_finishing_upload_api(),
             StoreFailure::Store(e) => e.into(),
         }
     }

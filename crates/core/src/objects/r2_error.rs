@@ -5,6 +5,12 @@
 //! received. … (10037)`). Codes the client caused become 4xx errors here;
 //! everything else is the store's failure (503, cause to the log only).
 //! Message texts are never forwarded: they can echo internal detail.
+//!
+//! One code means two things: completing or aborting an upload id R2 never
+//! issued for the key answers `InternalError` (10001), where `uploadPart`
+//! answers `NoSuchUpload` (10024) — miniflare reproduces R2 exactly so. For
+//! those two calls [`finishing_upload_error`] reads 10001 as the client's
+//! `404 upload_not_found`; everywhere else it stays the store's 503.
 
 use super::{invalid, object_not_found, precondition_failed, MIN_PART_BYTES};
 use crate::body::too_large;
@@ -14,6 +20,9 @@ use crate::error::{ApiError, ErrorCode};
 pub const BAD_DIGEST: u32 = 10037;
 /// `NoSuchUpload`: the multipart upload does not exist (any more).
 pub const NO_SUCH_UPLOAD: u32 = 10024;
+/// `InternalError`: R2's own failure — or, when completing or aborting, an
+/// upload id R2 never issued for this key.
+pub const INTERNAL_ERROR: u32 = 10001;
 
 /// R2's code at the end of an error message, e.g. `… (10037)`.
 pub fn code_in(message: &str) -> Option<u32> {
@@ -56,6 +65,20 @@ pub fn client_error(code: u32) -> Option<ApiError> {
         10029 => invalid("R2 refused an argument of the request (for example a listing cursor it did not issue)"),
         _ => return None,
     })
+}
+
+/// The client error an R2 code means when completing or aborting a
+/// multipart upload: as [`client_error`], except that `InternalError` is
+/// how R2 answers an upload id it never issued for the key there, so it is
+/// `404 upload_not_found` — with a hint, since a genuine internal error of
+/// R2's reads the same.
+pub fn finishing_upload_error(code: u32) -> Option<ApiError> {
+    if code == INTERNAL_ERROR {
+        return Some(upload_not_found().with_hint(
+            "R2 answers an uploadId it never issued for this key and its own internal errors alike here: if the upload is surely in progress, retry",
+        ));
+    }
+    client_error(code)
 }
 
 /// 404 for an upload id that names no upload in progress for this key.
@@ -104,7 +127,21 @@ mod tests {
         assert_eq!(status(100100), Some((413, "payload_too_large")));
         assert_eq!(status(10029), Some((400, "invalid_request")));
         // Store failures stay store failures.
-        assert_eq!(status(10001), None);
+        assert_eq!(status(INTERNAL_ERROR), None);
+        assert_eq!(status(10039), None);
+    }
+
+    #[test]
+    fn finishing_an_unknown_upload_is_404() {
+        let status = |c| finishing_upload_error(c).map(|e| (e.status(), e.code.as_str()));
+        assert_eq!(status(INTERNAL_ERROR), Some((404, "upload_not_found")));
+        assert!(finishing_upload_error(INTERNAL_ERROR)
+            .and_then(|e| e.hint)
+            .is_some_and(|h| h.contains("retry")));
+        // Everything else as for any other call.
+        assert_eq!(status(NO_SUCH_UPLOAD), Some((404, "upload_not_found")));
+        assert_eq!(status(10025), Some((400, "invalid_request")));
+        assert_eq!(status(10048), Some((400, "invalid_request")));
         assert_eq!(status(10039), None);
     }
 }
