@@ -69,20 +69,7 @@ impl NeonConfig {
                 "is not a postgres:// or postgresql:// URL with a host",
             )
         })?;
-        let sql_url = match neon_sql_url.map(str::trim).filter(|s| !s.is_empty()) {
-            Some(url) => {
-                if !(url.starts_with("https://") || url.starts_with("http://")) {
-                    return Err(ApiError::config("NEON_SQL_URL", "is not an http(s) URL"));
-                }
-                url.to_string()
-            }
-            None => derive_sql_url(host).ok_or_else(|| {
-                ApiError::config(
-                    "NEON_SQL_URL",
-                    &format!("is not set and cannot be derived from {setting}'s host (an IP address or single-label name); set it"),
-                )
-            })?,
-        };
+        let sql_url = crate::neon::endpoint::sql_url(neon_sql_url, host, setting)?;
         Ok(NeonConfig {
             connection_string: database_url.to_string(),
             sql_url,
@@ -122,15 +109,6 @@ fn connection_host(url: &str) -> Option<&str> {
     (!host.is_empty()).then_some(host)
 }
 
-fn derive_sql_url(host: &str) -> Option<String> {
-    let (first, parent) = host.split_once('.')?;
-    let is_ip = host.contains(':') || host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-    if first.is_empty() || parent.is_empty() || is_ip {
-        return None;
-    }
-    Some(format!("https://api.{parent}/sql"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +135,23 @@ mod tests {
         let e = NeonConfig::from_settings(Some("postgres://u:p@h.example/db"), Some("ftp://x"))
             .unwrap_err();
         assert!(e.message.contains("NEON_SQL_URL"));
+        // Plain http only to loopback: the connection string travels in a header.
+        let e = NeonConfig::from_settings(
+            Some("postgres://u:secret@h.example/db"),
+            Some("http://proxy.example.com/sql"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.details,
+            Some(serde_json::json!({"setting": "NEON_SQL_URL"}))
+        );
+        assert!(e.message.contains("https"), "{}", e.message);
+        let c = NeonConfig::from_settings(
+            Some("postgres://u:p@db.example.com/db"),
+            Some("https://sql.example.com/sql"),
+        )
+        .unwrap();
+        assert_eq!(c.sql_url(), "https://sql.example.com/sql");
     }
 
     #[test]
@@ -169,6 +164,12 @@ mod tests {
             (Some("postgres://u:secret@127.0.0.1/db"), "NEON_SQL_URL"),
             (Some("postgres://u:secret@localhost/db"), "NEON_SQL_URL"),
             (Some("postgres://u:secret@[::1]:5432/db"), "NEON_SQL_URL"),
+            // Not Neon: `api.example.com` need not be the database's, and
+            // the password would travel there in a header.
+            (
+                Some("postgres://u:secret@db.example.com/db"),
+                "NEON_SQL_URL",
+            ),
         ] {
             let e = NeonConfig::from_settings(db, None).unwrap_err();
             assert_eq!(e.status(), 500);
@@ -217,7 +218,8 @@ mod tests {
 
     #[test]
     fn debug_hides_the_connection_string() {
-        let c = NeonConfig::from_settings(Some("postgres://u:secret@a.b.c/db"), None).unwrap();
+        let c = NeonConfig::from_settings(Some("postgres://u:secret@ep-a.b.neon.tech/db"), None)
+            .unwrap();
         assert!(!format!("{c:?}").contains("secret"));
     }
 }

@@ -14,9 +14,11 @@
 //! * [`values`] — Postgres text value → JSON (typed mode), and the type OIDs it needs.
 //! * [`array`](mod@array) — parser for Postgres text array literals (`{1,"a b",NULL}`).
 //! * [`connstr`] — the `Neon-Connection-String` URL.
+//! * [`endpoint`] — where requests go: `NEON_SQL_URL` checked, or derived for Neon's hosts only.
 
 pub mod array;
 pub mod connstr;
+pub mod endpoint;
 pub mod error;
 pub mod headers;
 pub mod params;
