@@ -64,6 +64,17 @@ pub fn neon(env: &Env) -> Result<NeonConfig, ApiError> {
     )
 }
 
+/// How to reach Neon for statements that may only read: `DATABASE_URL_READ`
+/// (a role with `SELECT` only, or a read replica) when it is set, so the
+/// database itself refuses writes; `DATABASE_URL` otherwise.
+pub fn neon_read(env: &Env) -> Result<NeonConfig, ApiError> {
+    NeonConfig::for_reads(
+        text(env, "DATABASE_URL_READ").as_deref(),
+        text(env, "DATABASE_URL").as_deref(),
+        text(env, "NEON_SQL_URL").as_deref(),
+    )
+}
+
 /// How long a store call may take before the request answers 504 (ms).
 pub fn store_timeout_ms(env: &Env) -> Result<u64, ApiError> {
     number(env, "STORE_TIMEOUT_MS", 10_000)

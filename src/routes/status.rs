@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use strata_core::{ApiError, ErrorCode};
 use worker::{Request, Response};
 
-/// Checks D1, R2 and Neon.
+/// Checks D1, R2 and Neon (both its connections when `DATABASE_URL_READ` is set).
 pub async fn handle(req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
     ctx.authenticate(&req)?;
     let timeout = crate::settings::store_timeout_ms(&ctx.env)?;
@@ -21,8 +21,14 @@ pub async fn handle(req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
         timed(stores::with_timeout("d1", timeout, stores::d1::ping(env))),
         timed(stores::with_timeout("r2", timeout, stores::r2::ping(env))),
         timed(async {
-            let client = NeonClient::from_env(env)?;
-            client.ping().await
+            NeonClient::from_env(env, false)?.ping().await?;
+            // The read connection is a login of its own: a wrong
+            // DATABASE_URL_READ would otherwise fail only the reads.
+            let read_url = crate::settings::text(env, "DATABASE_URL_READ");
+            if read_url.is_some_and(|url| !url.trim().is_empty()) {
+                NeonClient::from_env(env, true)?.ping().await?;
+            }
+            Ok(())
         }),
     )
     .await;

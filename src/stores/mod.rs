@@ -129,7 +129,8 @@ where
 
 /// Runs statements on a SQL store (atomically when there are several), with
 /// the configured timeout. On Postgres `read_only` is enforced by the
-/// database; on D1 the caller must have checked the statements.
+/// database (through `DATABASE_URL_READ` when set, see
+/// [`neon::NeonClient::run`]); on D1 the caller must have checked the statements.
 pub async fn run_sql(
     env: &worker::Env,
     store: strata_core::sql::Store,
@@ -149,7 +150,7 @@ pub async fn run_sql(
         }
         Store::Pg => {
             // The Neon client applies the same timeout and aborts the subrequest.
-            let client = neon::NeonClient::from_env(env).map_err(ApiError::from)?;
+            let client = neon::NeonClient::from_env(env, read_only).map_err(ApiError::from)?;
             client.run(statements, read_only, isolation, mode).await
         }
     }

@@ -31,9 +31,15 @@ pub enum NeonReply {
 }
 
 impl NeonClient {
-    /// Builds the client from `DATABASE_URL`, `NEON_SQL_URL`, `STORE_TIMEOUT_MS`.
-    pub fn from_env(env: &Env) -> Result<NeonClient, StoreError> {
-        let config = settings::neon(env).map_err(StoreError::Config)?;
+    /// Builds the client from `DATABASE_URL`, `NEON_SQL_URL`, `STORE_TIMEOUT_MS`;
+    /// for a client that only reads, from `DATABASE_URL_READ` when it is set.
+    pub fn from_env(env: &Env, read_only: bool) -> Result<NeonClient, StoreError> {
+        let config = if read_only {
+            settings::neon_read(env)
+        } else {
+            settings::neon(env)
+        }
+        .map_err(StoreError::Config)?;
         let timeout_ms = settings::store_timeout_ms(env).map_err(StoreError::Config)?;
         Ok(NeonClient { config, timeout_ms })
     }
@@ -49,7 +55,7 @@ impl NeonClient {
         let set = |name: &str, value: &str| {
             headers.set(name, value).map_err(|_| {
                 StoreError::Config(ApiError::config(
-                    "DATABASE_URL",
+                    self.config.setting(),
                     "is not a valid header value",
                 ))
             })
@@ -108,8 +114,10 @@ impl NeonClient {
 
     /// Runs statements: one alone as a single query, several (or any
     /// read-only or isolation-level request) as one Neon batch, a single
-    /// transaction. Read-only is enforced by Postgres (`READ ONLY`), not by
-    /// looking at the SQL.
+    /// transaction. Read-only is enforced by the database: the role of
+    /// `DATABASE_URL_READ` and a `READ ONLY` transaction that a leading
+    /// statement pins (`pg::neon_read_only_batch`, which also refuses
+    /// statements that would leave or switch it).
     pub async fn run(
         &self,
         statements: &[Statement],
@@ -126,7 +134,12 @@ impl NeonClient {
             serde_json::to_value(pg::neon_query(&statements[0], None)?)
         } else {
             headers.extend(pg::batch_options(isolation, read_only).to_headers());
-            serde_json::to_value(pg::neon_batch(statements)?)
+            let batch = if read_only {
+                pg::neon_read_only_batch(statements)?
+            } else {
+                pg::neon_batch(statements)?
+            };
+            serde_json::to_value(batch)
         }
         .map_err(|_| ApiError::internal())?;
         let reply = self.send(&body, &headers).await.map_err(ApiError::from)?;
@@ -134,7 +147,8 @@ impl NeonClient {
             NeonReply::Ok(json) => json,
             NeonReply::Rejected(json) => {
                 let body: ErrorBody = serde_json::from_value(json).unwrap_or_default();
-                return Err(match errors::from_neon(&body) {
+                let mapped = errors::from_neon_as(&body, self.config.setting(), read_only);
+                return Err(match mapped {
                     Mapped::Client(e) => e,
                     Mapped::Server { error, cause } => {
                         worker::console_error!("{cause}");
@@ -155,13 +169,18 @@ impl NeonClient {
                 ))
             }
         };
-        let unreadable = |_| ApiError::from(StoreError::unavailable("neon", "unreadable result"));
+        let unreadable = || ApiError::from(StoreError::unavailable("neon", "unreadable result"));
         let responses: Vec<QueryResponse> = if single {
-            vec![serde_json::from_value(json).map_err(unreadable)?]
+            vec![serde_json::from_value(json).map_err(|_| unreadable())?]
         } else {
-            serde_json::from_value::<BatchResponse>(json)
-                .map_err(unreadable)?
-                .results
+            let results = serde_json::from_value::<BatchResponse>(json)
+                .map_err(|_| unreadable())?
+                .results;
+            if read_only {
+                pg::drop_snapshot(results).ok_or_else(unreadable)?
+            } else {
+                results
+            }
         };
         Ok(responses.into_iter().map(|r| pg::result(r, mode)).collect())
     }
