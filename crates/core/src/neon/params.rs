@@ -2,8 +2,9 @@
 //!
 //! The proxy binds every parameter as untyped text and lets Postgres infer the type from the
 //! statement, so encoding is only about producing the text form Postgres's input functions
-//! accept. That is why numbers are sent as their JSON text (`1e3` is valid numeric input) and why
-//! big integers must travel as strings: JSON numbers beyond i64 reach us already rounded.
+//! accept. That is why numbers are sent as their JSON text, exactly as the client wrote it
+//! (serde_json keeps it: `arbitrary_precision`): `1e3` is valid numeric input, a `numeric` gets
+//! every digit, and `float8in` rounds the text correctly — never a double one step off.
 
 use serde_json::Value;
 

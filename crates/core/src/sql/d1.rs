@@ -35,6 +35,12 @@ fn number_json(n: f64, column: &str) -> Result<Value, ApiError> {
             if n > 0.0 { "Infinity" } else { "-Infinity" }.into(),
         ));
     }
+    if n == 0.0 && n.is_sign_negative() {
+        // -0.0 is a REAL; as the integer 0 its sign would be lost.
+        return Ok(Value::Number(
+            Number::from_f64(n).unwrap_or(Number::from(0)),
+        ));
+    }
     if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER as f64 {
         return Ok(Value::Number(Number::from(n as i64)));
     }

@@ -6,11 +6,17 @@
 //! | `true`/`false` | `true`/`false` | 1 / 0 |
 //! | integer within ±(2^53−1) | its text | a number |
 //! | integer beyond that (within i64) | its text (exact) | its text: INTEGER columns store it exactly |
-//! | other number | its text | a number (f64) |
+//! | integer beyond i64 | its text (exact, for numeric) | 400 |
+//! | other number | its text, exactly as sent | the double the text denotes (400 beyond the largest) |
 //! | string | verbatim | TEXT (an integer string into an INTEGER column is stored exactly) |
 //! | `{"$binary": "<base64>"}` | bytea `\x<hex>` | BLOB |
 //! | other object | JSON text (json/jsonb) | JSON text |
 //! | array | Postgres array literal | JSON text |
+//!
+//! Numbers keep the text the client sent (serde_json's `arbitrary_precision`),
+//! so Postgres's own input functions read it — exact for `numeric`, correctly
+//! rounded for `float8` — and D1 gets the correctly rounded double of that
+//! text: never a value one step off (issue 20).
 //!
 //! Binary values come back the same way, `{"$binary": "<base64>"}`, so they
 //! round-trip byte for byte on both stores.
@@ -83,24 +89,7 @@ pub fn d1_param(v: &Value, at: &str) -> Result<D1Param, ApiError> {
     Ok(match v {
         Value::Null => D1Param::Null,
         Value::Bool(b) => D1Param::Number(if *b { 1.0 } else { 0.0 }),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                if i.unsigned_abs() <= MAX_SAFE_INTEGER as u64 {
-                    D1Param::Number(i as f64)
-                } else {
-                    // Beyond 2^53 a JS number would round: send the exact
-                    // digits; SQLite's INTEGER affinity stores them exactly.
-                    D1Param::Text(i.to_string())
-                }
-            } else if n.as_u64().is_some() {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidRequest,
-                    format!("{at}: integer out of range for SQLite (signed 64-bit)"),
-                ));
-            } else {
-                D1Param::Number(n.as_f64().unwrap_or(f64::NAN))
-            }
-        }
+        Value::Number(n) => d1_number(n, at)?,
         Value::String(s) => D1Param::Text(s.clone()),
         Value::Object(_) => match json_to_binary(v, at) {
             Some(bytes) => D1Param::Blob(bytes?),
@@ -108,6 +97,37 @@ pub fn d1_param(v: &Value, at: &str) -> Result<D1Param, ApiError> {
         },
         Value::Array(_) => D1Param::Text(v.to_string()),
     })
+}
+
+/// A JSON number as a D1 parameter: integers exact (a number within
+/// ±(2^53−1), their digits up to 64 bits), anything else the double its text
+/// denotes.
+fn d1_number(n: &serde_json::Number, at: &str) -> Result<D1Param, ApiError> {
+    let out_of_range = |what: &str| {
+        ApiError::new(ErrorCode::InvalidRequest, format!("{at}: {what}"))
+            .with_hint("send numbers beyond what SQLite holds as strings")
+    };
+    let text = n.to_string();
+    let integer_literal = !text.contains(['.', 'e', 'E']);
+    if integer_literal && text != "-0" {
+        let Ok(i) = text.parse::<i64>() else {
+            return Err(out_of_range(
+                "integer out of range for SQLite (signed 64-bit)",
+            ));
+        };
+        return Ok(if i.unsigned_abs() <= MAX_SAFE_INTEGER as u64 {
+            D1Param::Number(i as f64)
+        } else {
+            // Beyond 2^53 a JS number would round: send the exact digits;
+            // SQLite's INTEGER affinity stores them exactly.
+            D1Param::Text(text)
+        });
+    }
+    // `str::parse` rounds correctly; "-0" is the double -0.0.
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(D1Param::Number(x)),
+        _ => Err(out_of_range("number beyond the largest double")),
+    }
 }
 
 #[cfg(test)]
