@@ -53,12 +53,16 @@ fn with_body(status: u16, headers: Headers, body: Vec<u8>) -> Response {
         .fixed(body)
 }
 
-/// Reads a JSON request body: checks `Content-Type`, the declared length,
-/// then the actual length, against `MAX_BODY_BYTES`.
+/// Reads a JSON request body: checks `Content-Type` and the declared length
+/// against `MAX_BODY_BYTES`, then reads the body as a stream and stops at the
+/// first chunk that crosses the limit. A body without a length (chunked) or
+/// with a false one is never buffered whole first: at most the limit plus one
+/// chunk enters memory.
 pub async fn read_json_body(
     req: &mut worker::Request,
     env: &worker::Env,
 ) -> Result<Vec<u8>, ApiError> {
+    use futures_util::StreamExt;
     use strata_core::body;
     let limit = crate::settings::number(env, "MAX_BODY_BYTES", body::DEFAULT_MAX_BODY_BYTES)?;
     let headers = req.headers();
@@ -67,14 +71,23 @@ pub async fn read_json_body(
         headers.get("content-length").ok().flatten().as_deref(),
         limit,
     )?;
-    let bytes = req.bytes().await.map_err(|_| {
+    let unreadable = || {
         ApiError::new(
             strata_core::ErrorCode::InvalidRequest,
             "the request body could not be read",
         )
-    })?;
-    if bytes.len() as u64 > limit {
-        return Err(body::too_large(limit));
+    };
+    if req.inner().body().is_none() {
+        return Ok(Vec::new());
+    }
+    let mut stream = req.stream().map_err(|_| unreadable())?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| unreadable())?;
+        if body::exceeds(bytes.len(), chunk.len(), limit) {
+            return Err(body::too_large(limit));
+        }
+        bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
 }

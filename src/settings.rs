@@ -80,6 +80,16 @@ pub fn store_timeout_ms(env: &Env) -> Result<u64, ApiError> {
     number(env, "STORE_TIMEOUT_MS", 10_000)
 }
 
+/// `MAX_RESULT_BYTES`: the most a store's answer may hold (default 4 MiB,
+/// well inside a Worker's 128 MB, and under Neon's own 10 MB cap).
+pub fn max_result_bytes(env: &Env) -> Result<u64, ApiError> {
+    number(
+        env,
+        "MAX_RESULT_BYTES",
+        strata_core::body::DEFAULT_MAX_RESULT_BYTES,
+    )
+}
+
 /// Settings parsed together, with the raw values they were parsed from.
 type Parsed<T> = RefCell<Option<(Vec<Option<String>>, T)>>;
 

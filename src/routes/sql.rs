@@ -1,10 +1,12 @@
 //! `POST /v1/{d1,pg}/query` and `POST /v1/{d1,pg}/batch`: parameterised SQL
 //! on either store, with one request and response shape.
 //!
-//! Access: `sql`, `admin` or the store's write scope run anything; the read
-//! scope runs only statements that cannot write — enforced by Postgres
-//! itself (a `READ ONLY` transaction) on pg, and by
-//! `strata_core::sql::readonly` before D1 is called.
+//! Access: `sql` or `admin` run anything; `sql:read` runs only statements
+//! that cannot write — enforced by Postgres itself on pg (the read-only role
+//! of `DATABASE_URL_READ`, or a `READ ONLY` transaction that refuses
+//! transaction control), and on D1 by `strata_core::sql::readonly`, a check
+//! proven against SQLite, before D1 is called. The store scopes (`d1:*`,
+//! `pg:*`) grant the REST tables only, never raw SQL.
 
 use crate::app::Ctx;
 use crate::http;
@@ -19,7 +21,7 @@ use worker::{Request, Response};
 /// One statement.
 pub async fn query(mut req: Request, ctx: &mut Ctx, store: Store) -> Result<Response, ApiError> {
     let principal = ctx.authenticate(&req)?;
-    let read_only = access(principal, store)? == Access::ReadOnly;
+    let read_only = access(principal)? == Access::ReadOnly;
     let body = http::read_json_body(&mut req, &ctx.env).await?;
     let request = QueryRequest::parse(store, &body)?;
     let statements = [request.statement];
@@ -31,7 +33,7 @@ pub async fn query(mut req: Request, ctx: &mut Ctx, store: Store) -> Result<Resp
 /// Statements run atomically.
 pub async fn batch(mut req: Request, ctx: &mut Ctx, store: Store) -> Result<Response, ApiError> {
     let principal = ctx.authenticate(&req)?;
-    let key_read_only = access(principal, store)? == Access::ReadOnly;
+    let key_read_only = access(principal)? == Access::ReadOnly;
     let body = http::read_json_body(&mut req, &ctx.env).await?;
     let request = BatchRequest::parse(store, &body)?;
     let read_only = key_read_only || request.read_only;

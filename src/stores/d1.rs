@@ -139,7 +139,26 @@ fn meta_json(meta: &JsValue) -> serde_json::Map<String, serde_json::Value> {
     out
 }
 
-fn convert(result: &JsValue, mode: RowMode) -> Result<SqlResult, ApiError> {
+/// Roughly what a value costs in memory and in the JSON answer.
+fn value_bytes(v: &D1Value) -> usize {
+    match v {
+        D1Value::Null => 4,
+        D1Value::Number(_) => 24,
+        D1Value::Text(t) => t.len() + 2,
+        // Base64 in the answer.
+        D1Value::Blob(b) => b.len() / 3 * 4 + 16,
+    }
+}
+
+/// Converts one statement's result; `budget` is what the batch may still
+/// hold (`MAX_RESULT_BYTES`): D1 has already built the rows in JavaScript,
+/// but they are not copied into the Worker's memory past the limit.
+fn convert(
+    result: &JsValue,
+    mode: RowMode,
+    budget: &mut u64,
+    limit: u64,
+) -> Result<SqlResult, ApiError> {
     let rows = get(result, "results");
     let rows: Array = rows.dyn_into().unwrap_or_default();
     // D1 hands rows over as objects; the first row's keys give the columns.
@@ -151,12 +170,16 @@ fn convert(result: &JsValue, mode: RowMode) -> Result<SqlResult, ApiError> {
         if names.is_empty() {
             names = keys.iter().filter_map(|k| k.as_string()).collect();
         }
-        values.push(
-            names
-                .iter()
-                .map(|k| d1_value(get(&row, k)))
-                .collect::<Vec<_>>(),
-        );
+        let row: Vec<D1Value> = names.iter().map(|k| d1_value(get(&row, k))).collect();
+        let cost = row
+            .iter()
+            .zip(&names)
+            .map(|(v, k)| value_bytes(v) + k.len() + 4)
+            .sum::<usize>() as u64;
+        *budget = budget
+            .checked_sub(cost)
+            .ok_or_else(|| ApiError::result_too_large(limit))?;
+        values.push(row);
     }
     d1_result::result(names, values, meta_json(&get(result, "meta")), mode)
 }
@@ -166,6 +189,7 @@ pub async fn run(
     env: &Env,
     statements: &[Statement],
     mode: RowMode,
+    max_result_bytes: u64,
 ) -> Result<Vec<SqlResult>, ApiError> {
     let db = database(env).map_err(ApiError::from)?;
     let list = Array::new();
@@ -202,5 +226,9 @@ pub async fn run(
         })?;
     let output = JsFuture::from(promise).await.map_err(|e| mapped(&e))?;
     let output: Array = output.dyn_into().unwrap_or_default();
-    output.iter().map(|r| convert(&r, mode)).collect()
+    let mut budget = max_result_bytes;
+    output
+        .iter()
+        .map(|r| convert(&r, mode, &mut budget, max_result_bytes))
+        .collect()
 }

@@ -127,6 +127,38 @@ where
     result
 }
 
+/// Reads a store's answer up to `limit` bytes: `None` as soon as it is
+/// longer (a declared `Content-Length` over the limit is refused before
+/// reading), so a huge result never fills the isolate's memory.
+pub async fn read_capped(
+    store: &'static str,
+    response: &mut Response,
+    limit: u64,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    use futures_util::StreamExt;
+    let declared = response
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    let Ok(mut stream) = response.stream() else {
+        return Ok(Some(bytes));
+    };
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| StoreError::unavailable(store, e))?;
+        if strata_core::body::exceeds(bytes.len(), chunk.len(), limit) {
+            return Ok(None);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Some(bytes))
+}
+
 /// Runs statements on a SQL store (atomically when there are several), with
 /// the configured timeout. On Postgres `read_only` is enforced by the
 /// database (through `DATABASE_URL_READ` when set, see
@@ -141,18 +173,26 @@ pub async fn run_sql(
 ) -> Result<Vec<strata_core::sql::result::SqlResult>, ApiError> {
     use strata_core::sql::Store;
     let timeout = crate::settings::store_timeout_ms(env)?;
-    match store {
+    let result = match store {
         Store::D1 => {
-            let run = async { Ok(d1::run(env, statements, mode).await) };
+            let limit = crate::settings::max_result_bytes(env)?;
+            let run = async { Ok(d1::run(env, statements, mode, limit).await) };
             with_timeout("d1", timeout, run)
                 .await
-                .map_err(ApiError::from)?
+                .map_err(ApiError::from)
+                .and_then(|r| r)
         }
         Store::Pg => {
             // The Neon client applies the same timeout and aborts the subrequest.
             let client = neon::NeonClient::from_env(env, read_only).map_err(ApiError::from)?;
             client.run(statements, read_only, isolation, mode).await
         }
+    };
+    // A timed-out write may have committed: not safe to retry blindly.
+    if read_only {
+        result
+    } else {
+        result.map_err(ApiError::for_write)
     }
 }
 

@@ -174,7 +174,7 @@ fn claims(changes: Value) -> Value {
         "sub": "alice",
         "iat": now(),
         "exp": now() + 300,
-        "scope": "d1:read objects:write openid",
+        "scope": "sql:read objects:write openid",
     });
     for (k, v) in changes.as_object().expect("changes are an object") {
         if v.is_null() {
@@ -276,20 +276,22 @@ fn hs256_scopes(s: &Stack) -> Outcome {
     // objects:write implies objects:read.
     let r = call(s, "GET", "/v1/objects?limit=1", Some(&token), &[], None);
     assert_eq!(r.status, 200, "{}", r.body);
-    // A scope the token lacks: 403 naming it, like a key.
+    // A scope the token lacks: 403 naming it, like a key (a store scope
+    // grants REST tables, never raw SQL).
     let pg = json!({"sql": "select 1", "params": []}).to_string();
+    let rest_only = hs256(&claims(json!({"scope": "pg:read pg:write"})));
     let r = call(
         s,
         "POST",
         "/v1/pg/query",
-        Some(&token),
+        Some(&rest_only),
         &[("content-type", "application/json")],
         Some(pg.as_bytes()),
     );
     let v = r.assert_error(403, "forbidden");
-    assert_eq!(v["details"]["requiredScope"], "pg:read");
+    assert_eq!(v["details"]["requiredScope"], "sql:read");
     // Scopes as an array claim; unknown names are ignored.
-    let token = hs256(&claims(json!({"scope": ["pg:read", "calendar.read"]})));
+    let token = hs256(&claims(json!({"scope": ["sql:read", "calendar.read"]})));
     let r = call(
         s,
         "POST",

@@ -20,6 +20,7 @@ mod faults;
 mod fuzz;
 mod health;
 mod load;
+mod numbers;
 mod objects;
 mod rest;
 mod sql;
@@ -42,6 +43,7 @@ fn main() {
         status::tests(),
         errors::tests(),
         sql::tests(),
+        numbers::tests(),
         rest::tests(),
         faults::tests(),
         objects::tests(),

@@ -560,7 +560,7 @@ fn read_keys_cannot_write_pg(s: &Stack) -> Outcome {
         &format!("insert into {t} values (1, 'a')"),
         json!([]),
     );
-    let key = s.key("pg:read");
+    let key = s.key("sql:read");
     let v = query(s, "pg", key, &format!("select v from {t}"), json!([]));
     assert_eq!(v.status, 200, "{}", v.body);
     for sql in [
@@ -615,7 +615,7 @@ fn read_keys_cannot_write_d1(s: &Stack) -> Outcome {
         &format!("insert into {t} values (1, 'a')"),
         json!([]),
     );
-    let key = s.key("d1:read");
+    let key = s.key("sql:read");
     let r = query(
         s,
         "d1",
@@ -665,11 +665,11 @@ fn read_keys_cannot_write_d1(s: &Stack) -> Outcome {
 fn write_scopes(s: &Stack) -> Outcome {
     for store in ["d1", "pg"] {
         let t = table("scopes");
-        // The store's write scope and `sql` may write.
+        // `sql` may write; `sql:read` may read.
         let r = query(
             s,
             store,
-            s.key(&format!("{store}:write")),
+            s.key("sql"),
             &format!("create table {t} (id int)"),
             json!([]),
         );
@@ -682,15 +682,28 @@ fn write_scopes(s: &Stack) -> Outcome {
             json!([]),
         );
         assert_eq!(r.status, 200, "{store}: {}", r.body);
-        // Other stores' scopes and object scopes may not even read.
-        let other = if store == "d1" {
-            "pg:write"
-        } else {
-            "d1:write"
-        };
-        let r = query(s, store, s.key(other), "select 1", json!([]));
-        let e = r.assert_error(403, "forbidden");
-        assert_eq!(e["details"]["requiredScope"], format!("{store}:read"));
+        let r = query(
+            s,
+            store,
+            s.key("sql:read"),
+            &format!("select id from {t}"),
+            json!([]),
+        );
+        assert_eq!(r.status, 200, "{store}: {}", r.body);
+        // The store scopes are for REST tables: even the write scope of the
+        // store may not run raw SQL (it would reach every table, internal
+        // ones included), nor may object scopes.
+        for scope in ["d1:read", "d1:write", "pg:read", "pg:write"] {
+            let r = query(
+                s,
+                store,
+                s.key(scope),
+                &format!("select id from {t}"),
+                json!([]),
+            );
+            let e = r.assert_error(403, "forbidden");
+            assert_eq!(e["details"]["requiredScope"], "sql:read", "{store} {scope}");
+        }
         query(s, store, &s.objects_read_key, "select 1", json!([])).assert_error(403, "forbidden");
         call(
             s,

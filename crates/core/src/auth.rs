@@ -12,23 +12,31 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-/// What a key may do. Reads and writes are separate per store; `sql` allows
-/// raw SQL; `admin` allows everything.
+/// What a key may do. The store scopes govern the REST tables (reads and
+/// writes separately) and the objects; raw SQL is a power tool with scopes of
+/// its own, because SQL reaches every table of a store, not only the REST
+/// ones: `sql:read` runs statements that cannot write, `sql` anything;
+/// `admin` allows everything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Scope {
-    /// Read D1 tables.
+    /// Read the REST tables served by D1.
     D1Read,
-    /// Write D1 tables (implies [`Scope::D1Read`]).
+    /// Write the REST tables served by D1 (implies [`Scope::D1Read`]).
     D1Write,
-    /// Read Postgres tables.
+    /// Read the REST tables served by Postgres.
     PgRead,
-    /// Write Postgres tables (implies [`Scope::PgRead`]).
+    /// Write the REST tables served by Postgres (implies [`Scope::PgRead`]).
     PgWrite,
     /// Read objects.
     ObjectsRead,
     /// Write objects (implies [`Scope::ObjectsRead`]).
     ObjectsWrite,
-    /// Run raw SQL, reads and writes, on either SQL store.
+    /// Run raw SQL that cannot write, on either SQL store: enforced by the
+    /// database's read-only role on Postgres and a check proven against
+    /// SQLite on D1.
+    SqlRead,
+    /// Run raw SQL, reads and writes, on either SQL store (implies
+    /// [`Scope::SqlRead`]).
     Sql,
     /// Everything.
     Admin,
@@ -36,13 +44,14 @@ pub enum Scope {
 
 impl Scope {
     /// Every scope, in documentation order.
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 9] = [
         Scope::D1Read,
         Scope::D1Write,
         Scope::PgRead,
         Scope::PgWrite,
         Scope::ObjectsRead,
         Scope::ObjectsWrite,
+        Scope::SqlRead,
         Scope::Sql,
         Scope::Admin,
     ];
@@ -56,6 +65,7 @@ impl Scope {
             Scope::PgWrite => "pg:write",
             Scope::ObjectsRead => "objects:read",
             Scope::ObjectsWrite => "objects:write",
+            Scope::SqlRead => "sql:read",
             Scope::Sql => "sql",
             Scope::Admin => "admin",
         }
@@ -72,6 +82,7 @@ impl Scope {
             Scope::D1Read => Some(Scope::D1Write),
             Scope::PgRead => Some(Scope::PgWrite),
             Scope::ObjectsRead => Some(Scope::ObjectsWrite),
+            Scope::SqlRead => Some(Scope::Sql),
             _ => None,
         }
     }

@@ -1,9 +1,13 @@
-//! Request body policy shared by every route that reads a body.
+//! Body size policy: request bodies every route reads, and the store results
+//! the Worker reads.
 
 use crate::error::{ApiError, ErrorCode};
 
 /// Default request body limit (bytes), overridable with `MAX_BODY_BYTES`.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 1024 * 1024;
+
+/// Default cap on a store's answer (bytes), overridable with `MAX_RESULT_BYTES`.
+pub const DEFAULT_MAX_RESULT_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Accepts a missing `Content-Type` or a JSON one (`application/json`,
 /// `application/*+json`, any parameters); anything else is 415.
@@ -36,6 +40,13 @@ pub fn too_large(limit: u64) -> ApiError {
         format!("the request body is larger than {limit} bytes"),
     )
     .with_details(serde_json::json!({ "limit": limit }))
+}
+
+/// Whether `read` bytes already taken plus a `next` chunk would pass the
+/// limit (checked before the chunk is kept, so a streamed body stops at the
+/// first chunk too many).
+pub fn exceeds(read: usize, next: usize, limit: u64) -> bool {
+    (read as u64).saturating_add(next as u64) > limit
 }
 
 /// Checks a declared `Content-Length` against the limit before reading.
@@ -72,6 +83,14 @@ mod tests {
         ] {
             assert_eq!(ensure_json(Some(bad)).unwrap_err().status(), 415, "{bad}");
         }
+    }
+
+    #[test]
+    fn streamed_bodies_stop_at_the_limit() {
+        assert!(!exceeds(0, 10, 10));
+        assert!(exceeds(5, 6, 10));
+        assert!(!exceeds(0, 0, 0));
+        assert!(exceeds(usize::MAX, usize::MAX, u64::MAX - 1));
     }
 
     #[test]

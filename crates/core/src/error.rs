@@ -85,6 +85,8 @@ pub enum ErrorCode {
     ChecksumMismatch,
     /// A signed URL is expired, altered, or used with another method.
     SignatureInvalid,
+    /// A result is larger than `MAX_RESULT_BYTES`; page it.
+    ResultTooLarge,
 }
 
 impl ErrorCode {
@@ -126,6 +128,7 @@ impl ErrorCode {
             ErrorCode::LengthRequired => "length_required",
             ErrorCode::ChecksumMismatch => "checksum_mismatch",
             ErrorCode::SignatureInvalid => "signature_invalid",
+            ErrorCode::ResultTooLarge => "result_too_large",
         }
     }
 
@@ -163,6 +166,7 @@ impl ErrorCode {
             ErrorCode::LengthRequired => 411,
             ErrorCode::ChecksumMismatch => 400,
             ErrorCode::SignatureInvalid => 403,
+            ErrorCode::ResultTooLarge => 400,
         }
     }
 
@@ -203,6 +207,7 @@ impl ErrorCode {
         ErrorCode::LengthRequired,
         ErrorCode::ChecksumMismatch,
         ErrorCode::SignatureInvalid,
+        ErrorCode::ResultTooLarge,
     ];
 }
 
@@ -302,6 +307,42 @@ impl ApiError {
         .with_details(serde_json::json!({ "setting": setting }))
     }
 
+    /// What a timeout means for a request that writes: the store may have
+    /// committed before the answer was lost, so retrying is not safe — say
+    /// so (`details.retryable: false`). Any other error is returned as is.
+    pub fn for_write(self) -> Self {
+        if self.code != ErrorCode::Timeout {
+            return self;
+        }
+        let store = self
+            .details
+            .as_ref()
+            .and_then(|d| d.get("store"))
+            .and_then(Value::as_str)
+            .unwrap_or("the")
+            .to_string();
+        ApiError::new(
+            ErrorCode::Timeout,
+            format!("the {store} store did not answer in time; the write may have been applied"),
+        )
+        .with_details(serde_json::json!({ "store": store, "retryable": false }))
+        .with_hint("read the data back before retrying: a retry may apply the write twice")
+    }
+
+    /// 400 for a result over `limit` bytes (`MAX_RESULT_BYTES`): the store's
+    /// answer is not read past the limit, so one request cannot exhaust the
+    /// isolate's memory.
+    pub fn result_too_large(limit: u64) -> Self {
+        ApiError::new(
+            ErrorCode::ResultTooLarge,
+            format!("the result is larger than {limit} bytes"),
+        )
+        .with_details(serde_json::json!({ "limit": limit }))
+        .with_hint(
+            "select fewer rows or columns: page with limit/offset, a REST cursor or a WHERE range",
+        )
+    }
+
     /// 500 with a generic message; the cause belongs in the log only.
     pub fn internal() -> Self {
         ApiError::new(ErrorCode::Internal, "internal error")
@@ -382,6 +423,21 @@ mod tests {
             let row = format!("| `{}` | {} |", code.as_str(), code.status());
             assert!(readme.contains(&row), "README error catalogue lacks {row}");
         }
+    }
+
+    #[test]
+    fn write_timeouts_are_not_retryable() {
+        let read = ApiError::new(ErrorCode::Timeout, "the neon store did not answer in time")
+            .with_details(serde_json::json!({"store": "neon", "retryable": true}));
+        let write = read.clone().for_write();
+        assert_eq!(write.status(), 504);
+        assert_eq!(
+            write.details,
+            Some(serde_json::json!({"store": "neon", "retryable": false}))
+        );
+        assert!(write.message.contains("may have been applied"));
+        let other = ApiError::new(ErrorCode::SyntaxError, "x");
+        assert_eq!(other.clone().for_write(), other);
     }
 
     #[test]

@@ -39,28 +39,26 @@ impl Store {
 use crate::auth::{Principal, Scope};
 use crate::error::ApiError;
 
-/// What a key may do with raw SQL on a store.
+/// What a key may do with raw SQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Anything (`sql`, `admin` or the store's write scope).
+    /// Anything (`sql` or `admin`).
     ReadWrite,
-    /// Statements that cannot write (the store's read scope only).
+    /// Statements that cannot write (`sql:read`).
     ReadOnly,
 }
 
-/// Decides the access a principal has to raw SQL on `store`; 403 naming the
-/// read scope when it has none.
-pub fn access(principal: &Principal, store: Store) -> Result<Access, ApiError> {
-    let (read, write) = match store {
-        Store::D1 => (Scope::D1Read, Scope::D1Write),
-        Store::Pg => (Scope::PgRead, Scope::PgWrite),
-    };
-    if principal.allows(Scope::Sql) || principal.allows(write) {
+/// Decides the access a principal has to raw SQL; 403 naming `sql:read` when
+/// it has none. The same on both stores: the store scopes (`d1:*`, `pg:*`)
+/// grant the REST tables only, because raw SQL reaches every table of the
+/// store — internal ones and those `REST_TABLES` does not expose included.
+pub fn access(principal: &Principal) -> Result<Access, ApiError> {
+    if principal.allows(Scope::Sql) {
         Ok(Access::ReadWrite)
-    } else if principal.allows(read) {
+    } else if principal.allows(Scope::SqlRead) {
         Ok(Access::ReadOnly)
     } else {
-        Err(ApiError::forbidden_scope(read.as_str()))
+        Err(ApiError::forbidden_scope(Scope::SqlRead.as_str()))
     }
 }
 
@@ -76,31 +74,24 @@ mod tests {
     }
 
     #[test]
-    fn access_by_scope() {
-        assert_eq!(access(&p(&[Scope::Sql]), Store::D1), Ok(Access::ReadWrite));
+    fn raw_sql_needs_the_sql_scopes() {
+        assert_eq!(access(&p(&[Scope::Sql])), Ok(Access::ReadWrite));
+        assert_eq!(access(&p(&[Scope::Admin])), Ok(Access::ReadWrite));
+        assert_eq!(access(&p(&[Scope::SqlRead])), Ok(Access::ReadOnly));
         assert_eq!(
-            access(&p(&[Scope::PgWrite]), Store::Pg),
-            Ok(Access::ReadWrite)
-        );
-        assert_eq!(
-            access(&p(&[Scope::PgRead]), Store::Pg),
+            access(&p(&[Scope::SqlRead, Scope::PgWrite])),
             Ok(Access::ReadOnly)
         );
-        assert_eq!(
-            access(&p(&[Scope::Admin]), Store::Pg),
-            Ok(Access::ReadWrite)
-        );
-        assert_eq!(
-            access(&p(&[Scope::PgWrite]), Store::D1)
-                .unwrap_err()
-                .status(),
-            403
-        );
-        assert_eq!(
-            access(&p(&[Scope::ObjectsWrite]), Store::Pg)
-                .unwrap_err()
-                .status(),
-            403
-        );
+        // The store scopes are for REST tables: no raw SQL at all with them.
+        for scopes in [
+            vec![Scope::D1Read],
+            vec![Scope::D1Write, Scope::PgWrite],
+            vec![Scope::ObjectsWrite],
+            vec![],
+        ] {
+            let e = access(&p(&scopes)).unwrap_err();
+            assert_eq!(e.status(), 403, "{scopes:?}");
+            assert!(e.message.contains("sql:read"), "{}", e.message);
+        }
     }
 }
