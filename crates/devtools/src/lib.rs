@@ -3,6 +3,7 @@
 //! # Layout
 //! * [`keygen`] — a new API key (or a given one) and its `API_KEYS` entry.
 //! * [`migrate`] — applies `migrations/pg/*.sql` to Postgres (local or Neon), once each.
+//! * [`read_role`] — the `SELECT`-only Postgres role behind `DATABASE_URL_READ`.
 //! * [`dburl`] — Postgres URLs: password redaction and the plain-or-TLS decision.
 //! * [`digest`] — SHA-256 hex, shared by key hashes and migration checksums.
 //!
@@ -13,3 +14,4 @@ pub mod dburl;
 pub mod digest;
 pub mod keygen;
 pub mod migrate;
+pub mod read_role;

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use strata_devtools::dburl::DatabaseUrl;
 use strata_devtools::keygen::{self, ApiKey, IssuedKey, KeyId, KeygenError, Scope};
 use strata_devtools::migrate::{self, Event, MigrateError};
+use strata_devtools::read_role::{self, ReadRoleError};
 
 /// Developer tools for Strata.
 #[derive(Parser)]
@@ -24,6 +25,8 @@ enum Command {
     Keygen(KeygenArgs),
     /// Apply migrations/pg/*.sql to Postgres, each file once, in name order.
     Migrate(MigrateArgs),
+    /// Create or update the SELECT-only role for DATABASE_URL_READ; prints that URL.
+    ReadRole(ReadRoleArgs),
 }
 
 #[derive(Args)]
@@ -65,6 +68,21 @@ struct MigrateArgs {
     dry_run: bool,
 }
 
+#[derive(Args)]
+struct ReadRoleArgs {
+    /// Postgres URL of the role that owns the tables (runs the migrations)
+    // Hidden from --help: it carries the password.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Name of the read role
+    #[arg(long, default_value = read_role::DEFAULT_ROLE)]
+    role: String,
+    /// Keep the role's password in this file (generated on first use) [default: a new
+    /// password every run]
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum MigrateAction {
     /// List applied, pending, changed and missing migrations
@@ -82,6 +100,10 @@ fn main() -> ExitCode {
             Err(e) => fail(&e, e.is_usage()),
         },
         Command::Migrate(args) => match run_migrate(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e, e.is_usage()),
+        },
+        Command::ReadRole(args) => match run_read_role(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&e, e.is_usage()),
         },
@@ -153,6 +175,33 @@ fn run_migrate(args: MigrateArgs) -> Result<(), MigrateError> {
         }
         Ok(())
     })
+}
+
+fn run_read_role(args: ReadRoleArgs) -> Result<(), ReadRoleError> {
+    let raw = args.database_url.ok_or(MigrateError::NoDatabaseUrl)?;
+    let url = DatabaseUrl::parse(&raw).map_err(MigrateError::from)?;
+    read_role::check_name(&args.role)?;
+    let password = match &args.password_file {
+        Some(path) => read_role::password_from_file(path)?,
+        None => read_role::generate_password()?,
+    };
+    let read_url = read_role::read_url(&raw, &args.role, &password)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ReadRoleError::Db {
+            action: "start the async runtime",
+            reason: e.to_string(),
+        })?;
+    runtime.block_on(read_role::ensure(&url, &args.role, &password))?;
+    eprintln!(
+        "read role {} ready on {} (SELECT only, default_transaction_read_only = on)",
+        args.role,
+        url.redacted()
+    );
+    // stdout is the DATABASE_URL_READ value and nothing else, for scripts.
+    println!("{read_url}");
+    Ok(())
 }
 
 fn print_event(event: Event<'_>) {

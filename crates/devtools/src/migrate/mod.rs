@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use crate::dburl::{DatabaseUrl, UrlError};
 pub use db::LOCK_KEY;
+// The connection and error text `read-role` shares.
+pub(crate) use db::{connect, describe};
 pub use plan::{Plan, State};
 
 /// Why a migrate command failed. Messages never contain the database password.
