@@ -49,6 +49,10 @@ NEON_SQL_URL=$(json_field "$ready_file" sql_url)
 # 2. Migrations: Postgres over a direct connection, D1 with wrangler's own.
 "$BIN/strata-dev" migrate --database-url "$DATABASE_URL" --dir migrations/pg
 CI=true node_modules/.bin/wrangler d1 migrations apply DB --local >/dev/null
+# The SELECT-only role read-only requests use (DATABASE_URL_READ), so Postgres
+# itself refuses their writes; its password is kept in .strata/. The URL goes
+# through the environment, not the command line (ps would show it).
+DATABASE_URL_READ=$(DATABASE_URL="$DATABASE_URL" "$BIN/strata-dev" read-role --password-file .strata/pg-read-password)
 
 # 3. The development key and .dev.vars (wrangler's local secrets file).
 if [ -n "${STRATA_DEV_KEY:-}" ]; then
@@ -75,6 +79,15 @@ elif [ -n "${STRATA_DEV_KEY:-}" ]; then
   echo "API_KEYS='$API_KEYS'" >> .dev.vars.tmp
   mv .dev.vars.tmp .dev.vars
 fi
+# DATABASE_URL_READ follows the local read role, also in a .dev.vars written
+# before it existed; a .dev.vars pointed at another database keeps its own.
+read_line="DATABASE_URL_READ=\"$DATABASE_URL_READ\""
+if grep -qxF "DATABASE_URL=\"$DATABASE_URL\"" .dev.vars && ! grep -qxF "$read_line" .dev.vars; then
+  say "writing DATABASE_URL_READ to .dev.vars"
+  grep -v '^DATABASE_URL_READ=' .dev.vars > .dev.vars.tmp || true
+  echo "$read_line" >> .dev.vars.tmp
+  mv .dev.vars.tmp .dev.vars
+fi
 # Signed object URLs need a secret: one is made the first time it is missing.
 if ! grep -q '^SIGNING_SECRET=' .dev.vars; then
   echo "SIGNING_SECRET=\"$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex"))')\"" >> .dev.vars
@@ -98,6 +111,7 @@ cat >&2 <<MSG
     API            http://127.0.0.1:$PORT        (try: curl http://127.0.0.1:$PORT/v1/health)
     Neon endpoint  $NEON_SQL_URL
     DATABASE_URL   $DATABASE_URL
+                   (read-only requests log in as strata_read: DATABASE_URL_READ in .dev.vars)
     API key        $DEV_KEY
                    curl -H "Authorization: Bearer $DEV_KEY" http://127.0.0.1:$PORT/v1/status
 
