@@ -180,6 +180,11 @@ async fn read(req: &Request, op: &Operation<'_>, url: worker::Url) -> Result<Res
         .flatten()
         .min()
         .unwrap_or(max_rows);
+    // Refused before the cursor is even read: the reason is the table, not the cursor.
+    let keyset = build::keyset_allowed(table);
+    if q.cursor.is_some() {
+        keyset.clone()?;
+    }
     let order = build::total_order(table, &q.order)?;
     let signature = build::order_signature(&order);
     let cursor_values = q
@@ -229,8 +234,15 @@ async fn read(req: &Request, op: &Operation<'_>, url: worker::Url) -> Result<Res
     }
     if more {
         if let Some(last) = rows.last() {
-            let values: Vec<Value> = plan.order_keys.iter().map(|k| last[k].clone()).collect();
-            let next = cursor::encode(&signature, values);
+            // A table whose rows a cursor cannot tell apart is continued by
+            // offset instead: a client that follows `Link` until it is gone
+            // still sees every row (unless rows change meanwhile).
+            let (name, value) = if keyset.is_ok() {
+                let values: Vec<Value> = plan.order_keys.iter().map(|k| last[k].clone()).collect();
+                ("cursor", cursor::encode(&signature, values))
+            } else {
+                ("offset", offset.saturating_add(limit).to_string())
+            };
             let mut next_url = url.clone();
             let kept: Vec<(String, String)> = url
                 .query_pairs()
@@ -241,7 +253,7 @@ async fn read(req: &Request, op: &Operation<'_>, url: worker::Url) -> Result<Res
                 .query_pairs_mut()
                 .clear()
                 .extend_pairs(kept)
-                .append_pair("cursor", &next);
+                .append_pair(name, &value);
             extra.push(("link", format!("<{next_url}>; rel=\"next\"")));
         }
     }
@@ -331,6 +343,10 @@ async fn insert(req: &mut Request, op: &Operation<'_>) -> Result<Response, ApiEr
             ))
         }
     };
+    // Checked before anything is planned or sent: an oversized insert
+    // writes nothing (one statement batch per request is all or nothing anyway).
+    let max_rows = settings::number(&op.ctx.env, "REST_MAX_INSERT_ROWS", 1000)?;
+    build::check_insert_rows(rows.len(), max_rows)?;
     if rows.is_empty() {
         return write_response(Vec::new(), prefer, op.shape, true);
     }

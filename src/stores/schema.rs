@@ -58,7 +58,7 @@ pub async fn get(env: &Env, store: Store) -> Result<Rc<Schema>, ApiError> {
     };
     let mut results = super::run_sql(env, store, &[statement], true, None, RowMode::Object).await?;
     let rows = results.pop().map(|r| r.rows).unwrap_or_default();
-    let schema = Rc::new(Schema::from_rows(&rows));
+    let schema = Rc::new(Schema::from_rows(store, &rows));
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         c.retain(|e| e.store != store);

@@ -19,6 +19,16 @@ pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// The table as SQL names it: schema-qualified on Postgres (`"public"."t"`),
+/// so a `search_path` that puts another schema (or `pg_temp`) first cannot
+/// redirect the statement to a look-alike table there.
+pub fn table_ref(table: &TableSchema) -> String {
+    match &table.schema {
+        Some(schema) => format!("{}.{}", ident(schema), ident(&table.name)),
+        None => ident(&table.name),
+    }
+}
+
 /// SQL text and its parameters, with the dialect's placeholders.
 struct Sql {
     store: Store,
@@ -240,10 +250,11 @@ pub struct ReadPlan {
     pub hidden: Vec<String>,
 }
 
-/// The ordering with tiebreakers that make it total: the primary key, or
-/// every column when the table has none.
+/// The ordering with tiebreakers: the table's [`TableSchema::unique_key`],
+/// which makes it total, or every column when it has none (deterministic
+/// enough for `offset` paging, but not for a cursor: see [`keyset_allowed`]).
 pub fn total_order(table: &TableSchema, order: &[OrderTerm]) -> Result<Vec<OrderTerm>, ApiError> {
-    let mut terms = Vec::with_capacity(order.len() + table.primary_key.len());
+    let mut terms = Vec::with_capacity(order.len() + table.primary_key.len() + 1);
     for t in order {
         let c = table.column(&t.column)?;
         terms.push(OrderTerm {
@@ -251,11 +262,9 @@ pub fn total_order(table: &TableSchema, order: &[OrderTerm]) -> Result<Vec<Order
             ..t.clone()
         });
     }
-    let keys: Vec<String> = if table.primary_key.is_empty() {
-        table.columns.iter().map(|c| c.name.clone()).collect()
-    } else {
-        table.primary_key.clone()
-    };
+    let keys: Vec<String> = table
+        .unique_key()
+        .unwrap_or_else(|| table.columns.iter().map(|c| c.name.clone()).collect());
     for k in keys {
         if !terms.iter().any(|t| t.column == k) {
             terms.push(OrderTerm {
@@ -266,6 +275,25 @@ pub fn total_order(table: &TableSchema, order: &[OrderTerm]) -> Result<Vec<Order
         }
     }
     Ok(terms)
+}
+
+/// Whether keyset cursors may page this table: only when its rows are
+/// provably distinct in the ordering ([`TableSchema::unique_key`]). Without
+/// that, rows equal in every column that straddle a page boundary would be
+/// skipped silently, so a cursor is refused (`400 PGRST100`) instead.
+pub fn keyset_allowed(table: &TableSchema) -> Result<(), ApiError> {
+    if table.unique_key().is_some() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::RestParse,
+        format!(
+            "{:?} has no primary key, so a cursor cannot tell its rows apart",
+            table.name
+        ),
+    )
+    .with_details(serde_json::json!({ "part": "cursor", "table": table.name }))
+    .with_hint("add a primary key to the table, or page with limit and offset"))
 }
 
 /// The cursor's fingerprint of an ordering: a cursor only continues the
@@ -361,6 +389,7 @@ pub fn read(
         }
     }
     if let Some(values) = cursor {
+        keyset_allowed(table)?;
         if values.len() != order.len() {
             return Err(ApiError::new(
                 ErrorCode::RestParse,
@@ -371,7 +400,7 @@ pub fn read(
     let mut sql = Sql::new(store);
     sql.push("SELECT ");
     write_select_list(&mut sql, &items);
-    sql.push(&format!(" FROM {}", ident(&table.name)));
+    sql.push(&format!(" FROM {}", table_ref(table)));
     let after = |s: &mut Sql| {
         if let Some(values) = cursor {
             write_after(s, table, &order, values);
@@ -407,7 +436,7 @@ pub fn read(
 
     let count = if with_count {
         let mut c = Sql::new(store);
-        c.push(&format!("SELECT count(*) AS n FROM {}", ident(&table.name)));
+        c.push(&format!("SELECT count(*) AS n FROM {}", table_ref(table)));
         write_where(&mut c, table, &q.filters, None)?;
         Some(c.finish())
     } else {
@@ -444,6 +473,24 @@ fn returning(
         write_select_list(sql, &items);
     }
     Ok(())
+}
+
+/// Refuses an insert of more than `max_rows` rows (`REST_MAX_INSERT_ROWS`)
+/// with `413 payload_too_large`, like a body over `MAX_BODY_BYTES`: one
+/// request must not turn into an unbounded write batch on the store. The
+/// hint says how to get the rows in anyway.
+pub fn check_insert_rows(rows: usize, max_rows: u64) -> Result<(), ApiError> {
+    if rows as u64 <= max_rows {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("an insert takes at most {max_rows} rows; this one has {rows}"),
+    )
+    .with_details(serde_json::json!({ "maxRows": max_rows, "rows": rows }))
+    .with_hint(format!(
+        "send the rows in requests of at most {max_rows} (each request is atomic on its own)"
+    )))
 }
 
 /// Plans an insert of `rows` (objects) into `columns`; on D1 the rows are
@@ -507,10 +554,7 @@ pub fn insert(
     if cols.is_empty() {
         for _ in rows {
             let mut sql = Sql::new(store);
-            sql.push(&format!(
-                "INSERT INTO {} DEFAULT VALUES",
-                ident(&table.name)
-            ));
+            sql.push(&format!("INSERT INTO {} DEFAULT VALUES", table_ref(table)));
             returning(&mut sql, table, select)?;
             out.push(sql.finish());
         }
@@ -521,7 +565,7 @@ pub fn insert(
         let names: Vec<String> = cols.iter().map(|c| ident(c)).collect();
         sql.push(&format!(
             "INSERT INTO {} ({}) VALUES ",
-            ident(&table.name),
+            table_ref(table),
             names.join(", ")
         ));
         for (r, row) in chunk.iter().enumerate() {
@@ -550,7 +594,7 @@ pub fn update(
     select: Option<&[SelectItem]>,
 ) -> Result<Statement, ApiError> {
     let mut sql = Sql::new(store);
-    sql.push(&format!("UPDATE {} SET ", ident(&table.name)));
+    sql.push(&format!("UPDATE {} SET ", table_ref(table)));
     for (i, (k, v)) in set.iter().enumerate() {
         let c = table.column(k)?;
         if i > 0 {
@@ -572,7 +616,7 @@ pub fn delete(
     select: Option<&[SelectItem]>,
 ) -> Result<Statement, ApiError> {
     let mut sql = Sql::new(store);
-    sql.push(&format!("DELETE FROM {}", ident(&table.name)));
+    sql.push(&format!("DELETE FROM {}", table_ref(table)));
     write_where(&mut sql, table, filters, None)?;
     returning(&mut sql, table, select)?;
     Ok(sql.finish())
@@ -591,6 +635,7 @@ mod tests {
             nullable,
         };
         TableSchema {
+            schema: None,
             name: "todos".into(),
             columns: vec![
                 col("id", false),
@@ -599,6 +644,15 @@ mod tests {
                 col("we\"ird", true),
             ],
             primary_key: vec!["id".into()],
+            rowid: None,
+        }
+    }
+
+    /// The same table as Postgres introspection describes it.
+    fn pg_table() -> TableSchema {
+        TableSchema {
+            schema: Some("public".into()),
+            ..table()
         }
     }
 
@@ -622,10 +676,10 @@ mod tests {
             offset: 5,
             limit: 10,
         };
-        let pg = read(Store::Pg, &table(), &query, w, None, true).unwrap();
+        let pg = read(Store::Pg, &pg_table(), &query, w, None, true).unwrap();
         assert_eq!(
             pg.statement.sql,
-            "SELECT \"id\", \"title\" AS \"t\" FROM \"todos\" WHERE \"title\" LIKE $1 AND (\"done\" IS TRUE OR \"id\" IN ($2, $3)) \
+            "SELECT \"id\", \"title\" AS \"t\" FROM \"public\".\"todos\" WHERE \"title\" LIKE $1 AND (\"done\" IS TRUE OR \"id\" IN ($2, $3)) \
              ORDER BY \"title\" DESC NULLS FIRST, \"id\" ASC NULLS LAST LIMIT 11 OFFSET 5"
         );
         assert_eq!(
@@ -633,7 +687,7 @@ mod tests {
             vec![json!("%a%"), json!("1"), json!("2")]
         );
         assert_eq!(pg.order_keys, ["t", "id"]);
-        assert_eq!(pg.count.unwrap().sql, "SELECT count(*) AS n FROM \"todos\" WHERE \"title\" LIKE $1 AND (\"done\" IS TRUE OR \"id\" IN ($2, $3))");
+        assert_eq!(pg.count.unwrap().sql, "SELECT count(*) AS n FROM \"public\".\"todos\" WHERE \"title\" LIKE $1 AND (\"done\" IS TRUE OR \"id\" IN ($2, $3))");
         let d1 = read(Store::D1, &table(), &query, w, None, false).unwrap();
         assert!(
             d1.statement.sql.contains("\"title\" GLOB ?1"),
@@ -654,7 +708,7 @@ mod tests {
         ] {
             let e = read(
                 Store::Pg,
-                &table(),
+                &pg_table(),
                 &q(&pairs),
                 Window {
                     offset: 0,
@@ -673,7 +727,7 @@ mod tests {
         let query = q(&[("select", "title"), ("order", "done.asc")]);
         let plan = read(
             Store::Pg,
-            &table(),
+            &pg_table(),
             &query,
             Window {
                 offset: 0,
@@ -730,6 +784,146 @@ mod tests {
     }
 
     #[test]
+    fn cursors_tie_break_on_a_unique_key_or_are_refused() {
+        let col = |n: &str, nullable| ColumnInfo {
+            name: n.into(),
+            type_name: "text".into(),
+            nullable,
+        };
+        let keyless = |schema: Option<&str>, rowid: Option<&str>| TableSchema {
+            schema: schema.map(str::to_string),
+            name: "log".into(),
+            columns: vec![col("at", true), col("msg", true)],
+            primary_key: Vec::new(),
+            rowid: rowid.map(str::to_string),
+        };
+        let window = Window {
+            offset: 0,
+            limit: 2,
+        };
+        let by_at = q(&[("select", "msg"), ("order", "at")]);
+        // D1 table without a key: the rowid (under a name no column shadows) ends the ordering.
+        let d1 = keyless(None, Some("_rowid_"));
+        assert!(keyset_allowed(&d1).is_ok());
+        let plan = read(
+            Store::D1,
+            &d1,
+            &by_at,
+            window,
+            Some(&[json!("x"), json!(7)]),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            plan.order.last().map(|t| t.column.as_str()),
+            Some("_rowid_")
+        );
+        assert_eq!(plan.order.len(), 2, "not every column: the rowid is enough");
+        assert!(
+            plan.statement
+                .sql
+                .contains("\"_rowid_\" AS \"__strata_k1\"")
+                && plan
+                    .statement
+                    .sql
+                    .contains("(\"at\" = ?2 AND (\"_rowid_\" > ?3))"),
+            "{}",
+            plan.statement.sql
+        );
+        // Postgres table or view without a key, D1 view: offset works, a cursor is refused.
+        for (store, t) in [
+            (Store::Pg, keyless(Some("public"), None)),
+            (Store::D1, keyless(None, None)),
+        ] {
+            let e = keyset_allowed(&t).unwrap_err();
+            assert_eq!((e.status(), e.code), (400, ErrorCode::RestParse));
+            assert!(e
+                .hint
+                .as_deref()
+                .is_some_and(|h| h.contains("primary key") && h.contains("offset")));
+            let e = read(
+                store,
+                &t,
+                &by_at,
+                window,
+                Some(&[json!(1), json!(2), json!(3)]),
+                false,
+            )
+            .unwrap_err();
+            assert_eq!(e.code, ErrorCode::RestParse);
+            let plan = read(store, &t, &by_at, window, None, false).unwrap();
+            assert_eq!(
+                plan.order.len(),
+                2,
+                "every column, for a stable offset order"
+            );
+        }
+        // A SQLite key column that may hold NULL is not unique on its own: the rowid follows it.
+        let mut nullable_key = keyless(None, Some("rowid"));
+        nullable_key.primary_key = vec!["at".into()];
+        assert_eq!(
+            nullable_key.unique_key(),
+            Some(vec!["at".into(), "rowid".into()])
+        );
+        assert_eq!(table().unique_key(), Some(vec!["id".into()]));
+    }
+
+    #[test]
+    fn postgres_sql_names_the_schema() {
+        let f = q(&[("id", "eq.3")]).filters;
+        let set = json!({"title": "x"}).as_object().unwrap().clone();
+        let rows = vec![set.clone()];
+        let cols = vec!["title".to_string()];
+        let w = Window {
+            offset: 0,
+            limit: 1,
+        };
+        let statements = [
+            read(Store::Pg, &pg_table(), &q(&[]), w, None, true)
+                .unwrap()
+                .statement,
+            read(Store::Pg, &pg_table(), &q(&[]), w, None, true)
+                .unwrap()
+                .count
+                .unwrap(),
+            insert(
+                Store::Pg,
+                &pg_table(),
+                &cols,
+                &rows,
+                &OnConflict::Error,
+                None,
+            )
+            .unwrap()[0]
+                .clone(),
+            insert(Store::Pg, &pg_table(), &[], &rows, &OnConflict::Error, None).unwrap()[0]
+                .clone(),
+            update(Store::Pg, &pg_table(), &set, &f, None).unwrap(),
+            delete(Store::Pg, &pg_table(), &f, None).unwrap(),
+        ];
+        for st in statements {
+            assert!(st.sql.contains("\"public\".\"todos\""), "{}", st.sql);
+        }
+        let weird = TableSchema {
+            schema: Some("my\"schema".into()),
+            name: "t\"x".into(),
+            ..table()
+        };
+        assert_eq!(table_ref(&weird), "\"my\"\"schema\".\"t\"\"x\"");
+        assert_eq!(table_ref(&table()), "\"todos\"");
+    }
+
+    #[test]
+    fn inserts_are_capped_in_rows() {
+        assert!(check_insert_rows(0, 1).is_ok());
+        assert!(check_insert_rows(1000, 1000).is_ok());
+        let e = check_insert_rows(1001, 1000).unwrap_err();
+        assert_eq!((e.status(), e.code), (413, ErrorCode::PayloadTooLarge));
+        assert_eq!(e.details, Some(json!({"maxRows": 1000, "rows": 1001})));
+        assert!(e.hint.is_some_and(|h| h.contains("1000")));
+    }
+
+    #[test]
     fn glob_escapes_its_own_specials() {
         assert_eq!(glob_pattern("a*b%c_d?e[f]"), "a*b*c?d[?]e[[]f[]]");
     }
@@ -765,18 +959,18 @@ mod tests {
         );
         let pg = insert(
             Store::Pg,
-            &table(),
+            &pg_table(),
             &cols,
             &rows[..1],
             &OnConflict::Ignore(vec!["id".into()]),
             Some(&[]),
         )
         .unwrap();
-        assert_eq!(pg[0].sql, "INSERT INTO \"todos\" (\"id\", \"title\") VALUES ($1, $2) ON CONFLICT (\"id\") DO NOTHING RETURNING \"id\", \"title\", \"done\", \"we\"\"ird\"");
+        assert_eq!(pg[0].sql, "INSERT INTO \"public\".\"todos\" (\"id\", \"title\") VALUES ($1, $2) ON CONFLICT (\"id\") DO NOTHING RETURNING \"id\", \"title\", \"done\", \"we\"\"ird\"");
         assert_eq!(
             insert(
                 Store::Pg,
-                &table(),
+                &pg_table(),
                 &["nope".to_string()],
                 &rows,
                 &OnConflict::Error,
@@ -800,9 +994,9 @@ mod tests {
             u.sql,
             "UPDATE \"todos\" SET \"title\" = ?1, \"done\" = ?2 WHERE \"id\" = ?3"
         );
-        let d = delete(Store::Pg, &table(), &f, Some(&[])).unwrap();
+        let d = delete(Store::Pg, &pg_table(), &f, Some(&[])).unwrap();
         assert!(d
             .sql
-            .starts_with("DELETE FROM \"todos\" WHERE \"id\" = $1 RETURNING"));
+            .starts_with("DELETE FROM \"public\".\"todos\" WHERE \"id\" = $1 RETURNING"));
     }
 }

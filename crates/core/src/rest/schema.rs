@@ -18,12 +18,20 @@ pub struct ColumnInfo {
 /// One table (or view).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableSchema {
+    /// The schema (namespace) it lives in on Postgres, so SQL can name it
+    /// `"public"."t"` whatever the session's `search_path`; `None` on D1.
+    pub schema: Option<String>,
     /// Exact name.
     pub name: String,
     /// Columns in declaration order.
     pub columns: Vec<ColumnInfo>,
-    /// Primary-key columns in key order (empty: none; SQLite tables then use `rowid`).
+    /// Primary-key columns in key order (empty: none).
     pub primary_key: Vec<String>,
+    /// How SQL reaches SQLite's `rowid` on this table (`rowid`, or `_rowid_`
+    /// / `oid` when a column shadows it): only D1 tables that have one.
+    /// Views, `WITHOUT ROWID` and virtual tables have none (SQLite answers
+    /// NULL for a view's "rowid" rather than failing), nor does Postgres.
+    pub rowid: Option<String>,
 }
 
 impl TableSchema {
@@ -37,6 +45,32 @@ impl TableSchema {
             )
             .with_details(serde_json::json!({ "column": shown, "table": self.name }))
         })
+    }
+
+    /// The columns that tell any two rows apart, which a keyset cursor needs
+    /// as its final tie-break (otherwise rows equal in every ordering column
+    /// straddling a page boundary are skipped):
+    /// * the primary key when none of its columns can hold NULL;
+    /// * on D1, the primary key then the rowid when a key column can hold
+    ///   NULL (SQLite lets non-integer key columns of rowid tables be NULL,
+    ///   and NULLs are never equal), or the rowid alone without a key;
+    /// * `None` when nothing is provably unique: a Postgres table or view
+    ///   without a primary key, a D1 view. (A unique index is not enough on
+    ///   its own: it admits any number of NULLs.)
+    pub fn unique_key(&self) -> Option<Vec<String>> {
+        let key_can_be_null = self
+            .primary_key
+            .iter()
+            .any(|k| self.columns.iter().any(|c| c.name == *k && c.nullable));
+        match (&self.rowid, self.primary_key.is_empty()) {
+            (_, false) if !key_can_be_null => Some(self.primary_key.clone()),
+            (Some(rowid), _) => {
+                let mut key = self.primary_key.clone();
+                key.push(rowid.clone());
+                Some(key)
+            }
+            (None, _) => None,
+        }
     }
 }
 
@@ -58,34 +92,61 @@ pub fn is_internal(name: &str) -> bool {
 /// (D1 refuses `pragma_table_info` on its own `_cf_` tables, so they are
 /// filtered out in SQL, before the join reaches them):
 /// `t` (table), `c` (column), `ty` (type), `nn` (not null), `pk` (1-based
-/// position in the primary key, 0 if not part of it). (`int2vector` arrays
+/// position in the primary key, 0 if not part of it), and
+/// * on D1, `k` (`table`, `view`, `virtual`, `shadow`) and `wr` (1 for a
+///   `WITHOUT ROWID` table), which say whether the table has a rowid;
+/// * on Postgres, `s` (the schema, always `public`).
+///
+/// Postgres lists only schema `public` (never `pg_catalog`,
+/// `information_schema`, `pg_toast` or another schema) and leaves out
+/// relations an extension owns (`pg_depend` deptype `e`, e.g.
+/// `pg_stat_statements`' views): they belong to the extension, not the
+/// application, and can show other roles' queries. (`int2vector` arrays
 /// start at index 0, hence `WITH ORDINALITY` rather than `array_position`.)
+/// Catalog functions are schema-qualified so a `search_path` cannot swap them.
 pub fn introspection_sql(store: Store) -> &'static str {
     match store {
         Store::D1 => {
-            "SELECT m.name AS t, p.name AS c, p.type AS ty, p.\"notnull\" AS nn, p.pk AS pk \
-             FROM sqlite_schema AS m JOIN pragma_table_info(m.name) AS p \
+            "SELECT m.name AS t, p.name AS c, p.type AS ty, p.\"notnull\" AS nn, p.pk AS pk, \
+             l.type AS k, l.wr AS wr \
+             FROM sqlite_schema AS m JOIN pragma_table_list(m.name) AS l ON l.schema = 'main' \
+             JOIN pragma_table_info(m.name) AS p \
              WHERE m.type IN ('table', 'view') AND substr(m.name, 1, 7) <> 'sqlite_' \
              AND substr(m.name, 1, 4) <> '_cf_' ORDER BY m.name, p.cid"
         }
         Store::Pg => {
-            "SELECT c.relname AS t, a.attname AS c, format_type(a.atttypid, a.atttypmod) AS ty, \
-             a.attnotnull AS nn, coalesce((SELECT k.n FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(att, n) \
-             WHERE k.att = a.attnum), 0)::int4 AS pk \
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
-             LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary \
+            "SELECT n.nspname AS s, c.relname AS t, a.attname AS c, \
+             pg_catalog.format_type(a.atttypid, a.atttypmod) AS ty, a.attnotnull AS nn, \
+             coalesce((SELECT k.n FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY AS k(att, n) \
+             WHERE k.att = a.attnum), 0)::pg_catalog.int4 AS pk \
+             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+             LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND i.indisprimary \
              WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm') \
+             AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d \
+             WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e') \
              ORDER BY c.relname, a.attnum"
         }
     }
 }
 
+/// The name that reaches a D1 table's rowid: `rowid`, `_rowid_` or `oid`,
+/// whichever no column shadows (SQLite compares names without case).
+fn rowid_name(columns: &[ColumnInfo]) -> Option<String> {
+    ["rowid", "_rowid_", "oid"]
+        .into_iter()
+        .find(|alias| !columns.iter().any(|c| c.name.eq_ignore_ascii_case(alias)))
+        .map(str::to_string)
+}
+
 impl Schema {
-    /// Builds the schema from introspection rows (objects with t, c, ty, nn, pk).
-    pub fn from_rows(rows: &[serde_json::Value]) -> Schema {
+    /// Builds the schema of `store` from its introspection rows (objects
+    /// with the keys [`introspection_sql`] names).
+    pub fn from_rows(store: Store, rows: &[serde_json::Value]) -> Schema {
         let mut tables: BTreeMap<String, TableSchema> = BTreeMap::new();
         let mut keys: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
+        let mut with_rowid: Vec<String> = Vec::new();
+        let mut without_rowid: Vec<String> = Vec::new();
         for row in rows {
             let (Some(t), Some(c)) = (row["t"].as_str(), row["c"].as_str()) else {
                 continue;
@@ -93,29 +154,70 @@ impl Schema {
             if is_internal(t) {
                 continue;
             }
-            let not_null =
-                row["nn"].as_bool().unwrap_or(false) || row["nn"].as_i64().unwrap_or(0) != 0;
+            let flag = |v: &serde_json::Value| {
+                v.as_bool().unwrap_or(false) || v.as_i64().unwrap_or(0) != 0
+            };
+            let not_null = flag(&row["nn"]);
             let pk = row["pk"].as_u64().unwrap_or(0);
             let table = tables.entry(t.to_string()).or_insert_with(|| TableSchema {
+                schema: match store {
+                    Store::Pg => Some(row["s"].as_str().unwrap_or("public").to_string()),
+                    Store::D1 => None,
+                },
                 name: t.to_string(),
                 columns: Vec::new(),
                 primary_key: Vec::new(),
+                rowid: None,
             });
             table.columns.push(ColumnInfo {
                 name: c.to_string(),
                 type_name: row["ty"].as_str().unwrap_or("").to_string(),
-                nullable: !not_null && pk == 0,
+                // Postgres key columns are NOT NULL; SQLite's may be NULL
+                // unless declared so (decided below, once the key is known).
+                nullable: !not_null && (pk == 0 || store == Store::D1),
             });
             if pk > 0 {
                 keys.entry(t.to_string())
                     .or_default()
                     .push((pk, c.to_string()));
             }
+            if store == Store::D1 && !with_rowid.iter().chain(&without_rowid).any(|n| n == t) {
+                // Only an ordinary table has a rowid, and only without `WITHOUT ROWID`.
+                if row["k"].as_str() == Some("table") && !flag(&row["wr"]) {
+                    with_rowid.push(t.to_string());
+                } else {
+                    without_rowid.push(t.to_string());
+                }
+            }
         }
         for (t, mut cols) in keys {
             cols.sort();
             if let Some(table) = tables.get_mut(&t) {
                 table.primary_key = cols.into_iter().map(|(_, c)| c).collect();
+            }
+        }
+        for table in tables.values_mut() {
+            if store != Store::D1 {
+                continue;
+            }
+            let has_rowid = with_rowid.contains(&table.name);
+            // A WITHOUT ROWID table's key is NOT NULL, and so is a lone
+            // INTEGER PRIMARY KEY: it is the rowid itself.
+            let integer_key = match table.primary_key.as_slice() {
+                [k] => table
+                    .columns
+                    .iter()
+                    .any(|c| c.name == *k && c.type_name.eq_ignore_ascii_case("INTEGER")),
+                _ => false,
+            };
+            if !has_rowid || integer_key {
+                let key = table.primary_key.clone();
+                for c in table.columns.iter_mut().filter(|c| key.contains(&c.name)) {
+                    c.nullable = false;
+                }
+            }
+            if has_rowid {
+                table.rowid = rowid_name(&table.columns);
             }
         }
         Schema { tables }
@@ -143,7 +245,7 @@ mod tests {
             json!({"t": "d1_migrations", "c": "id", "ty": "INTEGER", "nn": 0, "pk": 1}),
             json!({"t": "strata_meta", "c": "key", "ty": "text", "nn": true, "pk": 1}),
         ];
-        let s = Schema::from_rows(&rows);
+        let s = Schema::from_rows(Store::Pg, &rows);
         let todos = s.table("todos").unwrap();
         assert_eq!(todos.primary_key, ["id"]);
         assert!(
@@ -154,5 +256,65 @@ mod tests {
         assert!(s.table("Todos").is_none());
         assert_eq!(todos.column("nope").unwrap_err().status(), 400);
         assert!(todos.column("title").is_ok());
+        assert_eq!(todos.schema.as_deref(), Some("public"));
+        assert_eq!(todos.rowid, None, "Postgres has no rowid");
+    }
+
+    #[test]
+    fn d1_rowid_tables_views_and_nullable_keys() {
+        let row = |t: &str, c: &str, ty: &str, nn: i64, pk: i64, k: &str, wr: i64| json!({"t": t, "c": c, "ty": ty, "nn": nn, "pk": pk, "k": k, "wr": wr});
+        let rows = vec![
+            row("log", "at", "TEXT", 0, 0, "table", 0),
+            row("log", "msg", "TEXT", 0, 0, "table", 0),
+            row("shadowed", "ROWID", "TEXT", 0, 0, "table", 0),
+            row("shadowed", "_rowid_", "TEXT", 0, 0, "table", 0),
+            row("shadowed2", "rowid", "", 0, 0, "table", 0),
+            row("shadowed2", "_ROWID_", "", 0, 0, "table", 0),
+            row("shadowed2", "oid", "", 0, 0, "table", 0),
+            row("recent", "at", "TEXT", 0, 0, "view", 0),
+            row("todos", "id", "integer", 0, 1, "table", 0),
+            row("tags", "name", "TEXT", 0, 1, "table", 0),
+            row("wr", "name", "TEXT", 1, 1, "table", 1),
+            row("fts", "body", "", 0, 0, "virtual", 0),
+        ];
+        let s = Schema::from_rows(Store::D1, &rows);
+        let t = |n: &str| s.table(n).unwrap();
+        assert_eq!(t("log").schema, None);
+        assert_eq!(t("log").rowid.as_deref(), Some("rowid"));
+        assert_eq!(t("log").unique_key(), Some(vec!["rowid".to_string()]));
+        assert_eq!(t("shadowed").rowid.as_deref(), Some("oid"));
+        assert_eq!(t("shadowed2").unique_key(), None, "every alias shadowed");
+        assert_eq!(t("recent").rowid, None, "a view has no rowid");
+        assert_eq!(t("recent").unique_key(), None);
+        assert_eq!(t("fts").unique_key(), None);
+        // INTEGER PRIMARY KEY is the rowid: never NULL, unique alone.
+        assert!(!t("todos").columns[0].nullable);
+        assert_eq!(t("todos").unique_key(), Some(vec!["id".to_string()]));
+        // A TEXT key of a rowid table may hold NULLs: the rowid breaks ties.
+        assert!(t("tags").columns[0].nullable);
+        assert_eq!(
+            t("tags").unique_key(),
+            Some(vec!["name".to_string(), "rowid".to_string()])
+        );
+        // WITHOUT ROWID: the key is NOT NULL and unique.
+        assert_eq!(t("wr").rowid, None);
+        assert_eq!(t("wr").unique_key(), Some(vec!["name".to_string()]));
+    }
+
+    #[test]
+    fn postgres_introspection_hides_extension_relations_and_other_schemas() {
+        let sql = introspection_sql(Store::Pg);
+        assert!(sql.contains("n.nspname = 'public'"));
+        assert!(sql.contains("d.deptype = 'e'") && sql.contains("NOT EXISTS"));
+        let d1 = introspection_sql(Store::D1);
+        assert!(d1.contains("pragma_table_list") && d1.contains("l.wr AS wr"));
+        // Postgres rows without a primary key: no unique key, so no cursor.
+        let s = Schema::from_rows(
+            Store::Pg,
+            &[
+                json!({"s": "public", "t": "events", "c": "at", "ty": "timestamptz", "nn": false, "pk": 0}),
+            ],
+        );
+        assert_eq!(s.table("events").unwrap().unique_key(), None);
     }
 }
