@@ -18,7 +18,19 @@ pub fn tests() -> Vec<TestFn> {
             "rest::keyset_cursor_pages_stay_correct_under_inserts",
             keyset_cursor,
         ),
+        (
+            "rest::keyless_tables_page_every_row_once_or_refuse_cursors",
+            keyless_tables,
+        ),
+        (
+            "rest::extension_relations_are_never_exposed",
+            extension_relations,
+        ),
         ("rest::writes_upserts_and_guards", writes),
+        (
+            "rest::inserts_over_the_row_cap_write_nothing",
+            insert_row_cap,
+        ),
         ("rest::bad_requests_are_clear_4xx", bad_requests),
         ("rest::scopes_follow_the_tables_store", scopes),
         ("rest::a_table_graduates_by_configuration", graduation),
@@ -304,6 +316,174 @@ fn keyset_cursor(s: &Stack) -> Outcome {
         let tampered = next.replace("order=score.desc", "order=score.asc");
         rest(s, "GET", &tampered, &[], None).assert_error(400, "PGRST100");
         rest(s, "GET", &format!("{table}?cursor=garbage"), &[], None).assert_error(400, "PGRST100");
+    }
+    Ok(())
+}
+
+/// Follows `Link: rel="next"` from `first` to the end; every row of every page, in order.
+fn follow_pages(s: &Stack, first: &str) -> (Vec<Value>, Vec<String>) {
+    let (mut path, mut rows, mut links) = (first.to_string(), Vec::new(), Vec::new());
+    loop {
+        let r = rest(s, "GET", &path, &[], None);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        rows.extend(r.json().as_array().cloned().unwrap_or_default());
+        match next_link(&r) {
+            Some(next) => {
+                links.push(next.clone());
+                path = next;
+            }
+            None => break,
+        }
+        assert!(links.len() < 50, "runaway paging from {first}");
+    }
+    (rows, links)
+}
+
+/// Rows as sortable text, to compare pages with the table as a multiset.
+fn sorted_texts(rows: &[Value]) -> Vec<String> {
+    let mut texts: Vec<String> = rows.iter().map(Value::to_string).collect();
+    texts.sort();
+    texts
+}
+
+fn keyless_tables(s: &Stack) -> Outcome {
+    // Rows equal in every column: no ordering over the columns can tell
+    // them apart, so a cursor built from column values alone would skip
+    // whichever of them straddle a page boundary.
+    let rows = "(1, 'a'), (1, 'a'), (1, 'a'), (1, 'b'), (1, 'b'), (2, 'a'), (2, 'a'), (null, 'z'), (null, 'z')";
+    sql(s, "d1", "create table rest_nokey (grp integer, v text)");
+    sql(s, "d1", &format!("insert into rest_nokey values {rows}"));
+    sql(
+        s,
+        "d1",
+        "create view rest_nokey_view as select grp, v from rest_nokey",
+    );
+    sql(s, "pg", "create table rest_nokey_pg (grp integer, v text)");
+    sql(s, "pg", &format!("insert into rest_nokey_pg values {rows}"));
+    let all = sorted_texts(
+        &rest(s, "GET", "rest_nokey", &[], None)
+            .json()
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+    );
+    assert_eq!(all.len(), 9);
+
+    // D1 table: the rowid breaks the ties, so cursors page every row exactly once.
+    for limit in 1..=3 {
+        for order in ["", "&order=grp", "&order=v.desc,grp.nullsfirst"] {
+            let first = format!("rest_nokey?limit={limit}{order}");
+            let (rows, links) = follow_pages(s, &first);
+            assert_eq!(sorted_texts(&rows), all, "{first}: every row exactly once");
+            assert!(
+                links.iter().all(|l| l.contains("cursor=")),
+                "{first}: {links:?}"
+            );
+            assert!(
+                rows.iter()
+                    .all(|r| r.as_object().map(|o| o.len()) == Some(2)),
+                "{first}: the rowid stays hidden: {rows:?}"
+            );
+        }
+    }
+
+    // A D1 view and a Postgres table without a primary key have no unique
+    // tie-break: a cursor is refused, and `Link` continues by offset.
+    for table in ["rest_nokey_view", "rest_nokey_pg"] {
+        let e = rest(
+            s,
+            "GET",
+            &format!("{table}?limit=2&cursor=eyJvIjoiIiwidiI6W119"),
+            &[],
+            None,
+        )
+        .assert_error(400, "PGRST100");
+        let hint = e["hint"].as_str().unwrap_or_default();
+        assert!(
+            hint.contains("primary key") && hint.contains("offset"),
+            "{table}: {e}"
+        );
+        assert_eq!(e["details"]["part"], "cursor", "{table}");
+        for limit in 1..=3 {
+            let first = format!("{table}?limit={limit}&order=grp");
+            let (rows, links) = follow_pages(s, &first);
+            assert_eq!(sorted_texts(&rows), all, "{first}");
+            assert!(
+                links
+                    .iter()
+                    .all(|l| l.contains("offset=") && !l.contains("cursor=")),
+                "{first}: {links:?}"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn extension_relations(s: &Stack) -> Outcome {
+    // pg_stat_statements' views land in schema public (where the extension
+    // is created) and would show other roles' queries: `"*"` never exposes
+    // what an extension owns.
+    let body = json!({"sql": "create extension if not exists pg_stat_statements"}).to_string();
+    let r = call(
+        s,
+        "POST",
+        "/v1/pg/query",
+        Some(&s.admin_key),
+        &[("content-type", "application/json")],
+        Some(body.as_bytes()),
+    );
+    if r.status != 200 {
+        eprintln!(
+            "pg_stat_statements is not available here ({}), skipped",
+            r.body
+        );
+        return Ok(());
+    }
+    for name in ["pg_stat_statements", "pg_stat_statements_info"] {
+        rest(s, "GET", name, &[], None).assert_error(404, "not_found");
+    }
+    // System schemas are not reachable either.
+    rest(s, "GET", "pg_class", &[], None).assert_error(404, "not_found");
+    rest(s, "GET", "pg_catalog.pg_class", &[], None).assert_error(404, "not_found");
+    Ok(())
+}
+
+fn insert_row_cap(s: &Stack) -> Outcome {
+    for (store, table) in [("d1", "rest_cap"), ("pg", "rest_cap_pg")] {
+        sql(
+            s,
+            store,
+            &format!("create table {table} (id integer primary key, v text)"),
+        );
+        let rows = |n: i64| -> Value { (0..n).map(|i| json!({"id": i, "v": "x"})).collect() };
+        let count = || {
+            rest(
+                s,
+                "GET",
+                table,
+                &[("prefer", "count=exact"), ("range", "0-0")],
+                None,
+            )
+            .header("content-range")
+            .map(str::to_string)
+        };
+        // Over REST_MAX_INSERT_ROWS (default 1000): refused, nothing written.
+        let e =
+            rest(s, "POST", table, &[], Some(&rows(1001))).assert_error(413, "payload_too_large");
+        assert_eq!(
+            e["details"],
+            json!({"maxRows": 1000, "rows": 1001}),
+            "{store}"
+        );
+        assert!(
+            e["hint"].as_str().is_some_and(|h| h.contains("1000")),
+            "{store}: {e}"
+        );
+        assert_eq!(count().as_deref(), Some("*/0"), "{store}: nothing written");
+        // At the cap: accepted whole.
+        let r = rest(s, "POST", table, &[], Some(&rows(1000)));
+        assert_eq!(r.status, 201, "{store}: {}", r.body);
+        assert_eq!(count().as_deref(), Some("0-0/1000"), "{store}");
     }
     Ok(())
 }
