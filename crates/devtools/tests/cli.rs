@@ -69,6 +69,7 @@ fn keygen_text_prints_key_then_entry_with_all_scopes_by_default() {
             "pg:write",
             "objects:read",
             "objects:write",
+            "sql:read",
             "sql",
             "admin"
         ])
