@@ -23,6 +23,7 @@ mod load;
 mod numbers;
 mod objects;
 mod rest;
+mod pg_readonly;
 mod sql;
 mod status;
 
@@ -44,6 +45,7 @@ fn main() {
         errors::tests(),
         sql::tests(),
         numbers::tests(),
+        pg_readonly::tests(),
         rest::tests(),
         faults::tests(),
         objects::tests(),

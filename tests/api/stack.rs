@@ -26,6 +26,11 @@ pub struct Stack {
     /// The database's connection string: the throw-away cluster's, or
     /// `STRATA_TEST_DATABASE_URL`.
     pub database_url: String,
+    /// The Worker's `DATABASE_URL_READ`: the `strata_read` role `strata-dev
+    /// read-role` made on the throw-away cluster, or
+    /// `STRATA_TEST_DATABASE_URL_READ`; empty (reads share `DATABASE_URL`)
+    /// with an upstream database and no read URL for it.
+    pub database_url_read: String,
     neon: Option<Child>,
     wrangler: Option<Worker>,
     state_dir: PathBuf,
@@ -120,6 +125,7 @@ const SCOPES: &[&str] = &[
     "pg:read",
     "pg:write",
     "objects:write",
+    "sql:read",
     "sql",
 ];
 
@@ -161,6 +167,7 @@ impl Stack {
                 .collect(),
             sql_url: String::new(),
             database_url: String::new(),
+            database_url_read: String::new(),
             neon: None,
             wrangler: None,
             state_dir,
@@ -198,6 +205,12 @@ impl Stack {
         if let Ok(url) = std::env::var("STRATA_TEST_NEON_SQL_URL") {
             stack.sql_url = url;
         }
+        stack.database_url_read = match env_nonempty("STRATA_TEST_DATABASE_URL_READ") {
+            Some(url) => url,
+            None if upstream.is_empty() => stack.make_read_role()?,
+            // Someone else's database: no role is made in it unasked.
+            None => String::new(),
+        };
 
         // 2. D1 migrations into the throw-away local state.
         let persist = stack.state_dir.join("wrangler-state");
@@ -225,6 +238,27 @@ impl Stack {
         stack.base = worker.base.clone();
         stack.wrangler = Some(worker);
         Ok(stack)
+    }
+
+    /// Makes the `SELECT`-only `strata_read` role on the throw-away cluster,
+    /// as `make dev` does, and returns its connection string.
+    fn make_read_role(&self) -> Result<String, String> {
+        let out = Command::new(host_bin("strata-dev")?)
+            .arg("read-role")
+            .arg("--password-file")
+            .arg(self.state_dir.join("pg-read-password"))
+            .env("DATABASE_URL", &self.database_url)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run strata-dev read-role: {e}"))?;
+        let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !out.status.success() || url.is_empty() {
+            return Err(format!(
+                "strata-dev read-role failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(url)
     }
 
     /// Starts another `wrangler dev` on the same local state, with some vars
@@ -275,6 +309,9 @@ impl Stack {
             ("CORS_ALLOWED_ORIGINS", crate::cors::ALLOWED_ORIGINS),
         ];
         vars.extend(jwt_vars.iter().map(|(k, v)| (*k, v.as_str())));
+        if !self.database_url_read.is_empty() {
+            vars.push(("DATABASE_URL_READ", &self.database_url_read));
+        }
         for (k, v) in overrides {
             vars.retain(|(name, _)| name != k);
             vars.push((k, v));
