@@ -6,6 +6,7 @@
 #   D1 database   wrangler d1 create NAME
 #   R2 bucket     wrangler r2 bucket create NAME
 #   Neon project  neonctl projects create --name NAME (npm neonctl, pinned)
+#   (and prints how to make the read-only role: strata-dev read-role)
 #
 # Needs a Cloudflare account (`npx wrangler login`, or CLOUDFLARE_API_TOKEN and
 # CLOUDFLARE_ACCOUNT_ID) and a Neon account (NEON_API_KEY, or `npx neonctl auth`).
@@ -105,6 +106,11 @@ Provisioned:
      target/debug/strata-dev keygen --id admin --scopes admin > admin-key.txt   # line 1: the key, keep it safe
      sed -n 2p admin-key.txt | npx wrangler secret put API_KEYS                  # line 2: its API_KEYS entry
      node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("base64url"))' | npx wrangler secret put SIGNING_SECRET
+   and the read-only connection (optional, recommended): read-only requests then log in as a
+   role with only SELECT (strata_read, made or updated with a new password by strata-dev
+   read-role as the project's owner), so Postgres itself refuses their writes:
+     DATABASE_URL="\$(npx neonctl connection-string --project-id $neon_project_id)" target/debug/strata-dev read-role | npx wrangler secret put DATABASE_URL_READ
+   (or a Neon read replica's connection string: Neon console → Branches → Add read replica)
 
 3. The first release (migrations, then the Worker):
      DATABASE_URL="\$(npx neonctl connection-string --project-id $neon_project_id)" make deploy

@@ -182,7 +182,7 @@ test('provision creates what is missing, reuses what exists, and prints no secre
   );
   assert.match(r.stdout, new RegExp(`database_id = "${REAL_ID}"`));
   assert.match(r.stdout, /NEON_PROJECT_ID = proj-42/);
-  for (const secret of ['DATABASE_URL', 'API_KEYS', 'SIGNING_SECRET']) {
+  for (const secret of ['DATABASE_URL', 'API_KEYS', 'SIGNING_SECRET', 'DATABASE_URL_READ']) {
     assert.match(r.stdout, new RegExp(`wrangler secret put ${secret}`));
   }
   assert.doesNotMatch(r.stdout + r.stderr, /S3cretPw/);
