@@ -8,11 +8,15 @@
 use crate::client::{header_list, send, Body};
 use crate::stack::{Stack, SIGNING_SECRET};
 use crate::{Outcome, TestFn};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use strata_core::auth::key_hash_hex;
 
 pub fn tests() -> Vec<TestFn> {
     vec![
@@ -60,6 +64,22 @@ pub fn tests() -> Vec<TestFn> {
         (
             "objects::missing_signing_secret_is_config_invalid",
             missing_signing_secret,
+        ),
+        (
+            "objects::signed_urls_stop_working_when_their_signer_is_revoked",
+            signed_url_revocation,
+        ),
+        (
+            "objects::jwt_signed_urls_never_outlive_the_token",
+            jwt_signed_url_lifetime,
+        ),
+        (
+            "objects::bodies_are_served_nosniff_and_sandboxed",
+            nosniff_and_sandbox,
+        ),
+        (
+            "objects::finishing_an_unknown_upload_is_404",
+            unknown_upload_ids,
         ),
     ]
 }
@@ -1390,5 +1410,254 @@ fn missing_signing_secret(s: &Stack) -> Outcome {
     r.error(500, "config_invalid");
     // (A secret shorter than 32 bytes is refused the same way; core's
     // signing tests cover it without a third Worker.)
+    Ok(())
+}
+
+/// Seconds since the epoch.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// An HS256 token the test Worker accepts, for `sub` with `scope`, expiring
+/// at `exp`.
+fn hs256_token(sub: &str, scope: &str, exp: u64) -> String {
+    use crate::auth::{AUDIENCE, HS256_SECRET, ISSUER};
+    let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+    let claims = json!({"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "exp": exp, "scope": scope});
+    let input = format!(
+        "{}.{}",
+        b64(json!({"alg": "HS256", "typ": "JWT"}).to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let mut mac = Hmac::<Sha256>::new_from_slice(HS256_SECRET.as_bytes()).expect("any key length");
+    mac.update(input.as_bytes());
+    format!("{input}.{}", b64(&mac.finalize().into_bytes()))
+}
+
+/// The path of a URL `signer` signs for `method` on `key`.
+fn signed_path(s: &Stack, signer: &str, method: &str, key: &str) -> String {
+    let r = sign(
+        s,
+        signer,
+        json!({"method": method, "key": key, "expiresIn": 600}),
+    );
+    r.ok(200);
+    path_of(r.json()["url"].as_str().unwrap_or_default())
+}
+
+fn signed_url_revocation(s: &Stack) -> Outcome {
+    // Keys cannot be removed from the running Worker, so a second Worker on
+    // the same bucket and SIGNING_SECRET plays the same deployment after a
+    // key-ring change: test-objects:write removed, test-objects-read down to
+    // d1:read, JWTs no longer accepted.
+    let key = format!("{}/kept.txt", prefix("revoke"));
+    let p = obj(&key);
+    put(s, &p, &[], b"still here").ok(201);
+    let token = hs256_token("revocation-test", "objects:read", unix_now() + 900);
+    let by_reader = signed_path(s, &s.objects_read_key, "GET", &key);
+    let by_writer = signed_path(s, s.key("objects:write"), "PUT", &key);
+    let by_admin = signed_path(s, &s.admin_key, "GET", &key);
+    let by_token = signed_path(s, &token, "GET", &key);
+    assert!(
+        by_token.contains("keyId=jwt%3Arevocation-test"),
+        "{by_token}"
+    );
+    // Each works where its signer is in force.
+    for path in [&by_reader, &by_admin, &by_token] {
+        let r = request(&s.base, "GET", path, None, &[], Body::None);
+        assert_eq!(r.ok(200).body, b"still here", "{path}");
+    }
+    let r = request(
+        &s.base,
+        "PUT",
+        &by_writer,
+        None,
+        &[],
+        Body::Bytes(b"still here"),
+    );
+    r.ok(200);
+
+    let ring = json!({
+        "test-admin": {"sha256": key_hash_hex(&s.admin_key), "scopes": ["admin"]},
+        "test-objects-read": {"sha256": key_hash_hex(&s.objects_read_key), "scopes": ["d1:read"]},
+    })
+    .to_string();
+    let w = s.spawn_worker(
+        "wrangler-revoked-signers",
+        &[
+            ("API_KEYS", &ring),
+            ("JWT_HS256_SECRET", ""),
+            ("JWT_JWKS_URL", ""),
+        ],
+    )?;
+    // A signer still in force: the URL works there too.
+    let r = request(&w.base, "GET", &by_admin, None, &[], Body::None);
+    assert_eq!(r.ok(200).body, b"still here");
+    for (method, path, body) in [
+        ("GET", &by_reader, Body::None),
+        ("PUT", &by_writer, Body::Bytes(b"overwritten")),
+        ("GET", &by_token, Body::None),
+    ] {
+        let r = request(&w.base, method, path, None, &[], body);
+        let v = r.error(403, "signature_invalid");
+        assert!(
+            v["message"].as_str().unwrap_or("").contains("revoked"),
+            "{method} {path}: {v}"
+        );
+        // Removed or lost its scope reads the same, and names no key.
+        assert!(!r.text().contains("test-objects"), "{v}");
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    }
+    let r = request(&w.base, "HEAD", &by_reader, None, &[], Body::None);
+    assert_eq!(r.status, 403);
+    assert_eq!(get(s, &p, &[]).body, b"still here");
+    Ok(())
+}
+
+fn jwt_signed_url_lifetime(s: &Stack) -> Outcome {
+    let key = format!("{}/t.txt", prefix("jwturl"));
+    put(s, &obj(&key), &[], b"for a while").ok(201);
+    let exp = unix_now() + 120;
+    let token = hs256_token("lifetime-test", "objects:read", exp);
+    // Longer than the token lives: refused, saying how long is left.
+    let r = sign(
+        s,
+        &token,
+        json!({"method": "GET", "key": key, "expiresIn": 600}),
+    );
+    let v = r.error(400, "invalid_request");
+    let left = v["details"]["maxExpiresIn"].as_u64().unwrap_or(0);
+    assert!((100..=120).contains(&left), "{v}");
+    assert_eq!(v["details"]["tokenExpires"], exp, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("may not outlive the token"),
+        "{v}"
+    );
+    // The default hour is shortened to the token's life.
+    let r = sign(s, &token, json!({"method": "GET", "key": key}));
+    assert_eq!(r.ok(200).json()["expires"], exp);
+    // Within it: as asked, and the URL works.
+    let r = sign(
+        s,
+        &token,
+        json!({"method": "GET", "key": key, "expiresIn": 60}),
+    );
+    let v = r.ok(200).json();
+    assert!(v["expires"].as_u64().unwrap_or(u64::MAX) <= exp, "{v}");
+    let path = path_of(v["url"].as_str().unwrap_or_default());
+    let r = request(&s.base, "GET", &path, None, &[], Body::None);
+    assert_eq!(r.ok(200).body, b"for a while");
+    // API keys do not expire: they may still sign for the full 7 days.
+    sign(
+        s,
+        &s.objects_read_key,
+        json!({"method": "GET", "key": key, "expiresIn": 604800}),
+    )
+    .ok(200);
+    Ok(())
+}
+
+fn nosniff_and_sandbox(s: &Stack) -> Outcome {
+    let key = format!("{}/page.html", prefix("sandbox"));
+    let p = obj(&key);
+    let html =
+        b"<!doctype html><script>fetch('/v1/objects').then(r => r.text()).then(alert)</script>";
+    put(s, &p, &[("content-type", "text/html")], html).ok(201);
+    let safe = |r: &Resp, what: &str| {
+        assert_eq!(
+            r.header("x-content-type-options"),
+            Some("nosniff"),
+            "{what}"
+        );
+        assert_eq!(
+            r.header("content-security-policy"),
+            Some("sandbox"),
+            "{what}"
+        );
+    };
+    let r = get(s, &p, &[]);
+    assert_eq!(r.ok(200).header("content-type"), Some("text/html"));
+    assert_eq!(r.body, html);
+    safe(&r, "GET");
+    safe(admin(s, "HEAD", &p, &[], None).ok(200), "HEAD");
+    safe(get(s, &p, &[("range", "bytes=0-14")]).ok(206), "ranged GET");
+    // Also through a signed URL.
+    let path = signed_path(s, &s.admin_key, "GET", &key);
+    for method in ["GET", "HEAD"] {
+        let r = request(&s.base, method, &path, None, &[], Body::None);
+        safe(r.ok(200), &format!("signed {method}"));
+    }
+    Ok(())
+}
+
+fn unknown_upload_ids(s: &Stack) -> Outcome {
+    let base = prefix("mpu404");
+    let p = obj(&format!("{base}/target.bin"));
+    let other = obj(&format!("{base}/other.bin"));
+    // An upload that exists, for another key.
+    let started = admin(s, "POST", &format!("{other}?uploads"), &[], None);
+    let real = encode(
+        started.ok(200).json()["uploadId"]
+            .as_str()
+            .unwrap_or_default(),
+    );
+    let parts = json!({"parts": [{"partNumber": 1, "etag": "0123"}]}).to_string();
+    for id in ["made-up", real.as_str()] {
+        let complete = admin(
+            s,
+            "POST",
+            &format!("{p}?uploadId={id}"),
+            &[("content-type", "application/json")],
+            Some(parts.as_bytes()),
+        );
+        complete.error(404, "upload_not_found");
+        admin(s, "DELETE", &format!("{p}?uploadId={id}"), &[], None).error(404, "upload_not_found");
+    }
+    get(s, &p, &[]).error(404, "object_not_found");
+    // The real upload is untouched: it takes a part and completes.
+    let part = admin(
+        s,
+        "PUT",
+        &format!("{other}?uploadId={real}&partNumber=1"),
+        &[],
+        Some(b"only part"),
+    );
+    let etag = part.ok(200).json()["etag"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    admin(
+        s,
+        "POST",
+        &format!("{other}?uploadId={real}"),
+        &[("content-type", "application/json")],
+        Some(
+            json!({"parts": [{"partNumber": 1, "etag": etag}]})
+                .to_string()
+                .as_bytes(),
+        ),
+    )
+    .ok(200);
+    assert_eq!(get(s, &other, &[]).body, b"only part");
+    // Finished uploads keep their answers: aborting again is 204,
+    // completing again 404.
+    assert_eq!(
+        admin(s, "DELETE", &format!("{other}?uploadId={real}"), &[], None).status,
+        204
+    );
+    admin(
+        s,
+        "POST",
+        &format!("{other}?uploadId={real}"),
+        &[("content-type", "application/json")],
+        Some(parts.as_bytes()),
+    )
+    .error(404, "upload_not_found");
     Ok(())
 }
