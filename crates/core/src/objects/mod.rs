@@ -22,7 +22,8 @@
 //! * [`upload`] — upload bodies: declared length, size limits, checksums.
 //! * [`list`] — listing parameters and the listing JSON.
 //! * [`multipart`] — the complete-upload body.
-//! * [`signing`] — HMAC-signed URLs for one method on one key, with expiry.
+//! * [`signing`] — HMAC-signed URLs for one method on one key, with expiry,
+//!   valid only while the key (or token) that signed them is.
 //! * [`r2_error`] — R2's error codes mapped to client errors.
 //! * [`time`] — HTTP dates and RFC 3339 timestamps.
 
