@@ -18,6 +18,7 @@ use worker::{Env, Headers, Method, Request, RequestInit};
 pub struct NeonClient {
     config: NeonConfig,
     timeout_ms: u64,
+    max_result_bytes: u64,
 }
 
 /// What Neon answered to a statement.
@@ -28,6 +29,8 @@ pub enum NeonReply {
     Rejected(serde_json::Value),
     /// HTTP 413 / 507: the request or the result is over Neon's size limit.
     TooLarge(u16),
+    /// The answer is over `MAX_RESULT_BYTES`; it was not read further.
+    OverLimit,
 }
 
 impl NeonClient {
@@ -41,7 +44,12 @@ impl NeonClient {
         }
         .map_err(StoreError::Config)?;
         let timeout_ms = settings::store_timeout_ms(env).map_err(StoreError::Config)?;
-        Ok(NeonClient { config, timeout_ms })
+        let max_result_bytes = settings::max_result_bytes(env).map_err(StoreError::Config)?;
+        Ok(NeonClient {
+            config,
+            timeout_ms,
+            max_result_bytes,
+        })
     }
 
     /// Sends one request body (a single query or a batch) with the given
@@ -74,6 +82,7 @@ impl NeonClient {
             StoreError::Config(ApiError::config("NEON_SQL_URL", "is not a valid URL"))
         })?;
 
+        let limit = self.max_result_bytes;
         super::fetch_within(
             "neon",
             self.timeout_ms,
@@ -83,7 +92,10 @@ impl NeonClient {
                 if status == 413 || status == 507 {
                     return Ok(NeonReply::TooLarge(status));
                 }
-                let json: serde_json::Value = response.json().await.map_err(|e| {
+                let Some(bytes) = super::read_capped("neon", &mut response, limit).await? else {
+                    return Ok(NeonReply::OverLimit);
+                };
+                let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
                     StoreError::unavailable("neon", format!("HTTP {status}, unreadable body: {e}"))
                 })?;
                 match status {
@@ -109,6 +121,10 @@ impl NeonClient {
             NeonReply::TooLarge(status) => {
                 Err(StoreError::unavailable("neon", format!("HTTP {status}")))
             }
+            NeonReply::OverLimit => Err(StoreError::unavailable(
+                "neon",
+                "select 1 answered over MAX_RESULT_BYTES",
+            )),
         }
     }
 
@@ -168,6 +184,7 @@ impl NeonClient {
                     "the result is larger than Neon returns; select fewer rows or columns",
                 ))
             }
+            NeonReply::OverLimit => return Err(ApiError::result_too_large(self.max_result_bytes)),
         };
         let unreadable = || ApiError::from(StoreError::unavailable("neon", "unreadable result"));
         let responses: Vec<QueryResponse> = if single {

@@ -12,6 +12,7 @@
 mod client;
 mod stack;
 
+mod adversarial;
 mod auth;
 mod contract;
 mod cors;
@@ -22,8 +23,8 @@ mod health;
 mod load;
 mod numbers;
 mod objects;
-mod rest;
 mod pg_readonly;
+mod rest;
 mod sql;
 mod status;
 
@@ -44,14 +45,15 @@ fn main() {
         status::tests(),
         errors::tests(),
         sql::tests(),
-        numbers::tests(),
         pg_readonly::tests(),
+        numbers::tests(),
         rest::tests(),
         faults::tests(),
         objects::tests(),
         contract::tests(),
         fuzz::tests(),
         auth::tests(),
+        adversarial::tests(),
         cors::tests(),
     ]
     .concat();

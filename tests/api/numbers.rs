@@ -72,12 +72,19 @@ fn doubles(seed: u64, n: usize) -> Vec<f64> {
     out
 }
 
-/// The text a client sends: JavaScript's `JSON.stringify` form for odd
-/// indices (`1e+300`), the shortest serde form otherwise.
+/// The text a client sends, shortest digits either way: with the exponent
+/// sign JavaScript and Python write (`1e+300`) for odd indices, without it
+/// (`1e300`) otherwise.
 fn client_text(i: usize, x: f64) -> String {
     let shortest = serde_json::to_string(&x).unwrap_or_default();
-    if i % 2 == 1 && shortest.contains('e') && !shortest.contains("e-") {
+    let bare_exponent = shortest
+        .split_once('e')
+        .is_some_and(|(_, e)| !e.starts_with(['-', '+']));
+    if i % 2 == 1 && bare_exponent {
         shortest.replace('e', "e+")
+    } else if i % 2 == 0 {
+        // The other spelling: `1e300` for serde's `1e+300`.
+        shortest.replace("e+", "e")
     } else {
         shortest
     }
@@ -207,6 +214,44 @@ fn pg_parameters(s: &Stack) -> Outcome {
     Ok(())
 }
 
+/// What D1 stored in `table` (`n` = index into `sent`, `x` the double).
+/// D1 hands numbers to the Worker as JavaScript numbers — the doubles
+/// themselves — except that a whole number beyond 2^53 is refused on the way
+/// out (it may be a rounded INTEGER); those are checked by an exact `=` with
+/// the same double bound, and returned as sent when it holds.
+fn d1_read_back(s: &Stack, table: &str, sent: &[f64]) -> Vec<f64> {
+    let r = post_raw(
+        s,
+        "/v1/d1/query",
+        &format!(
+            r#"{{"sql": "select n, x from {table} where not (abs(x) > 9007199254740991 and x = round(x)) order by n", "rowMode": "array"}}"#
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut got = vec![f64::NAN; sent.len()];
+    for row in r.json()["rows"].as_array().into_iter().flatten() {
+        if let Some(slot) = row[0].as_u64().and_then(|n| got.get_mut(n as usize)) {
+            *slot = row[1].as_f64().unwrap_or(f64::NAN);
+        }
+    }
+    for (i, x) in sent.iter().enumerate() {
+        if x.fract() == 0.0 && x.abs() > 9_007_199_254_740_991.0 {
+            let r = post_raw(
+                s,
+                "/v1/d1/query",
+                &format!(
+                    r#"{{"sql": "select count(*) as c from {table} where n = ?1 and x = ?2", "params": [{i}, {}]}}"#,
+                    serde_json::to_string(x).unwrap_or_default()
+                ),
+            );
+            if r.json()["rows"][0]["c"] == 1 {
+                got[i] = *x;
+            }
+        }
+    }
+    got
+}
+
 fn d1_parameters(s: &Stack) -> Outcome {
     let values = doubles(0x0020_00D1, 3000);
     admin_sql(
@@ -246,28 +291,18 @@ fn d1_parameters(s: &Stack) -> Outcome {
         );
         assert_eq!(r.status, 200, "{}", r.body);
     }
-    let r = post_raw(
-        s,
-        "/v1/d1/query",
-        r#"{"sql": "select x from num_d1 order by n", "rowMode": "array"}"#,
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-    let got: Vec<f64> = r.json()["rows"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|row| row[0].as_f64().unwrap_or(f64::NAN))
-        .collect();
+    let got = d1_read_back(s, "num_d1", &values);
     assert_exact("d1 parameters", &values, &got);
 
-    // Negative zero keeps its sign (Python's json sends `-0.0`).
+    // Negative zero (Python's json sends `-0.0`): D1 binds a whole
+    // JavaScript number as an INTEGER, so it arrives as 0 (documented);
+    // Postgres keeps the sign.
     let r = post_raw(
         s,
         "/v1/d1/query",
-        r#"{"sql": "select ?1 as z", "params": [-0.0]}"#,
+        r#"{"sql": "select ?1 as z, typeof(?1) as t", "params": [-0.0]}"#,
     );
-    let z = r.json()["rows"][0]["z"].as_f64().unwrap_or(f64::NAN);
-    assert_eq!(z.to_bits(), (-0.0f64).to_bits(), "{}", r.body);
+    assert_eq!(r.json()["rows"][0]["z"].as_f64(), Some(0.0), "{}", r.body);
     let r = post_raw(
         s,
         "/v1/pg/query",
@@ -300,24 +335,24 @@ fn rest_inserts(s: &Stack) -> Outcome {
     for (table, store) in [("rest_numbers", "d1"), ("rest_numbers_pg", "pg")] {
         let r = post_raw(s, &format!("/v1/rest/{table}"), &body);
         assert_eq!(r.status, 201, "{table}: {}", r.body);
-        let (sql, read): (String, fn(&Value) -> f64) = if store == "pg" {
-            (format!("select x::text from {table} order by n"), pg_text)
+        let got = if store == "pg" {
+            let r = post_raw(
+                s,
+                "/v1/pg/query",
+                &format!(
+                    r#"{{"sql": "select x::text from {table} order by n", "rowMode": "array"}}"#
+                ),
+            );
+            assert_eq!(r.status, 200, "{}", r.body);
+            r.json()["rows"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|row| pg_text(&row[0]))
+                .collect()
         } else {
-            (format!("select x from {table} order by n"), |v: &Value| {
-                v.as_f64().unwrap_or(f64::NAN)
-            })
+            d1_read_back(s, table, &values)
         };
-        let r = post_raw(
-            s,
-            &format!("/v1/{store}/query"),
-            &format!(r#"{{"sql": {}, "rowMode": "array"}}"#, Value::String(sql)),
-        );
-        let got: Vec<f64> = r.json()["rows"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|row| read(&row[0]))
-            .collect();
         assert_exact(&format!("REST insert into {table}"), &values, &got);
 
         // A filter value is text in the URL: `x=eq.<shortest text>` must find

@@ -89,6 +89,41 @@ fn glob_pattern(p: &str) -> String {
     out
 }
 
+/// Whether SQLite gives a column of this declared type a numeric affinity
+/// (INTEGER, REAL or NUMERIC; SQLite's rules, in their order: "INT";
+/// "CHAR"/"CLOB"/"TEXT"; "BLOB" or no type; "REAL"/"FLOA"/"DOUB"; else NUMERIC).
+fn sqlite_numeric_affinity(declared: &str) -> bool {
+    let t = declared.to_ascii_uppercase();
+    if t.contains("INT") {
+        return true;
+    }
+    if ["CHAR", "CLOB", "TEXT"].iter().any(|w| t.contains(w)) {
+        return false;
+    }
+    !(t.contains("BLOB") || t.trim().is_empty())
+}
+
+/// A filter value as bound. URL values are text, and Postgres reads text
+/// with its own type's input function (`float8in` rounds correctly). SQLite
+/// would convert a text compared with a numeric column by its own
+/// text-to-double routine, which is not correctly rounded — `x=eq.<the
+/// shortest text of a stored double>` could miss the row. So on D1, against
+/// a column of numeric affinity, a value in JSON's number grammar is bound
+/// as the number it denotes (the same exact path as a JSON body's numbers);
+/// anything else stays text.
+fn filter_value(store: Store, declared_type: &str, v: &str) -> Value {
+    let number_chars = |b: u8| b.is_ascii_digit() || b"+-.eE".contains(&b);
+    if store == Store::D1 && sqlite_numeric_affinity(declared_type) && v.bytes().all(number_chars) {
+        if let Ok(n) = serde_json::from_str::<serde_json::Number>(v) {
+            let number = Value::Number(n);
+            if crate::sql::value::d1_param(&number, "filter").is_ok() {
+                return number;
+            }
+        }
+    }
+    Value::String(v.to_string())
+}
+
 fn write_filter(sql: &mut Sql, table: &TableSchema, f: &Filter) -> Result<(), ApiError> {
     match f {
         Filter::Cond {
@@ -96,28 +131,32 @@ fn write_filter(sql: &mut Sql, table: &TableSchema, f: &Filter) -> Result<(), Ap
             negated,
             op,
         } => {
-            let col = ident(&table.column(column)?.name);
+            let info = table.column(column)?;
+            let col = ident(&info.name);
             if *negated {
                 sql.push("NOT (");
             }
-            let cmp = |sql: &mut Sql, operator: &str, v: &str| {
+            let store = sql.store;
+            let cmp = |sql: &mut Sql, operator: &str, v: Value| {
                 sql.push(&format!("{col} {operator} "));
-                sql.bind(Value::String(v.to_string()));
+                sql.bind(v);
             };
+            let value = |v: &str| filter_value(store, &info.type_name, v);
+            let text = |v: String| Value::String(v);
             match op {
-                Op::Eq(v) => cmp(sql, "=", v),
-                Op::Neq(v) => cmp(sql, "<>", v),
-                Op::Gt(v) => cmp(sql, ">", v),
-                Op::Gte(v) => cmp(sql, ">=", v),
-                Op::Lt(v) => cmp(sql, "<", v),
-                Op::Lte(v) => cmp(sql, "<=", v),
-                Op::Like(v) => match sql.store {
-                    Store::Pg => cmp(sql, "LIKE", &like_pattern(v)),
-                    Store::D1 => cmp(sql, "GLOB", &glob_pattern(v)),
+                Op::Eq(v) => cmp(sql, "=", value(v)),
+                Op::Neq(v) => cmp(sql, "<>", value(v)),
+                Op::Gt(v) => cmp(sql, ">", value(v)),
+                Op::Gte(v) => cmp(sql, ">=", value(v)),
+                Op::Lt(v) => cmp(sql, "<", value(v)),
+                Op::Lte(v) => cmp(sql, "<=", value(v)),
+                Op::Like(v) => match store {
+                    Store::Pg => cmp(sql, "LIKE", text(like_pattern(v))),
+                    Store::D1 => cmp(sql, "GLOB", text(glob_pattern(v))),
                 },
-                Op::Ilike(v) => match sql.store {
-                    Store::Pg => cmp(sql, "ILIKE", &like_pattern(v)),
-                    Store::D1 => cmp(sql, "LIKE", &like_pattern(v)),
+                Op::Ilike(v) => match store {
+                    Store::Pg => cmp(sql, "ILIKE", text(like_pattern(v))),
+                    Store::D1 => cmp(sql, "LIKE", text(like_pattern(v))),
                 },
                 Op::In(items) if items.is_empty() => sql.push("1 = 0"),
                 Op::In(items) => {
@@ -126,7 +165,7 @@ fn write_filter(sql: &mut Sql, table: &TableSchema, f: &Filter) -> Result<(), Ap
                         if i > 0 {
                             sql.push(", ");
                         }
-                        sql.bind(Value::String(v.clone()));
+                        sql.bind(value(v));
                     }
                     sql.push(")");
                 }
@@ -921,6 +960,46 @@ mod tests {
         assert_eq!((e.status(), e.code), (413, ErrorCode::PayloadTooLarge));
         assert_eq!(e.details, Some(json!({"maxRows": 1000, "rows": 1001})));
         assert!(e.hint.is_some_and(|h| h.contains("1000")));
+    }
+
+    #[test]
+    fn d1_numeric_filters_bind_exact_numbers() {
+        for (ty, numeric) in [
+            ("INTEGER", true),
+            ("REAL", true),
+            ("double precision", true),
+            ("NUMERIC(10,2)", true),
+            ("DECIMAL", true),
+            ("TEXT", false),
+            ("varchar(20)", false),
+            ("BLOB", false),
+            ("", false),
+            ("CHARINT", true),
+        ] {
+            assert_eq!(sqlite_numeric_affinity(ty), numeric, "{ty}");
+        }
+        // D1 against a REAL column: the number the text denotes.
+        let v = filter_value(Store::D1, "REAL", "3.53534172288291e-149");
+        assert_eq!(
+            v.as_f64().map(f64::to_bits),
+            Some(3.53534172288291e-149f64.to_bits())
+        );
+        // Not a JSON number, a text column, Postgres, or beyond a double: text.
+        for (store, ty, text) in [
+            (Store::D1, "REAL", "abc"),
+            (Store::D1, "REAL", "007"),
+            (Store::D1, "REAL", " 1"),
+            (Store::D1, "REAL", "NaN"),
+            (Store::D1, "REAL", "1e400"),
+            (Store::D1, "TEXT", "1.5"),
+            (Store::Pg, "double precision", "1.5"),
+        ] {
+            assert_eq!(
+                filter_value(store, ty, text),
+                Value::String(text.into()),
+                "{text}"
+            );
+        }
     }
 
     #[test]
