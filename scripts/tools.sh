@@ -9,7 +9,8 @@
 #   node_modules        (npm ci from package-lock.json: wrangler, binaryen, esbuild, ...)
 #   PostgreSQL server binaries (checked; apt-get installed when root and missing)
 #   .venv/              (Python venv from scripts/python-requirements.txt: schemathesis,
-#                        openapi-spec-validator, jsonschema — the API-contract tests)
+#                        openapi-spec-validator, jsonschema — the API-contract tests;
+#                        squawk — the migration linter of `strata-dev migrate`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -93,6 +94,7 @@ find_python() {
 }
 py_reqs=scripts/python-requirements.txt
 schemathesis_version=$(sed -n 's/^schemathesis==//p' "$py_reqs")
+squawk_version=$(sed -n 's/^squawk-cli==//p' "$py_reqs")
 # Several `make` runs may share a work tree: one installs, the others wait.
 exec 9<"$py_reqs"
 flock 9
@@ -114,7 +116,8 @@ fi
 py_sum="$(sha256sum "$py_reqs" | awk '{print $1}') $("$python" --version 2>&1)"
 venv_ok() {
   [ -x .venv/bin/python ] && [ -f .venv/.strata-req-sum ] && [ "$(cat .venv/.strata-req-sum)" = "$py_sum" ] &&
-    [ "$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null)" = "$schemathesis_version" ]
+    [ "$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null)" = "$schemathesis_version" ] &&
+    [ "$(installed_version .venv/bin/squawk)" = "$squawk_version" ]
 }
 if ! venv_ok; then
   if ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
@@ -131,6 +134,6 @@ if ! venv_ok; then
   "$python" -m venv .venv
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-input -r "$py_reqs"
   echo "$py_sum" > .venv/.strata-req-sum
-  venv_ok || die "the venv's schemathesis is not $schemathesis_version after installing it"
+  venv_ok || die "the venv's schemathesis is not $schemathesis_version or its squawk not $squawk_version after installing them"
 fi
 exec 9<&-
