@@ -55,7 +55,7 @@ test-integration: build host-bins
 test-neon-driver: host-bins
 	node --test tests/neon-driver/
 
-# Release (README.md "Deploying"); scripts/deploy.sh stops at the first failing step.
+# Release (docs/deploying.md); scripts/deploy.sh stops at the first failing step.
 migrate: host-bins
 	@scripts/migrate.sh
 

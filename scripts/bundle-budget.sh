@@ -16,7 +16,7 @@
 #              routes still to come; far below Cloudflare's own limits
 #              (3 MiB gzip on the Free plan, 10 MiB on Paid)
 #
-# Raise the budget deliberately (here and in README.md "Deploying") when a
+# Raise the budget deliberately (here and in docs/deploying.md) when a
 # change is worth its size. STRATA_BUNDLE_BUDGET_KIB overrides it for one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -170,7 +170,7 @@ impl ErrorCode {
         }
     }
 
-    /// Every code, for the catalogue test that keeps the README honest.
+    /// Every code, for the catalogue test that keeps `docs/api.md` honest.
     pub const ALL: &'static [ErrorCode] = &[
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
@@ -417,11 +417,14 @@ mod tests {
     }
 
     #[test]
-    fn readme_catalogue_lists_every_code_with_its_status() {
-        let readme = include_str!("../../../README.md");
+    fn api_docs_catalogue_lists_every_code_with_its_status() {
+        let api_docs = include_str!("../../../docs/api.md");
         for code in ErrorCode::ALL {
             let row = format!("| `{}` | {} |", code.as_str(), code.status());
-            assert!(readme.contains(&row), "README error catalogue lacks {row}");
+            assert!(
+                api_docs.contains(&row),
+                "docs/api.md error catalogue lacks {row}"
+            );
         }
     }
 

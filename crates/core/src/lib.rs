@@ -6,7 +6,7 @@
 //! # Layout
 //!
 //! * [`error`] — the one error type at the HTTP edge, its stable codes and
-//!   their HTTP statuses (the catalogue lives here and in the README).
+//!   their HTTP statuses (the catalogue lives here and in `docs/api.md`).
 //! * [`body`] — request body policy: JSON content types, size limits.
 //! * [`router`] — which route a method and path select, or 404 / 405.
 //! * [`auth`] — API keys (`API_KEYS`), constant-time hash comparison, scopes.

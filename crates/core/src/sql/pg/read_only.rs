@@ -42,7 +42,8 @@
 //! `lo_create`/`lo_from_bytea` (a new large object), `pg_notify`, advisory
 //! locks — which a function call can reach in ways no lexer sees
 //! (`query_to_xml('…')` runs SQL from a string). A Neon read replica as
-//! `DATABASE_URL_READ` refuses those too (README, "Read-only access").
+//! `DATABASE_URL_READ` refuses those too (docs/api.md, "SQL over HTTP",
+//! "Scopes").
 
 use crate::error::{ApiError, ErrorCode};
 
