@@ -1,54 +1,13 @@
 //! The request pipeline shared by every route.
 
+use crate::ctx::{Caller, Ctx};
 use crate::{auth, http, routes, settings};
-use strata_core::auth::Principal;
 use strata_core::cors::CorsPolicy;
 use strata_core::log::RequestLog;
 use strata_core::request_id::RequestId;
-use strata_core::router::{self, Matched, RouteId};
+use strata_core::router::{self, Auth, RouteId};
 use strata_core::{ApiError, ErrorCode};
 use worker::{Date, Env, Request, Response};
-
-/// What a route handler gets besides the request.
-pub struct Ctx {
-    /// The bindings, vars and secrets.
-    pub env: Env,
-    /// The matched route and its path parameters.
-    pub route: Matched,
-    /// Who is calling, once [`Ctx::authenticate`] has run.
-    pub principal: Option<Principal>,
-    /// The outcome of checking a bearer JWT, done before dispatch (it may
-    /// fetch the JWKS), with the token's `exp`; `None` when the credential
-    /// is not a JWT.
-    bearer_jwt: Option<Result<(Principal, u64), ApiError>>,
-}
-
-impl Ctx {
-    /// Checks the bearer credential: an API key against `API_KEYS`, or a JWT
-    /// (see [`crate::auth`]). Every route but health needs it.
-    pub fn authenticate(&mut self, req: &Request) -> Result<&Principal, ApiError> {
-        let principal = match &self.bearer_jwt {
-            Some(verified) => verified.clone()?.0,
-            None => {
-                let keys = settings::key_ring(&self.env)?;
-                let header = req.headers().get("authorization").ok().flatten();
-                keys.authenticate(header.as_deref())?
-            }
-        };
-        Ok(self.principal.insert(principal))
-    }
-
-    /// The `exp` of the JWT the request was authenticated with; `None` for
-    /// an API key (keys do not expire: removing them from `API_KEYS` revokes
-    /// them). What a caller makes with its credential, a signed URL, must
-    /// not outlive it.
-    pub fn token_expires(&self) -> Option<u64> {
-        match &self.bearer_jwt {
-            Some(Ok((_, exp))) => Some(*exp),
-            _ => None,
-        }
-    }
-}
 
 /// Runs one request to completion: never fails, every error becomes the
 /// project's error response.
@@ -79,14 +38,19 @@ pub async fn handle(req: Request, env: Env) -> Response {
             let mut ctx = Ctx {
                 env,
                 route,
-                principal: None,
-                bearer_jwt: None,
+                key_id: None,
             };
-            if takes_credentials(ctx.route.id) {
-                ctx.bearer_jwt = auth::verify_bearer_jwt(&req, &ctx.env).await;
-            }
-            let result = dispatch(req, &mut ctx).await;
-            let key_id = ctx.principal.map(|p| p.key_id);
+            let result = match ctx.route.auth {
+                Auth::Credential => match auth::authenticate(&req, &ctx.env).await {
+                    Ok(caller) => {
+                        ctx.key_id = Some(caller.principal.key_id.clone());
+                        dispatch(req, &mut ctx, Some(&caller)).await
+                    }
+                    Err(e) => Err(e),
+                },
+                Auth::Public | Auth::SignedUrl => dispatch(req, &mut ctx, None).await,
+            };
+            let key_id = ctx.key_id;
             (result, pattern, key_id)
         }
         // A preflight is answered for any path a route serves, before auth
@@ -99,7 +63,13 @@ pub async fn handle(req: Request, env: Env) -> Response {
 
     let (mut response, error_code) = match result {
         Ok(r) => (r, None),
-        Err(e) => (http::error_response(&e), Some(e.code.as_str())),
+        Err(e) => {
+            // The one place an error's internal cause is logged.
+            if let Some(cause) = &e.cause {
+                worker::console_error!("{} {route_name}: {cause}", request_id.as_str());
+            }
+            (http::error_response(&e), Some(e.code.as_str()))
+        }
     };
     let _ = response
         .headers_mut()
@@ -127,28 +97,26 @@ pub async fn handle(req: Request, env: Env) -> Response {
     response
 }
 
-async fn dispatch(req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
+/// Hands the request to its route's handler. `caller` is `Some` exactly for
+/// [`Auth::Credential`] routes, which the pipeline authenticated.
+async fn dispatch(
+    req: Request,
+    ctx: &mut Ctx,
+    caller: Option<&Caller>,
+) -> Result<Response, ApiError> {
+    let caller = || caller.ok_or_else(ApiError::internal);
     match ctx.route.id {
         RouteId::Health => routes::health::handle(),
-        RouteId::Status => routes::status::handle(req, ctx).await,
         RouteId::OpenApi => routes::openapi::handle(),
-        RouteId::SqlQuery(store) => routes::sql::query(req, ctx, store).await,
-        RouteId::SqlBatch(store) => routes::sql::batch(req, ctx, store).await,
-        RouteId::Rest => routes::rest::handle(req, ctx).await,
-        RouteId::ObjectList => routes::objects::list(req, ctx).await,
-        RouteId::Object => routes::objects::handle(req, ctx).await,
-        RouteId::SignedUrls => routes::signed_urls::create(req, ctx).await,
         RouteId::SignedObject => routes::signed_urls::access(req, ctx).await,
+        RouteId::Status => routes::status::handle(ctx).await,
+        RouteId::SqlQuery(store) => routes::sql::query(req, ctx, caller()?, store).await,
+        RouteId::SqlBatch(store) => routes::sql::batch(req, ctx, caller()?, store).await,
+        RouteId::Rest => routes::rest::handle(req, ctx, caller()?).await,
+        RouteId::ObjectList => routes::objects::list(req, ctx, caller()?).await,
+        RouteId::Object => routes::objects::handle(req, ctx, caller()?).await,
+        RouteId::SignedUrls => routes::signed_urls::create(req, ctx, caller()?).await,
     }
-}
-
-/// Routes whose handler calls [`Ctx::authenticate`]: only these check a
-/// bearer JWT up front.
-fn takes_credentials(id: RouteId) -> bool {
-    !matches!(
-        id,
-        RouteId::Health | RouteId::OpenApi | RouteId::SignedObject
-    )
 }
 
 fn request_id_for(req: &Request) -> RequestId {

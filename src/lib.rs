@@ -3,8 +3,9 @@
 //!
 //! # Layout
 //!
-//! * [`app`] — the request pipeline: request id, route, auth, dispatch, one
-//!   error format, one log line.
+//! * [`app`] — the request pipeline: request id, route, auth (once, as the
+//!   route table declares), dispatch, one error format, one log line.
+//! * [`ctx`] — what a handler gets: the environment, the route, the caller.
 //! * `routes/` — one file per route: parse the request, run the operation,
 //!   answer. Each has the same shape.
 //! * `stores/` — adapters for D1, R2 and Neon (SQL over HTTP); nothing else
@@ -18,6 +19,7 @@ use worker::{event, Context, Env, Request, Response, Result};
 
 mod app;
 mod auth;
+mod ctx;
 mod http;
 mod routes;
 mod settings;

@@ -1,19 +1,39 @@
 //! Bearer JWTs: the Worker's half of `strata_core::jwt`.
 //!
-//! A JWT is verified before the route runs, because RS256/ES256 keys may
-//! have to be fetched (the JWKS) and `Ctx::authenticate` is synchronous; the
-//! route then gets the result from `authenticate` exactly as for an API key.
+//! [`authenticate`] is the one place a request's credential is checked: the
+//! pipeline calls it once for every route that takes a credential, before the
+//! handler runs, and hands the handler the [`Caller`]. An API key is checked
+//! against `API_KEYS`; a JWT (which may need the JWKS fetched) as below.
 //! HS256 is checked in the core (`hmac`); RS256/ES256 signatures by
 //! WebCrypto ([`webcrypto`]) with keys from the cached key set ([`jwks`]).
 
 mod jwks;
 mod webcrypto;
 
+use crate::ctx::Caller;
 use crate::settings;
 use strata_core::auth::{bearer_token, Principal};
 use strata_core::jwt::{self, Alg, TokenError, UnverifiedToken};
 use strata_core::ApiError;
 use worker::{Date, Env, Request};
+
+/// Checks the request's bearer credential: a JWT (see [`verify_bearer_jwt`])
+/// or an API key against `API_KEYS`. `401` without a valid one.
+pub async fn authenticate(req: &Request, env: &Env) -> Result<Caller, ApiError> {
+    if let Some(verified) = verify_bearer_jwt(req, env).await {
+        let (principal, expires) = verified?;
+        return Ok(Caller {
+            principal,
+            token_expires: Some(expires),
+        });
+    }
+    let keys = settings::key_ring(env)?;
+    let header = req.headers().get("authorization").ok().flatten();
+    Ok(Caller {
+        principal: keys.authenticate(header.as_deref())?,
+        token_expires: None,
+    })
+}
 
 /// Verifies the request's bearer credential if it is a JWT, answering who
 /// is calling and the token's `exp`; `None` when there is none or it is an

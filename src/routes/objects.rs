@@ -23,7 +23,7 @@
 //! * `DELETE` — `delete`; with preconditions a `head` first. R2's delete
 //!   takes no condition, so a write landing between the two can be deleted.
 
-use crate::app::Ctx;
+use crate::ctx::{Caller, Ctx};
 use crate::http;
 use crate::stores::r2::{self, Pin, Read, Store};
 use crate::stores::StoreError;
@@ -48,17 +48,17 @@ use worker::{EncodeBody, Headers, Request, Response, ResponseBody, ResponseBuild
 const RANGED_READ_ATTEMPTS: usize = 3;
 
 /// `GET /v1/objects?prefix=&delimiter=&cursor=&limit=`.
-pub async fn list(req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
-    ctx.authenticate(&req)?.require(Scope::ObjectsRead)?;
+pub async fn list(req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
+    caller.principal.require(Scope::ObjectsRead)?;
     let params = ListParams::parse(raw_query(&req)?.as_deref())?;
     let page = Store::open(&ctx.env)?.list(&params).await?;
     http::json(200, &page.to_json())
 }
 
 /// Every method on `/v1/objects/{key}`.
-pub async fn handle(mut req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
+pub async fn handle(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
     let method = req.method().to_string();
-    let principal = ctx.authenticate(&req)?;
+    let principal = &caller.principal;
     let op = Operation::parse(&method, raw_query(&req)?.as_deref())?;
     principal.require(if op.writes() {
         Scope::ObjectsWrite

@@ -5,7 +5,7 @@
 //! for `POST`/`PATCH`/`DELETE`. A table that is not exposed, or does not
 //! exist, is 404 either way.
 
-use crate::app::Ctx;
+use crate::ctx::{Caller, Ctx};
 use crate::stores::{self, schema};
 use crate::{http, settings};
 use serde_json::{Map, Value};
@@ -32,8 +32,7 @@ fn header(req: &Request, name: &str) -> Option<String> {
 }
 
 /// Handles every method on a table.
-pub async fn handle(mut req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
-    ctx.authenticate(&req)?;
+pub async fn handle(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
     let raw = ctx.route.param("table").unwrap_or_default().to_string();
     let name = percent::decode_path(&raw).ok_or_else(table_not_found)?;
     let placement = Placement::parse(settings::text(&ctx.env, "REST_TABLES").as_deref())?;
@@ -46,10 +45,7 @@ pub async fn handle(mut req: Request, ctx: &mut Ctx) -> Result<Response, ApiErro
         (Store::Pg, false) => Scope::PgRead,
         (Store::Pg, true) => Scope::PgWrite,
     };
-    ctx.principal
-        .as_ref()
-        .ok_or_else(ApiError::internal)?
-        .require(scope)?;
+    caller.principal.require(scope)?;
     let schema = schema::get_with(&ctx.env, store, &name).await?;
     let table = schema.table(&name).ok_or_else(table_not_found)?;
 

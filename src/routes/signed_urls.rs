@@ -13,7 +13,7 @@
 //! on any origin can upload or download with the URL alone; the URL is the
 //! credential, so no cookie is involved.
 
-use crate::app::Ctx;
+use crate::ctx::{Caller, Ctx};
 use crate::routes::objects::{self, raw_query};
 use crate::stores::r2::Store;
 use crate::{http, settings};
@@ -30,12 +30,12 @@ const EXPOSED: &str = "ETag, Last-Modified, Content-Length, Content-Range, Accep
     Content-Encoding, Content-Disposition, Cache-Control, Expires, x-request-id, x-strata-checksum-sha256";
 
 /// `POST /v1/signed-urls` with `{"method", "key", "expiresIn"}`.
-pub async fn create(mut req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
+pub async fn create(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
     // Any objects scope may ask; the method's own scope is checked below.
-    let principal = ctx.authenticate(&req)?.clone();
-    principal.require(Scope::ObjectsRead)?;
+    caller.principal.require(Scope::ObjectsRead)?;
     let body = http::read_json_body(&mut req, &ctx.env).await?;
-    let grant = SignRequest::parse(&body)?.grant(&principal, ctx.token_expires(), now_secs())?;
+    let grant =
+        SignRequest::parse(&body)?.grant(&caller.principal, caller.token_expires, now_secs())?;
     let signer = signer(ctx)?;
     let url = req.url().map_err(|_| {
         ApiError::new(
@@ -90,7 +90,7 @@ async fn serve(req: &Request, ctx: &mut Ctx, method: &str) -> Result<Response, A
         &in_force,
     )?;
     // Logged as the key that signed the URL, marked as such.
-    ctx.principal = Some(grant.principal());
+    ctx.key_id = Some(grant.principal().key_id);
     let store = Store::open(&ctx.env)?;
     match grant.method {
         SignedMethod::Get => objects::read(req, &store, &key, method == "GET").await,

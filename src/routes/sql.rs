@@ -8,7 +8,7 @@
 //! proven against SQLite, before D1 is called. The store scopes (`d1:*`,
 //! `pg:*`) grant the REST tables only, never raw SQL.
 
-use crate::app::Ctx;
+use crate::ctx::{Caller, Ctx};
 use crate::http;
 use crate::stores;
 use strata_core::sql::readonly::ensure_read_only;
@@ -19,9 +19,13 @@ use strata_core::ApiError;
 use worker::{Request, Response};
 
 /// One statement.
-pub async fn query(mut req: Request, ctx: &mut Ctx, store: Store) -> Result<Response, ApiError> {
-    let principal = ctx.authenticate(&req)?;
-    let read_only = access(principal)? == Access::ReadOnly;
+pub async fn query(
+    mut req: Request,
+    ctx: &Ctx,
+    caller: &Caller,
+    store: Store,
+) -> Result<Response, ApiError> {
+    let read_only = access(&caller.principal)? == Access::ReadOnly;
     let body = http::read_json_body(&mut req, &ctx.env).await?;
     let request = QueryRequest::parse(store, &body)?;
     let statements = [request.statement];
@@ -31,9 +35,13 @@ pub async fn query(mut req: Request, ctx: &mut Ctx, store: Store) -> Result<Resp
 }
 
 /// Statements run atomically.
-pub async fn batch(mut req: Request, ctx: &mut Ctx, store: Store) -> Result<Response, ApiError> {
-    let principal = ctx.authenticate(&req)?;
-    let key_read_only = access(principal)? == Access::ReadOnly;
+pub async fn batch(
+    mut req: Request,
+    ctx: &Ctx,
+    caller: &Caller,
+    store: Store,
+) -> Result<Response, ApiError> {
+    let key_read_only = access(&caller.principal)? == Access::ReadOnly;
     let body = http::read_json_body(&mut req, &ctx.env).await?;
     let request = BatchRequest::parse(store, &body)?;
     let read_only = key_read_only || request.read_only;

@@ -5,16 +5,15 @@
 //! the per-store results in `details`. A healthy answer also carries the
 //! isolate's WebAssembly memory size, for spotting leaks under load.
 
-use crate::app::Ctx;
+use crate::ctx::Ctx;
 use crate::http;
 use crate::stores::{self, neon::NeonClient, StoreError};
 use serde_json::{json, Value};
 use strata_core::{ApiError, ErrorCode};
-use worker::{Request, Response};
+use worker::Response;
 
 /// Checks D1, R2 and Neon (both its connections when `DATABASE_URL_READ` is set).
-pub async fn handle(req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
-    ctx.authenticate(&req)?;
+pub async fn handle(ctx: &Ctx) -> Result<Response, ApiError> {
     let timeout = crate::settings::store_timeout_ms(&ctx.env)?;
     let env = &ctx.env;
     let (d1, r2, neon) = futures_util::future::join3(
@@ -39,7 +38,7 @@ pub async fn handle(req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
     for (name, (result, latency_ms)) in &checks {
         let mut entry = json!({ "ok": result.is_ok(), "latencyMs": latency_ms });
         if let Err(e) = result {
-            e.log();
+            worker::console_error!("status: {}", e.cause());
             entry["error"] = Value::from(e.summary());
             failing.push(*name);
         }

@@ -72,10 +72,7 @@ fn js_error_text(e: &JsValue) -> String {
 fn mapped(e: &JsValue) -> ApiError {
     match from_d1(&js_error_text(e)) {
         Mapped::Client(err) => err,
-        Mapped::Server { error, cause } => {
-            worker::console_error!("{cause}");
-            error
-        }
+        Mapped::Server { error, cause } => error.with_cause(cause),
     }
 }
 

@@ -1,8 +1,9 @@
 //! Store adapters: the only code that touches D1, R2 and Neon.
 //!
-//! Each adapter returns [`StoreError`] for failures of the store itself; the
-//! conversion to the client-facing [`ApiError`] happens once, here, so the
-//! internal cause reaches the log and never the client.
+//! Each adapter returns [`StoreError`] (`strata_core::store`) for failures of
+//! the store itself; it becomes the client-facing [`ApiError`] in one place
+//! (core's `From<StoreError>`), which keeps the internal cause for the log
+//! line the pipeline writes and never for the client.
 
 pub mod d1;
 pub mod neon;
@@ -15,74 +16,7 @@ use std::time::Duration;
 use strata_core::{ApiError, ErrorCode};
 use worker::{AbortController, Delay, Fetch, Request, Response};
 
-/// A store failed to do what was asked, for a reason that is not the client's.
-#[derive(Debug)]
-pub enum StoreError {
-    /// The store is misconfigured (missing binding or setting).
-    Config(ApiError),
-    /// The store could not be reached or failed. `cause` is for the log only.
-    Unavailable {
-        /// `d1`, `r2` or `neon`.
-        store: &'static str,
-        /// Internal detail, never sent to a client.
-        cause: String,
-    },
-    /// The store did not answer in time.
-    Timeout {
-        /// `d1`, `r2` or `neon`.
-        store: &'static str,
-    },
-}
-
-impl StoreError {
-    /// An unavailable-store error with its internal cause.
-    pub fn unavailable(store: &'static str, cause: impl std::fmt::Display) -> Self {
-        StoreError::Unavailable {
-            store,
-            cause: cause.to_string(),
-        }
-    }
-
-    /// A short, client-safe description (used in `/v1/status` details).
-    pub fn summary(&self) -> &'static str {
-        match self {
-            StoreError::Config(_) => "misconfigured",
-            StoreError::Unavailable { .. } => "unavailable",
-            StoreError::Timeout { .. } => "timeout",
-        }
-    }
-
-    /// Writes the internal cause to the log (never to a response).
-    pub fn log(&self) {
-        match self {
-            StoreError::Config(e) => worker::console_error!("store configuration: {}", e.message),
-            StoreError::Unavailable { store, cause } => {
-                worker::console_error!("{store} unavailable: {cause}")
-            }
-            StoreError::Timeout { store } => worker::console_error!("{store} timed out"),
-        }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        e.log();
-        match e {
-            StoreError::Config(api) => api,
-            StoreError::Unavailable { store, .. } => ApiError::new(
-                ErrorCode::StoreUnavailable,
-                format!("the {store} store is unavailable"),
-            )
-            .with_details(serde_json::json!({ "store": store, "retryable": true }))
-            .with_header("Retry-After", "1"),
-            StoreError::Timeout { store } => ApiError::new(
-                ErrorCode::Timeout,
-                format!("the {store} store did not answer in time"),
-            )
-            .with_details(serde_json::json!({ "store": store, "retryable": true })),
-        }
-    }
-}
+pub use strata_core::store::StoreError;
 
 /// Runs `fut`, giving up with [`StoreError::Timeout`] after `ms` milliseconds.
 pub async fn with_timeout<T>(

@@ -166,10 +166,7 @@ impl NeonClient {
                 let mapped = errors::from_neon_as(&body, self.config.setting(), read_only);
                 return Err(match mapped {
                     Mapped::Client(e) => e,
-                    Mapped::Server { error, cause } => {
-                        worker::console_error!("{cause}");
-                        error
-                    }
+                    Mapped::Server { error, cause } => error.with_cause(cause),
                 });
             }
             NeonReply::TooLarge(413) => {

@@ -212,9 +212,18 @@ impl ErrorCode {
 }
 
 /// A failure as the client sees it, plus the response headers it implies
-/// (`Allow`, `WWW-Authenticate`, `Retry-After`).
+/// (`Allow`, `WWW-Authenticate`, `Retry-After`) and, for the log only, its
+/// internal cause.
+///
+/// Boxed: it is the `Err` of nearly every function, and a pointer keeps
+/// those `Result`s small. Its fields read as `e.code`, `e.message`, ...
+/// through `Deref`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ApiError {
+pub struct ApiError(Box<ApiErrorFields>);
+
+/// The fields of an [`ApiError`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiErrorFields {
     /// What went wrong, as a stable code.
     pub code: ErrorCode,
     /// One sentence for a human; safe to show (no internals).
@@ -225,6 +234,22 @@ pub struct ApiError {
     pub hint: Option<String>,
     /// Extra response headers this error requires.
     pub headers: Vec<(&'static str, String)>,
+    /// What really happened, for the log line of the request: never in a
+    /// response. Written by the pipeline, once.
+    pub cause: Option<String>,
+}
+
+impl std::ops::Deref for ApiError {
+    type Target = ApiErrorFields;
+    fn deref(&self) -> &ApiErrorFields {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ApiErrorFields {
+        &mut self.0
+    }
 }
 
 /// The JSON body of every error response.
@@ -239,13 +264,14 @@ struct ErrorBody<'a> {
 impl ApiError {
     /// An error with a code and message and nothing else.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError {
+        ApiError(Box::new(ApiErrorFields {
             code,
             message: message.into(),
             details: None,
             hint: None,
             headers: Vec::new(),
-        }
+            cause: None,
+        }))
     }
 
     /// Adds structured details.
@@ -305,6 +331,12 @@ impl ApiError {
             format!("server configuration error: {setting} {problem}"),
         )
         .with_details(serde_json::json!({ "setting": setting }))
+    }
+
+    /// The internal cause, for the log only.
+    pub fn with_cause(mut self, cause: impl Into<String>) -> Self {
+        self.cause = Some(cause.into());
+        self
     }
 
     /// What a timeout means for a request that writes: the store may have

@@ -22,6 +22,8 @@
 //!   results, read-only checks, store errors mapped to HTTP.
 //! * [`neon`] — Neon's SQL-over-HTTP protocol, shared by the Worker's client
 //!   and the local Neon-compatible endpoint.
+//! * [`store`] — the storage seam: the one store error type, and the traits
+//!   the operations call stores through (fakes in tests).
 //! * [`objects`] — objects in R2 with HTTP's semantics: keys, conditionals,
 //!   ranges, metadata, listing, multipart steps, signed URLs.
 
@@ -39,5 +41,6 @@ pub mod request_id;
 pub mod rest;
 pub mod router;
 pub mod sql;
+pub mod store;
 
 pub use error::{ApiError, ErrorCode};

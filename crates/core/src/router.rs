@@ -4,6 +4,13 @@
 //! serves. Matching a path that exists with the wrong method gives 405 with
 //! the methods that would work (`Allow`), a path that does not exist gives 404.
 //! `HEAD` is accepted wherever `GET` is.
+//!
+//! Each route also declares who may call it ([`Auth`]): the pipeline
+//! authenticates once, before the handler runs, and hands it the
+//! [`crate::auth::Principal`]; no handler authenticates by itself. Which scope
+//! an operation needs is decided where the operation is parsed (a REST read
+//! needs the table store's read scope, a signed URL for PUT needs
+//! `objects:write`, ...), from that principal.
 
 use crate::error::ApiError;
 use crate::sql::Store;
@@ -34,11 +41,25 @@ pub enum RouteId {
     SignedObject,
 }
 
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// Anyone: no credential is read.
+    Public,
+    /// A valid API key or JWT (`401` without one); the operation decides
+    /// the scope it needs from the principal.
+    Credential,
+    /// The URL itself is the credential (a signed URL, checked by the route).
+    SignedUrl,
+}
+
 /// One row of the route table.
 #[derive(Debug)]
 pub struct RouteDef {
     /// The route.
     pub id: RouteId,
+    /// Who may call it.
+    pub auth: Auth,
     /// Path pattern: literal segments, `{name}` for one segment, `{*name}` for the rest.
     pub pattern: &'static str,
     /// Methods served (`HEAD` is implied by `GET`).
@@ -49,46 +70,55 @@ pub struct RouteDef {
 pub const ROUTES: &[RouteDef] = &[
     RouteDef {
         id: RouteId::Health,
+        auth: Auth::Public,
         pattern: "/v1/health",
         methods: &["GET"],
     },
     RouteDef {
         id: RouteId::Status,
+        auth: Auth::Credential,
         pattern: "/v1/status",
         methods: &["GET"],
     },
     RouteDef {
         id: RouteId::OpenApi,
+        auth: Auth::Public,
         pattern: "/v1/openapi.json",
         methods: &["GET"],
     },
     RouteDef {
         id: RouteId::SqlQuery(Store::D1),
+        auth: Auth::Credential,
         pattern: "/v1/d1/query",
         methods: &["POST"],
     },
     RouteDef {
         id: RouteId::SqlBatch(Store::D1),
+        auth: Auth::Credential,
         pattern: "/v1/d1/batch",
         methods: &["POST"],
     },
     RouteDef {
         id: RouteId::SqlQuery(Store::Pg),
+        auth: Auth::Credential,
         pattern: "/v1/pg/query",
         methods: &["POST"],
     },
     RouteDef {
         id: RouteId::SqlBatch(Store::Pg),
+        auth: Auth::Credential,
         pattern: "/v1/pg/batch",
         methods: &["POST"],
     },
     RouteDef {
         id: RouteId::Rest,
+        auth: Auth::Credential,
         pattern: "/v1/rest/{table}",
         methods: &["GET", "POST", "PATCH", "DELETE"],
     },
     RouteDef {
         id: RouteId::ObjectList,
+        auth: Auth::Credential,
         pattern: "/v1/objects",
         methods: &["GET"],
     },
@@ -96,21 +126,25 @@ pub const ROUTES: &[RouteDef] = &[
     // 400 rather than a 404.
     RouteDef {
         id: RouteId::Object,
+        auth: Auth::Credential,
         pattern: "/v1/objects/",
         methods: &["GET", "PUT", "DELETE", "POST"],
     },
     RouteDef {
         id: RouteId::Object,
+        auth: Auth::Credential,
         pattern: "/v1/objects/{*key}",
         methods: &["GET", "PUT", "DELETE", "POST"],
     },
     RouteDef {
         id: RouteId::SignedUrls,
+        auth: Auth::Credential,
         pattern: "/v1/signed-urls",
         methods: &["POST"],
     },
     RouteDef {
         id: RouteId::SignedObject,
+        auth: Auth::SignedUrl,
         pattern: "/v1/signed/objects/{*key}",
         methods: &["GET", "PUT", "OPTIONS"],
     },
@@ -122,6 +156,8 @@ pub const ROUTES: &[RouteDef] = &[
 pub struct Matched {
     /// Which route.
     pub id: RouteId,
+    /// Who may call it.
+    pub auth: Auth,
     /// The route's pattern, used as the route name in logs.
     pub pattern: &'static str,
     /// `(name, raw value)` for each `{name}` / `{*name}` in the pattern.
@@ -154,6 +190,7 @@ fn route_in(table: &[RouteDef], method: &str, path: &str) -> Result<Matched, Api
         if serves(method) {
             return Ok(Matched {
                 id: def.id,
+                auth: def.auth,
                 pattern: def.pattern,
                 params,
             });
@@ -231,15 +268,30 @@ mod tests {
     const TABLE: &[RouteDef] = &[
         RouteDef {
             id: RouteId::Health,
+            auth: Auth::Public,
             pattern: "/v1/items/{id}",
             methods: &["GET", "DELETE"],
         },
         RouteDef {
             id: RouteId::Status,
+            auth: Auth::Credential,
             pattern: "/v1/files/{*key}",
             methods: &["PUT"],
         },
     ];
+
+    #[test]
+    fn every_route_declares_who_may_call_it() {
+        for def in ROUTES {
+            let expected = match def.id {
+                RouteId::Health | RouteId::OpenApi => Auth::Public,
+                RouteId::SignedObject => Auth::SignedUrl,
+                _ => Auth::Credential,
+            };
+            assert_eq!(def.auth, expected, "{}", def.pattern);
+        }
+        assert_eq!(route("GET", "/v1/rest/t").unwrap().auth, Auth::Credential);
+    }
 
     #[test]
     fn captures_segments_and_tails() {

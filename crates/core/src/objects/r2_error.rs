@@ -136,7 +136,7 @@ mod tests {
         let status = |c| finishing_upload_error(c).map(|e| (e.status(), e.code.as_str()));
         assert_eq!(status(INTERNAL_ERROR), Some((404, "upload_not_found")));
         assert!(finishing_upload_error(INTERNAL_ERROR)
-            .and_then(|e| e.hint)
+            .and_then(|e| e.hint.clone())
             .is_some_and(|h| h.contains("retry")));
         // Everything else as for any other call.
         assert_eq!(status(NO_SUCH_UPLOAD), Some((404, "upload_not_found")));

@@ -959,7 +959,7 @@ mod tests {
         let e = check_insert_rows(1001, 1000).unwrap_err();
         assert_eq!((e.status(), e.code), (413, ErrorCode::PayloadTooLarge));
         assert_eq!(e.details, Some(json!({"maxRows": 1000, "rows": 1001})));
-        assert!(e.hint.is_some_and(|h| h.contains("1000")));
+        assert!(e.hint.as_ref().is_some_and(|h| h.contains("1000")));
     }
 
     #[test]

@@ -168,7 +168,11 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.status(), 400);
-        assert!(e.hint.unwrap().contains("CAST(big AS TEXT)"));
+        assert!(e
+            .hint
+            .clone()
+            .unwrap_or_default()
+            .contains("CAST(big AS TEXT)"));
         // Safe ones and large REALs pass.
         let r = result(
             vec!["a".into()],

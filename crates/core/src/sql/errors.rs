@@ -77,11 +77,12 @@ pub fn from_neon_as(body: &ErrorBody, setting: &str, read_only: bool) -> Mapped 
         // Wrong password, unknown user or database: DATABASE_URL is wrong.
         "28" | "3D" => return server(ApiError::config(setting, "was refused by the database")),
         "08" | "53" | "57" if state != "57014" => {
+            // Named as everywhere else (status, timeouts, logs): `neon`.
             return server(
-                ApiError::new(ErrorCode::StoreUnavailable, "the pg store is unavailable")
-                    .with_details(json!({ "store": "pg", "retryable": true }))
+                ApiError::new(ErrorCode::StoreUnavailable, "the neon store is unavailable")
+                    .with_details(json!({ "store": "neon", "retryable": true }))
                     .with_header("Retry-After", "1"),
-            )
+            );
         }
         _ => {}
     }
@@ -239,14 +240,14 @@ mod tests {
         ] {
             let e = client(from_neon(&pg(state)));
             assert_eq!((e.status(), e.code.as_str()), (status, code), "{state}");
-            let d = e.details.unwrap();
+            let d = e.details.clone().unwrap();
             assert_eq!(d["sqlstate"], state);
             assert!(
                 d.get("file").is_none() && d.get("routine").is_none() && d.get("line").is_none()
             );
         }
         let e = client(from_neon(&pg("40001")));
-        assert_eq!(e.details.unwrap()["retryable"], true);
+        assert_eq!(e.details.clone().unwrap()["retryable"], true);
     }
 
     #[test]
@@ -269,13 +270,16 @@ mod tests {
     fn the_read_connection_is_named_and_25001_refuses_a_read_only_request() {
         match from_neon_as(&pg("28P01"), "DATABASE_URL_READ", true) {
             Mapped::Server { error, .. } => {
-                assert_eq!(error.details.unwrap()["setting"], "DATABASE_URL_READ")
+                assert_eq!(
+                    error.details.clone().unwrap()["setting"],
+                    "DATABASE_URL_READ"
+                )
             }
             Mapped::Client(e) => panic!("28P01 mapped to client error {e:?}"),
         }
         let e = client(from_neon_as(&pg("25001"), "DATABASE_URL_READ", true));
         assert_eq!((e.status(), e.code.as_str()), (403, "read_only"));
-        assert_eq!(e.details.unwrap()["sqlstate"], "25001");
+        assert_eq!(e.details.clone().unwrap()["sqlstate"], "25001");
         // A read-write request's 25001 (VACUUM in a batch) is the statement's own error.
         let e = client(from_neon_as(&pg("25001"), "DATABASE_URL", false));
         assert_eq!((e.status(), e.code.as_str()), (400, "sql_error"));
@@ -356,6 +360,7 @@ mod tests {
             assert!(!e.message.contains("D1_ERROR"), "{}", e.message);
             assert_eq!(
                 e.details
+                    .clone()
                     .unwrap()
                     .get("sqliteError")
                     .and_then(Value::as_str),
@@ -371,7 +376,7 @@ mod tests {
         ));
         assert_eq!(e.code, ErrorCode::UniqueViolation);
         assert_eq!(e.message, "UNIQUE constraint failed: t.id");
-        let d = e.details.unwrap();
+        let d = e.details.clone().unwrap();
         assert_eq!(d["sqliteError"], "SQLITE_CONSTRAINT");
         assert_eq!(d["sqliteExtendedError"], "SQLITE_CONSTRAINT_PRIMARYKEY");
     }
