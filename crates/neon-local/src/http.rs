@@ -1,4 +1,5 @@
 //! The HTTP edge: routing, body limit, CORS, and turning results and errors into responses.
+//! WebSocket upgrades are routed to [`crate::ws::upgrade`].
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,6 +13,7 @@ use strata_core::neon::headers;
 
 use crate::error::EndpointError;
 use crate::pool::Pool;
+use crate::ws::{sessions::Sessions, upgrade};
 use crate::{sql, Config};
 
 /// The response type of every route.
@@ -25,10 +27,21 @@ pub async fn handle(
     request: Request<Incoming>,
     config: Arc<Config>,
     pool: Arc<Pool>,
+    sessions: Arc<Sessions>,
 ) -> HttpResponse {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+
+    if upgrade::is_websocket(&request) {
+        // The session logs its own line when it ends; a refused upgrade is logged here.
+        return upgrade::accept(request, &config, &sessions).unwrap_or_else(|error| {
+            if !config.quiet {
+                eprintln!("neon-local: {method} {path} (WebSocket) -> refused: {error:?}");
+            }
+            error_response(&error)
+        });
+    }
 
     let response = match (&method, path.as_str()) {
         (&Method::POST, "/sql") => match post_sql(request, &config, &pool).await {
@@ -36,6 +49,9 @@ pub async fn handle(
             Err(error) => error_response(&error),
         },
         (&Method::OPTIONS, "/sql") => preflight(),
+        (_, path) if upgrade::PATHS.contains(&path) => error_response(&EndpointError::client(
+            "this path serves Neon's WebSocket protocol: expected a WebSocket upgrade",
+        )),
         _ => error_response(&EndpointError::NotSupported),
     };
 

@@ -1,16 +1,19 @@
-//! `neon-local`: Neon's SQL-over-HTTP endpoint (`POST /sql`) served over a real PostgreSQL, so
-//! the Worker and the official `@neondatabase/serverless` driver run offline exactly as against
-//! Neon. The protocol is specified in `shared/reference/neon-sql-over-http.md`; its types and
-//! value encoding live in `strata_core::neon`, shared with the Worker's client.
+//! `neon-local`: Neon's SQL-over-HTTP endpoint (`POST /sql`) and its WebSocket protocol
+//! (`GET /v1`, `/v2`) served over a real PostgreSQL, so the Worker and the official
+//! `@neondatabase/serverless` driver — `neon()` over HTTP, `Pool` and `Client` over WebSocket —
+//! run offline exactly as against Neon. The HTTP protocol is specified in
+//! `shared/reference/neon-sql-over-http.md`; its types and value encoding live in
+//! `strata_core::neon`, shared with the Worker's client.
 //!
 //! # Using it
 //!
 //! As a program (what scripts and the Node tests do): `neon-local [--listen 127.0.0.1:4444]
 //! [--upstream host:port] [--data-dir DIR] [--pg-port N] [--max-body-bytes N]
-//! [--max-response-bytes N] [--pool-size N] [--pool-max-total N] [--pool-idle-timeout SECS]`.
+//! [--max-response-bytes N] [--pool-size N] [--pool-max-total N] [--pool-idle-timeout SECS]
+//! [--ws-max-sessions N] [--ws-idle-timeout SECS]`.
 //! Without `--upstream` it starts its own PostgreSQL (temporary, or persistent in
 //! `--data-dir`). When ready it prints one JSON line to stdout —
-//! `{"event":"ready","sql_url":"http://127.0.0.1:4444/sql","database_url":"postgres://...","pg_port":N}`
+//! `{"event":"ready","sql_url":"http://127.0.0.1:4444/sql","ws_proxy":"127.0.0.1:4444/v2","database_url":"postgres://...","pg_port":N}`
 //! — and logs to stderr; SIGINT/SIGTERM stop it (and its PostgreSQL) cleanly.
 //!
 //! In-process from Rust, blocking (own runtime threads; fine from sync tests or async ones):
@@ -26,20 +29,24 @@
 //! [`serve`]`(listener, `[`Config`]`, shutdown_future).await`.
 //!
 //! # Layout
-//! * [`http`] — routing (`POST /sql`, `OPTIONS /sql`, everything else 400), body limit, CORS.
+//! * [`http`] — routing (`POST /sql`, `OPTIONS /sql`, WebSocket upgrades on `/v1` and `/v2`,
+//!   everything else 400), body limit, CORS.
 //! * [`sql`] — the operation: headers and body → Postgres session → JSON.
 //! * [`pool`] — reusing logged-in connections per credentials, with the reset that makes every
 //!   request a fresh session all the same.
 //! * [`error`] — every failure and its HTTP status, in one place.
 //! * [`pg`] — the small Postgres wire client (text parameters, text results, SCRAM).
+//! * [`ws`] — Neon's WebSocket protocol: one WebSocket, one tunnelled PostgreSQL session.
 
 pub mod error;
 pub mod http;
 pub mod pg;
 pub mod pool;
 pub mod sql;
+pub mod ws;
 
 pub use pool::PoolConfig;
+pub use ws::WsConfig;
 
 use std::convert::Infallible;
 use std::fmt;
@@ -57,6 +64,7 @@ use pool::Pool;
 use strata_core::neon::ConnectionString;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+use ws::sessions::Sessions;
 
 /// Neon's proxy default for request and response bodies (10 MiB).
 pub const DEFAULT_BODY_LIMIT: usize = 10 * 1024 * 1024;
@@ -78,6 +86,8 @@ pub struct Config {
     /// Connection reuse across requests. A request waits at most `connect_timeout` for a pool
     /// place when its credentials already have `pool.max_per_key` connections in use.
     pub pool: PoolConfig,
+    /// WebSocket sessions: how many at once, idle timeout.
+    pub ws: WsConfig,
 }
 
 impl Config {
@@ -90,13 +100,18 @@ impl Config {
             connect_timeout: Duration::from_secs(10),
             quiet: false,
             pool: PoolConfig::default(),
+            ws: WsConfig::default(),
         }
     }
 }
 
-/// Serves HTTP/1.1 on `listener` until `shutdown` completes; then stops accepting, drops the
-/// connections still open (their queries are cancelled) and closes the pooled PostgreSQL
-/// connections.
+/// How long shutting down waits for WebSocket sessions to say goodbye to their clients.
+const SESSION_CLOSE_GRACE: Duration = Duration::from_secs(3);
+
+/// Serves HTTP/1.1 (and WebSocket sessions) on `listener` until `shutdown` completes; then
+/// stops accepting, closes the WebSocket sessions (a close frame to the client, the backend's
+/// query cancelled and its connection closed), drops the HTTP connections still open (their
+/// queries are cancelled) and closes the pooled PostgreSQL connections.
 pub async fn serve(
     listener: TcpListener,
     config: Config,
@@ -104,6 +119,7 @@ pub async fn serve(
 ) -> io::Result<()> {
     let pool = Arc::new(Pool::new(config.pool.clone()));
     let reaper = tokio::spawn(Arc::clone(&pool).run_reaper());
+    let sessions = Arc::new(Sessions::new(config.ws.max_sessions));
     let config = Arc::new(config);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -123,20 +139,30 @@ pub async fn serve(
                 let _ = stream.set_nodelay(true);
                 let config = Arc::clone(&config);
                 let pool = Arc::clone(&pool);
+                let sessions = Arc::clone(&sessions);
                 connections.spawn(async move {
                     let service = service_fn(move |request| {
                         let config = Arc::clone(&config);
                         let pool = Arc::clone(&pool);
-                        async move { Ok::<_, Infallible>(http::handle(request, config, pool).await) }
+                        let sessions = Arc::clone(&sessions);
+                        async move {
+                            Ok::<_, Infallible>(http::handle(request, config, pool, sessions).await)
+                        }
                     });
                     // Errors here are the client's (reset, garbage): nothing to answer.
+                    // `with_upgrades`: a WebSocket's connection is handed to its session.
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades()
                         .await;
                 });
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
+    }
+    let still_open = sessions.close_all(SESSION_CLOSE_GRACE).await;
+    if still_open > 0 {
+        eprintln!("neon-local: {still_open} WebSocket sessions did not close in time");
     }
     connections.shutdown().await;
     reaper.abort();
@@ -164,6 +190,8 @@ pub struct Options {
     pub quiet: bool,
     /// See [`Config::pool`].
     pub pool: PoolConfig,
+    /// See [`Config::ws`].
+    pub ws: WsConfig,
 }
 
 impl Default for Options {
@@ -177,6 +205,7 @@ impl Default for Options {
             max_response_bytes: DEFAULT_BODY_LIMIT,
             quiet: false,
             pool: PoolConfig::default(),
+            ws: WsConfig::default(),
         }
     }
 }
@@ -289,6 +318,7 @@ impl NeonLocal {
             max_response_bytes: options.max_response_bytes,
             quiet: options.quiet,
             pool: options.pool.clone(),
+            ws: options.ws.clone(),
             ..Config::new(upstream)
         };
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
@@ -325,6 +355,12 @@ impl NeonLocal {
         &self.sql_url
     }
 
+    /// `127.0.0.1:PORT/v2`: the value for the driver's `neonConfig.wsProxy` (with
+    /// `useSecureWebSocket = false`); the WebSocket URL is `ws://` + this.
+    pub fn ws_proxy(&self) -> String {
+        format!("{}/v2", self.local_addr)
+    }
+
     /// The HTTP address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
@@ -347,11 +383,13 @@ impl NeonLocal {
         self.cluster.as_ref()
     }
 
-    /// The ready line the binary prints: `{"event":"ready","sql_url":...,"database_url":...,"pg_port":N}`.
+    /// The ready line the binary prints:
+    /// `{"event":"ready","sql_url":...,"ws_proxy":...,"database_url":...,"pg_port":N}`.
     pub fn ready_line(&self) -> String {
         serde_json::json!({
             "event": "ready",
             "sql_url": self.sql_url,
+            "ws_proxy": self.ws_proxy(),
             "database_url": self.database_url,
             "pg_port": self.pg_port,
         })

@@ -1,4 +1,5 @@
-//! `neon-local`: the Neon-compatible SQL-over-HTTP endpoint as a program. See the library docs.
+//! `neon-local`: the Neon-compatible endpoint (SQL over HTTP and WebSocket) as a program. See
+//! the library docs.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -7,12 +8,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use neon_local::{NeonLocal, Options, PoolConfig, DEFAULT_BODY_LIMIT};
+use neon_local::{NeonLocal, Options, PoolConfig, WsConfig, DEFAULT_BODY_LIMIT};
 
-/// A local Neon-compatible SQL-over-HTTP endpoint (POST /sql) over a real PostgreSQL.
+/// A local Neon-compatible endpoint over a real PostgreSQL: SQL over HTTP (POST /sql) and
+/// Neon's WebSocket protocol (GET /v1, /v2) for the driver's Pool and Client.
 ///
 /// Prints one JSON line to stdout when ready:
-/// {"event":"ready","sql_url":...,"database_url":...,"pg_port":N}. Logs go to stderr.
+/// {"event":"ready","sql_url":...,"ws_proxy":...,"database_url":...,"pg_port":N}. Logs go to
+/// stderr.
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Args {
@@ -47,6 +50,14 @@ struct Args {
     /// Seconds after which an idle pooled connection is closed.
     #[arg(long, default_value_t = PoolConfig::default().idle_timeout.as_secs())]
     pool_idle_timeout: u64,
+    /// Most WebSocket sessions (each one a PostgreSQL connection) open at once; one more gets
+    /// the error 53300 "too many WebSocket sessions".
+    #[arg(long, default_value_t = WsConfig::default().max_sessions)]
+    ws_max_sessions: usize,
+    /// Seconds without a byte either way after which a WebSocket session is closed and its
+    /// backend terminated. 0 = never.
+    #[arg(long, default_value_t = WsConfig::default().idle_timeout.map_or(0, |t| t.as_secs()))]
+    ws_idle_timeout: u64,
     /// Do not log every request to stderr.
     #[arg(long)]
     quiet: bool,
@@ -77,6 +88,11 @@ fn main() -> ExitCode {
             idle_timeout: Duration::from_secs(args.pool_idle_timeout),
             ..PoolConfig::default()
         },
+        ws: WsConfig {
+            max_sessions: args.ws_max_sessions,
+            idle_timeout: (args.ws_idle_timeout > 0)
+                .then(|| Duration::from_secs(args.ws_idle_timeout)),
+        },
     }) {
         Ok(endpoint) => endpoint,
         Err(e) => {
@@ -95,8 +111,9 @@ fn main() -> ExitCode {
     }
     drop(stdout);
     eprintln!(
-        "neon-local: serving {} (PostgreSQL on 127.0.0.1:{})",
+        "neon-local: serving {} and ws://{} (PostgreSQL on 127.0.0.1:{})",
         endpoint.sql_url(),
+        endpoint.ws_proxy(),
         endpoint.pg_port()
     );
 
