@@ -1,10 +1,13 @@
-//! Building responses. Every JSON body, success or error, goes through here
-//! so content types and error headers are uniform.
+//! The shell's one place for HTTP: building responses (every JSON body,
+//! success or error, and every core [`Reply`] goes through here, so content
+//! types and error headers are uniform), reading request headers, the query
+//! string and bounded JSON bodies.
 
 use serde::Serialize;
 use strata_core::cors::CorsHeaders;
-use strata_core::ApiError;
-use worker::{Headers, Response, ResponseBuilder};
+use strata_core::http::{Reply, RequestHeaders};
+use strata_core::{ApiError, ErrorCode};
+use worker::{Headers, Request, Response, ResponseBuilder};
 
 /// A JSON response with the given status.
 pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, ApiError> {
@@ -21,6 +24,54 @@ pub fn error_response(e: &ApiError) -> Response {
         let _ = headers.set(name, value);
     }
     with_body(e.status(), headers, e.body().into_bytes())
+}
+
+/// The runtime response for a core [`Reply`] with a byte body: its status,
+/// its headers (a value the runtime refuses drops that header, never the
+/// response), its body.
+pub fn reply(reply: Reply) -> Response {
+    let headers = headers_from(&reply.headers);
+    ResponseBuilder::new()
+        .with_status(reply.status)
+        .with_headers(headers)
+        .fixed(reply.body.unwrap_or_default())
+}
+
+/// Runtime headers from a core header list. A value the runtime refuses
+/// (metadata another R2 client wrote, say) drops that header, never the
+/// response.
+pub fn headers_from(pairs: &[(impl AsRef<str>, String)]) -> Headers {
+    let headers = Headers::new();
+    for (name, value) in pairs {
+        if headers.set(name.as_ref(), value).is_err() {
+            worker::console_warn!(
+                "dropped response header {}: value not allowed",
+                name.as_ref()
+            );
+        }
+    }
+    headers
+}
+
+/// The request's headers as core reads them.
+pub fn request_headers(req: &Request) -> RequestHeaders {
+    RequestHeaders::new(req.headers().entries())
+}
+
+/// One request header's value.
+pub fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+/// The request's raw (still percent-encoded) query string.
+pub fn raw_query(req: &Request) -> Result<Option<String>, ApiError> {
+    let url = req.url().map_err(|_| {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            "the request URL cannot be parsed",
+        )
+    })?;
+    Ok(url.query().map(str::to_string))
 }
 
 /// A response without a body (e.g. a preflight's `204`).

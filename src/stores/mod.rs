@@ -13,7 +13,7 @@ pub mod schema;
 use futures_util::future::{select, Either};
 use std::future::Future;
 use std::time::Duration;
-use strata_core::{ApiError, ErrorCode};
+use strata_core::ApiError;
 use worker::{AbortController, Delay, Fetch, Request, Response};
 
 pub use strata_core::store::StoreError;

@@ -22,6 +22,8 @@
 //!   results, read-only checks, store errors mapped to HTTP.
 //! * [`neon`] — Neon's SQL-over-HTTP protocol, shared by the Worker's client
 //!   and the local Neon-compatible endpoint.
+//! * [`http`] — the request parts operations read and the [`http::Reply`]
+//!   they decide; the shell only copies it into the runtime's response.
 //! * [`store`] — the storage seam: the one store error type, and the traits
 //!   the operations call stores through (fakes in tests).
 //! * [`objects`] — objects in R2 with HTTP's semantics: keys, conditionals,
@@ -32,6 +34,7 @@ pub mod body;
 pub mod config;
 pub mod cors;
 pub mod error;
+pub mod http;
 pub mod jwt;
 pub mod log;
 pub mod neon;

@@ -61,38 +61,7 @@ pub const MIN_PART_BYTES: u64 = 5 * MIB;
 /// Part numbers run from 1 to this (R2 and S3 both allow 10 000 parts).
 pub const MAX_PART_NUMBER: u16 = 10_000;
 
-/// Request headers as the route read them: lowercase names, one entry per
-/// name (the runtime joins repeated fields with `", "`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RequestHeaders {
-    entries: Vec<(String, String)>,
-}
-
-impl RequestHeaders {
-    /// Wraps `(name, value)` pairs; names are lowercased here so lookups
-    /// never depend on how the caller spelled them.
-    pub fn new(entries: impl IntoIterator<Item = (String, String)>) -> Self {
-        RequestHeaders {
-            entries: entries
-                .into_iter()
-                .map(|(n, v)| (n.to_ascii_lowercase(), v))
-                .collect(),
-        }
-    }
-
-    /// The value of a header (name in lowercase), if present.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Every header.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
-    }
-}
+pub use crate::http::RequestHeaders;
 
 /// 404 for a key that holds no object.
 pub fn object_not_found() -> ApiError {

@@ -1,0 +1,119 @@
+//! The HTTP shapes core speaks with the Worker shell: a request as the
+//! operations read it, and a response as they decide it.
+//!
+//! Every resource has the same shape: core turns the request into one typed
+//! command (`parse`), the shell runs it against a store through the traits
+//! of [`crate::store`], and core turns the outcome into one [`Reply`]. The
+//! shell only moves bytes: it copies a [`Reply`]'s status, headers and body
+//! into the runtime's response, unchanged.
+
+/// Request headers as the shell read them: lowercase names, one entry per
+/// name (the runtime joins repeated fields with `", "`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestHeaders {
+    entries: Vec<(String, String)>,
+}
+
+impl RequestHeaders {
+    /// Wraps `(name, value)` pairs; names are lowercased here so lookups
+    /// never depend on how the caller spelled them.
+    pub fn new(entries: impl IntoIterator<Item = (String, String)>) -> Self {
+        RequestHeaders {
+            entries: entries
+                .into_iter()
+                .map(|(n, v)| (n.to_ascii_lowercase(), v))
+                .collect(),
+        }
+    }
+
+    /// The value of a header (name in lowercase), if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every header.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+}
+
+/// A response as core decided it. `B` is the body: bytes for JSON, or a
+/// store's stream handle the shell hands to the runtime untouched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply<B = Vec<u8>> {
+    /// The status code.
+    pub status: u16,
+    /// Response headers, in order.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body; `None` for none.
+    pub body: Option<B>,
+}
+
+impl<B> Reply<B> {
+    /// A reply without a body.
+    pub fn empty(status: u16) -> Self {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// A header's value (the first with this lowercase name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Reply<Vec<u8>> {
+    /// A JSON reply (`content-type` as given: REST says `charset=utf-8`).
+    pub fn json_as<T: serde::Serialize>(status: u16, content_type: &str, body: &T) -> Self {
+        // Serialising `Value`s and derived structs cannot fail.
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        Reply {
+            status,
+            headers: vec![("content-type", content_type.to_string())],
+            body: Some(bytes),
+        }
+    }
+
+    /// A JSON reply typed `application/json`.
+    pub fn json<T: serde::Serialize>(status: u16, body: &T) -> Self {
+        Reply::json_as(status, "application/json", body)
+    }
+
+    /// The body as JSON, for tests and logs.
+    pub fn json_body(&self) -> Option<serde_json::Value> {
+        self.body
+            .as_deref()
+            .and_then(|b| serde_json::from_slice(b).ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_found_whatever_the_spelling() {
+        let h = RequestHeaders::new([("Content-Type".to_string(), "a/b".to_string())]);
+        assert_eq!(h.get("content-type"), Some("a/b"));
+        assert_eq!(h.get("accept"), None);
+        let r: Reply = Reply::json(201, &serde_json::json!({"a": 1})).with_header("Location", "/x");
+        assert_eq!(r.header("location"), Some("/x"));
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
+        assert_eq!(r.json_body(), Some(serde_json::json!({"a": 1})));
+    }
+}
