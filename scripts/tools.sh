@@ -50,12 +50,18 @@ if [ "$(installed_version "$CARGO_BIN/wasm-bindgen")" != "$WASM_BINDGEN_VERSION"
   cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" --force
 fi
 
+# Several `make` runs may share a work tree: after a lock change, concurrent
+# `npm ci`s delete each other's node_modules (it happened: all of them failed
+# and left it empty). One installs, the others wait and then find it current.
 lock_sum=$(sha256sum package-lock.json | awk '{print $1}')
+exec 8<package-lock.json
+flock 8
 if [ ! -f node_modules/.strata-lock-sum ] || [ "$(cat node_modules/.strata-lock-sum)" != "$lock_sum" ]; then
   say "installing npm packages (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
   echo "$lock_sum" > node_modules/.strata-lock-sum
 fi
+exec 8<&-
 
 # PostgreSQL server binaries for the local cluster (initdb, postgres).
 pg_found=""
