@@ -4,11 +4,12 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use strata_devtools::dburl::DatabaseUrl;
 use strata_devtools::keygen::{self, ApiKey, IssuedKey, KeyId, KeygenError, Scope};
-use strata_devtools::migrate::{self, Event, MigrateError};
+use strata_devtools::migrate::{self, Event, MigrateError, Options, Squawk};
 use strata_devtools::read_role::{self, ReadRoleError};
 
 /// Developer tools for Strata.
@@ -66,6 +67,50 @@ struct MigrateArgs {
     /// List what would be applied, change nothing
     #[arg(long)]
     dry_run: bool,
+    /// Only lint: the pending files (every file when no database URL is given), change nothing
+    #[arg(long, conflicts_with = "dry_run")]
+    lint_only: bool,
+    /// squawk executable [default: .venv/bin/squawk or node_modules/.bin/squawk in this
+    /// directory or a parent, else squawk on PATH]
+    #[arg(long, env = "STRATA_SQUAWK", global = true)]
+    squawk: Option<PathBuf>,
+    /// lock_timeout of each migration (e.g. 1s, 500ms): longer and the application's queries
+    /// queue behind it
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    lock_timeout: Duration,
+    /// statement_timeout of each statement (a file may SET a longer one itself)
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    statement_timeout: Duration,
+    /// Attempts per migration when its lock is not granted (pauses of 250 ms, 500 ms, 1 s, ...
+    /// between them)
+    #[arg(long, default_value_t = Options::LOCK_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..=20))]
+    lock_attempts: u32,
+}
+
+/// `1500ms`, `2s`, `1min`: whole numbers with a unit, as Postgres' own settings are written.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} has no unit: write e.g. 500ms, 2s or 1min"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a whole number"))?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(number),
+        "s" => Duration::from_secs(number),
+        "min" => Duration::from_secs(number.saturating_mul(60)),
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {text:?}: use ms, s or min"
+            ))
+        }
+    };
+    if duration.is_zero() {
+        // 0 means "no timeout" to Postgres: the very thing this option is there to prevent.
+        return Err("a timeout of 0 would mean no timeout at all".into());
+    }
+    Ok(duration)
 }
 
 #[derive(Args)]
@@ -139,8 +184,11 @@ fn run_keygen(args: KeygenArgs) -> Result<(), KeygenError> {
 }
 
 fn run_migrate(args: MigrateArgs) -> Result<(), MigrateError> {
-    let raw = args.database_url.ok_or(MigrateError::NoDatabaseUrl)?;
-    let url = DatabaseUrl::parse(&raw)?;
+    let url = args
+        .database_url
+        .as_deref()
+        .map(DatabaseUrl::parse)
+        .transpose()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -148,24 +196,58 @@ fn run_migrate(args: MigrateArgs) -> Result<(), MigrateError> {
             action: "start the async runtime",
             reason: e.to_string(),
         })?;
+    // `status` needs no linter; everything else lints first.
+    let squawk = || match &args.squawk {
+        Some(path) => Squawk::at(path),
+        None => Squawk::find(),
+    };
     runtime.block_on(async {
+        if args.lint_only && args.action.is_none() {
+            let report = migrate::lint_only(url.as_ref(), &args.dir, &squawk()?).await?;
+            for (name, line, text) in &report.waivers {
+                eprintln!("note: {name}:{line} waives a squawk rule ({text})");
+            }
+            let scope = if url.is_some() {
+                "pending"
+            } else {
+                "(no database: every file)"
+            };
+            println!(
+                "lint passed: {} {scope} checked with squawk, nothing locks or breaks the database",
+                match report.files.len() {
+                    1 => "1 migration".to_string(),
+                    n => format!("{n} migrations"),
+                }
+            );
+            return Ok(());
+        }
+        let url = url.as_ref().ok_or(MigrateError::NoDatabaseUrl)?;
         match (args.action, args.dry_run) {
             (Some(MigrateAction::Status), _) => {
-                print!(
-                    "{}",
-                    migrate::status(&url, &args.dir).await?.render_status()
-                );
+                print!("{}", migrate::status(url, &args.dir).await?.render_status());
             }
             (None, true) => {
-                let plan = migrate::dry_run(&url, &args.dir).await?;
+                let plan = migrate::dry_run(url, &args.dir, &squawk()?).await?;
                 for name in plan.names(migrate::State::Missing) {
                     eprintln!("{}", migrate::missing_warning(name));
                 }
                 print!("{}", migrate::render_dry_run(&plan));
             }
             (None, false) => {
-                eprintln!("migrating {} from {}", url.redacted(), args.dir.display());
-                let applied = migrate::apply(&url, &args.dir, &mut print_event).await?;
+                let options = Options {
+                    lock_timeout: args.lock_timeout,
+                    statement_timeout: args.statement_timeout,
+                    lock_attempts: args.lock_attempts,
+                    ..Options::new(squawk()?)
+                };
+                eprintln!(
+                    "migrating {} from {} (lock_timeout {} ms, statement_timeout {} ms)",
+                    url.redacted(),
+                    args.dir.display(),
+                    options.lock_timeout.as_millis(),
+                    options.statement_timeout.as_millis()
+                );
+                let applied = migrate::apply(url, &args.dir, &options, &mut print_event).await?;
                 match applied.len() {
                     0 => println!("nothing to apply: the database is up to date"),
                     1 => println!("applied 1 migration"),
@@ -210,12 +292,47 @@ fn print_event(event: Event<'_>) {
             eprintln!("waiting for another migrate run to finish (advisory lock)")
         }
         Event::MissingOnDisk { name } => eprintln!("{}", migrate::missing_warning(name)),
-        Event::Applying { name } => {
-            print!("applying {name} ... ");
-            // Shown before a slow migration finishes; a failed flush only delays the text.
-            let _ = std::io::stdout().flush();
+        Event::Linted { files: 0 } => {}
+        Event::Linted { files } => eprintln!(
+            "lint passed: {files} pending {} checked with squawk",
+            if files == 1 {
+                "migration"
+            } else {
+                "migrations"
+            }
+        ),
+        Event::Waived { name, line, text } => {
+            eprintln!("note: {name}:{line} waives a squawk rule ({text})")
         }
+        Event::Applying { name } => progress(format_args!("applying {name} ... ")),
+        Event::LockTimeout {
+            attempt,
+            attempts,
+            waited,
+            retry_in,
+            ..
+        } => progress(format_args!(
+            "lock not granted in {} ms (attempt {attempt} of {attempts}), retrying in {} ms ... ",
+            waited.as_millis(),
+            retry_in.as_millis()
+        )),
+        Event::GaveUp {
+            attempts, waited, ..
+        } => progress(format_args!(
+            "lock not granted in {} ms (attempt {attempts} of {attempts}), giving up ... ",
+            waited.as_millis()
+        )),
+        Event::DroppedInvalidIndex { index, .. } => progress(format_args!(
+            "dropped the invalid index {index} a failed build left ... "
+        )),
         Event::Applied { elapsed, .. } => println!("ok ({} ms)", elapsed.as_millis()),
         Event::Failed { elapsed, .. } => println!("FAILED ({} ms)", elapsed.as_millis()),
     }
+}
+
+/// Part of a progress line: shown at once, before a slow step ends.
+fn progress(text: std::fmt::Arguments<'_>) {
+    print!("{text}");
+    // A failed flush only delays the text.
+    let _ = std::io::stdout().flush();
 }

@@ -1,11 +1,13 @@
 //! The Postgres side of `migrate`: connecting (plain or TLS), the advisory lock, the tracking
-//! table, and applying one file.
+//! table, running a file (in one transaction) or a statement (no-transaction files) under
+//! `lock_timeout`/`statement_timeout`, and finding the invalid indexes a failed concurrent
+//! build leaves.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio_postgres::error::ErrorPosition;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::error::{ErrorPosition, SqlState};
+use tokio_postgres::{Client, GenericClient, NoTls};
 
 use super::plan::{line_and_column, AppliedMigration, LocalMigration};
 use super::MigrateError;
@@ -129,32 +131,181 @@ pub async fn applied(client: &Client) -> Result<Vec<AppliedMigration>, MigrateEr
         .collect())
 }
 
+/// How long one migration may wait for a lock, and how long one statement may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// `lock_timeout`: past it the statement fails with 55P03 instead of queueing.
+    pub lock: Duration,
+    /// `statement_timeout`: past it the statement is cancelled (57014). A file may raise it
+    /// with its own `SET statement_timeout` (a long `CREATE INDEX CONCURRENTLY`).
+    pub statement: Duration,
+}
+
+impl Timeouts {
+    /// `SET [LOCAL] lock_timeout = …; SET [LOCAL] statement_timeout = …`. Whole milliseconds
+    /// formatted from integers: nothing from outside reaches the SQL text.
+    fn sql(&self, local: bool) -> String {
+        let scope = if local { "LOCAL " } else { "" };
+        format!(
+            "SET {scope}lock_timeout = '{}ms'; SET {scope}statement_timeout = '{}ms'",
+            self.lock.as_millis().max(1),
+            self.statement.as_millis().max(1)
+        )
+    }
+}
+
+/// Why a file, a statement or a clean-up did not go through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunError {
+    /// SQLSTATE 55P03: a lock was not granted within `lock_timeout`. What was running was
+    /// rolled back, so the same work may be tried again.
+    LockNotGranted(String),
+    /// Anything else, described for a person.
+    Failed(String),
+}
+
+impl RunError {
+    fn from_db(error: &tokio_postgres::Error, sql: Option<&str>, first_line: usize) -> Self {
+        let text = describe_at(error, sql, first_line);
+        if error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+            RunError::LockNotGranted(text)
+        } else {
+            RunError::Failed(text)
+        }
+    }
+
+    /// The description, whatever the kind.
+    pub fn text(&self) -> &str {
+        match self {
+            RunError::LockNotGranted(text) | RunError::Failed(text) => text,
+        }
+    }
+}
+
 /// Runs one file and records it, in one transaction: either both happen or neither does.
 ///
-/// The file goes over the simple query protocol (`batch_execute`), so it may hold many
-/// statements, but it must not contain its own `BEGIN`/`COMMIT` or statements that refuse to
-/// run in a transaction (`CREATE INDEX CONCURRENTLY`, `VACUUM`).
-pub async fn apply(client: &mut Client, migration: &LocalMigration) -> Result<(), String> {
-    let plain = |e: tokio_postgres::Error| describe(&e, None);
+/// The timeouts are `SET LOCAL`, so they end with the transaction. The file goes over the
+/// simple query protocol (`batch_execute`), so it may hold many statements, but it must not
+/// contain its own `BEGIN`/`COMMIT` or statements that refuse to run in a transaction (those
+/// go in `-- strata:no-transaction` files, [`run_statement`]).
+pub async fn apply_in_transaction(
+    client: &mut Client,
+    migration: &LocalMigration,
+    timeouts: Timeouts,
+) -> Result<(), RunError> {
+    let plain = |e: tokio_postgres::Error| RunError::from_db(&e, None, 1);
     // Dropping `tx` on an early return rolls it back.
     let tx = client.transaction().await.map_err(plain)?;
+    tx.batch_execute(&timeouts.sql(true)).await.map_err(plain)?;
     tx.batch_execute(&migration.sql)
         .await
-        .map_err(|e| describe(&e, Some(&migration.sql)))?;
-    tx.execute(
-        "INSERT INTO strata_migrations (name, checksum) VALUES ($1, $2)",
-        &[&migration.name, &migration.checksum],
-    )
-    .await
-    .map_err(plain)?;
+        .map_err(|e| RunError::from_db(&e, Some(&migration.sql), 1))?;
+    record_in(&tx, migration).await.map_err(plain)?;
     tx.commit().await.map_err(plain)?;
     // A file's plain `SET` outlives its transaction; reset so every file starts alike.
-    client.batch_execute("RESET ALL").await.map_err(plain)
+    reset(client).await
+}
+
+/// Sets the timeouts for the session: a no-transaction file runs each statement in its own
+/// implicit transaction, so `SET LOCAL` would not outlive the first.
+pub async fn set_session_timeouts(client: &Client, timeouts: Timeouts) -> Result<(), RunError> {
+    client
+        .batch_execute(&timeouts.sql(false))
+        .await
+        .map_err(|e| RunError::from_db(&e, None, 1))
+}
+
+/// Runs one statement of a no-transaction file on its own (autocommit). `first_line` is the
+/// statement's line in its file, so error positions name the file's line.
+pub async fn run_statement(client: &Client, sql: &str, first_line: usize) -> Result<(), RunError> {
+    client
+        .batch_execute(sql)
+        .await
+        .map_err(|e| RunError::from_db(&e, Some(sql), first_line))
+}
+
+/// Records a no-transaction file once all of its statements went through.
+pub async fn record(client: &Client, migration: &LocalMigration) -> Result<(), RunError> {
+    record_in(client, migration)
+        .await
+        .map(|_| ())
+        .map_err(|e| RunError::from_db(&e, None, 1))
+}
+
+async fn record_in(
+    client: &impl GenericClient,
+    migration: &LocalMigration,
+) -> Result<u64, tokio_postgres::Error> {
+    client
+        .execute(
+            "INSERT INTO strata_migrations (name, checksum) VALUES ($1, $2)",
+            &[&migration.name, &migration.checksum],
+        )
+        .await
+}
+
+/// Back to the server's defaults (timeouts, and whatever a file `SET`).
+pub async fn reset(client: &Client) -> Result<(), RunError> {
+    client
+        .batch_execute("RESET ALL")
+        .await
+        .map_err(|e| RunError::from_db(&e, None, 1))
+}
+
+/// The invalid index called `index` on `table` (as written in the statement, resolved with
+/// the search path), schema-qualified and quoted, if there is one: what a failed or
+/// interrupted `CREATE INDEX CONCURRENTLY` leaves behind. It is never used for reads but
+/// still slows every write, and `IF NOT EXISTS` would skip rebuilding it.
+pub async fn invalid_index(
+    client: &Client,
+    index: &str,
+    table: &str,
+) -> Result<Option<String>, RunError> {
+    let row = client
+        .query_opt(
+            "SELECT format('%I.%I', n.nspname, c.relname)
+               FROM pg_index i
+               JOIN pg_class c ON c.oid = i.indexrelid
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE NOT i.indisvalid AND c.relname = $1 AND i.indrelid = to_regclass($2)",
+            &[&index, &table],
+        )
+        .await
+        .map_err(|e| RunError::from_db(&e, None, 1))?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// `DROP INDEX CONCURRENTLY IF EXISTS` of a name [`invalid_index`] returned (already quoted).
+pub async fn drop_index(client: &Client, qualified: &str) -> Result<(), RunError> {
+    client
+        .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}"))
+        .await
+        .map_err(|e| RunError::from_db(&e, None, 1))
+}
+
+/// The server's version as squawk's `--pg-version` takes it (`15.4`, from
+/// `server_version_num`, which has no distribution suffix to strip).
+pub async fn server_version(client: &Client) -> Result<String, MigrateError> {
+    let number: String = client
+        .query_one("SELECT current_setting('server_version_num')", &[])
+        .await
+        .map_err(db_error("read the server version"))?
+        .get(0);
+    let number: u32 = number.trim().parse().map_err(|_| MigrateError::Db {
+        action: "read the server version",
+        reason: format!("unexpected server_version_num {number:?}"),
+    })?;
+    Ok(format!("{}.{}", number / 10_000, number % 10_000))
 }
 
 /// A readable one-line account of a driver error: SQLSTATE, message, where in the file, detail
 /// and hint. `Display` of a server error is only "db error", hence this.
 pub fn describe(error: &tokio_postgres::Error, sql: Option<&str>) -> String {
+    describe_at(error, sql, 1)
+}
+
+/// [`describe`] for `sql` that starts on line `first_line` of its file.
+fn describe_at(error: &tokio_postgres::Error, sql: Option<&str>, first_line: usize) -> String {
     let Some(db) = error.as_db_error() else {
         let mut text = error.to_string();
         let mut source = std::error::Error::source(error);
@@ -168,6 +319,7 @@ pub fn describe(error: &tokio_postgres::Error, sql: Option<&str>) -> String {
     let mut text = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
     if let (Some(ErrorPosition::Original(position)), Some(sql)) = (db.position(), sql) {
         if let Some((line, column)) = line_and_column(sql, *position) {
+            let line = line + first_line - 1;
             text.push_str(&format!(" (line {line}, column {column})"));
         }
     }

@@ -28,6 +28,12 @@ impl LocalMigration {
             sql,
         }
     }
+
+    /// False for a file headed `-- strata:no-transaction`, which runs statement by statement
+    /// in autocommit (`CREATE INDEX CONCURRENTLY`); true for every other file.
+    pub fn runs_in_transaction(&self) -> bool {
+        !super::lint::is_no_transaction(&self.sql)
+    }
 }
 
 /// A row of `strata_migrations`.
