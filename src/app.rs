@@ -6,6 +6,7 @@ use strata_core::cors::CorsPolicy;
 use strata_core::log::RequestLog;
 use strata_core::request_id::RequestId;
 use strata_core::router::{self, Auth, RouteId};
+use strata_core::sql::service::Kind;
 use strata_core::{ApiError, ErrorCode};
 use worker::{Date, Env, Request, Response};
 
@@ -110,8 +111,12 @@ async fn dispatch(
         RouteId::OpenApi => routes::openapi::handle(),
         RouteId::SignedObject => routes::signed_urls::access(req, ctx).await,
         RouteId::Status => routes::status::handle(ctx).await,
-        RouteId::SqlQuery(store) => routes::sql::query(req, ctx, caller()?, store).await,
-        RouteId::SqlBatch(store) => routes::sql::batch(req, ctx, caller()?, store).await,
+        RouteId::SqlQuery(store) => {
+            routes::sql::handle(req, ctx, caller()?, store, Kind::Query).await
+        }
+        RouteId::SqlBatch(store) => {
+            routes::sql::handle(req, ctx, caller()?, store, Kind::Batch).await
+        }
         RouteId::Rest => routes::rest::handle(req, ctx, caller()?).await,
         RouteId::ObjectList => routes::objects::list(req, ctx, caller()?).await,
         RouteId::Object => routes::objects::handle(req, ctx, caller()?).await,

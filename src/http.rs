@@ -6,7 +6,7 @@
 use serde::Serialize;
 use strata_core::cors::CorsHeaders;
 use strata_core::http::{Reply, RequestHeaders};
-use strata_core::{ApiError, ErrorCode};
+use strata_core::ApiError;
 use worker::{Headers, Request, Response, ResponseBuilder};
 
 /// A JSON response with the given status.
@@ -58,16 +58,11 @@ pub fn request_headers(req: &Request) -> RequestHeaders {
     RequestHeaders::new(req.headers().entries())
 }
 
-/// One request header's value.
-pub fn header(req: &Request, name: &str) -> Option<String> {
-    req.headers().get(name).ok().flatten()
-}
-
 /// The request's raw (still percent-encoded) query string.
 pub fn raw_query(req: &Request) -> Result<Option<String>, ApiError> {
     let url = req.url().map_err(|_| {
         ApiError::new(
-            ErrorCode::InvalidRequest,
+            strata_core::ErrorCode::InvalidRequest,
             "the request URL cannot be parsed",
         )
     })?;

@@ -1,75 +1,30 @@
 //! `POST /v1/{d1,pg}/query` and `POST /v1/{d1,pg}/batch`: parameterised SQL
 //! on either store, with one request and response shape.
 //!
-//! Access: `sql` or `admin` run anything; `sql:read` runs only statements
-//! that cannot write — enforced by Postgres itself on pg (the read-only role
-//! of `DATABASE_URL_READ`, or a `READ ONLY` transaction that refuses
-//! transaction control), and on D1 by `strata_core::sql::readonly`, a check
-//! proven against SQLite, before D1 is called. The store scopes (`d1:*`,
-//! `pg:*`) grant the REST tables only, never raw SQL.
+//! The operation is `strata_core::sql::service`: who may run SQL is decided
+//! before the body is read (`sql` or `admin`: anything; `sql:read`: only
+//! statements that cannot write; the store scopes grant REST tables only),
+//! then the body is parsed, checked and run through the SQL stores into one
+//! reply.
 
 use crate::ctx::{Caller, Ctx};
 use crate::http;
-use crate::stores;
-use strata_core::sql::readonly::ensure_read_only;
-use strata_core::sql::request::{BatchRequest, Isolation, QueryRequest, Statement};
-use strata_core::sql::result::{BatchResult, RowMode, SqlResult};
-use strata_core::sql::{access, Access, Store};
+use crate::stores::SqlBindings;
+use strata_core::sql::service::{self, Kind};
+use strata_core::sql::{access, Store};
 use strata_core::ApiError;
 use worker::{Request, Response};
 
-/// One statement.
-pub async fn query(
+/// One statement (`Kind::Query`) or a batch (`Kind::Batch`).
+pub async fn handle(
     mut req: Request,
     ctx: &Ctx,
     caller: &Caller,
     store: Store,
+    kind: Kind,
 ) -> Result<Response, ApiError> {
-    let read_only = access(&caller.principal)? == Access::ReadOnly;
+    let access = access(&caller.principal)?;
     let body = http::read_json_body(&mut req, &ctx.env).await?;
-    let request = QueryRequest::parse(store, &body)?;
-    let statements = [request.statement];
-    let mut results = execute(ctx, store, &statements, read_only, None, request.row_mode).await?;
-    let result = results.pop().ok_or_else(ApiError::internal)?;
-    http::json(200, &result)
-}
-
-/// Statements run atomically.
-pub async fn batch(
-    mut req: Request,
-    ctx: &Ctx,
-    caller: &Caller,
-    store: Store,
-) -> Result<Response, ApiError> {
-    let key_read_only = access(&caller.principal)? == Access::ReadOnly;
-    let body = http::read_json_body(&mut req, &ctx.env).await?;
-    let request = BatchRequest::parse(store, &body)?;
-    let read_only = key_read_only || request.read_only;
-    let results = execute(
-        ctx,
-        store,
-        &request.statements,
-        read_only,
-        request.isolation,
-        request.row_mode,
-    )
-    .await?;
-    http::json(200, &BatchResult { results })
-}
-
-async fn execute(
-    ctx: &Ctx,
-    store: Store,
-    statements: &[Statement],
-    read_only: bool,
-    isolation: Option<Isolation>,
-    mode: RowMode,
-) -> Result<Vec<SqlResult>, ApiError> {
-    if store == Store::D1 && read_only {
-        // D1 has no read-only transactions: refuse anything that could write.
-        for s in statements {
-            ensure_read_only(&s.sql)?;
-        }
-    }
-    stores::run_sql(&ctx.env, store, statements, read_only, isolation, mode).await
+    let reply = service::execute(store, kind, access, &body, &SqlBindings::new(&ctx.env)).await?;
+    Ok(http::reply(reply))
 }

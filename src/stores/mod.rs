@@ -1,7 +1,7 @@
 //! Store adapters: the only code that touches D1, R2 and Neon.
 //!
 //! Each adapter returns [`StoreError`] (`strata_core::store`) for failures of
-//! the store itself; it becomes the client-facing [`ApiError`] in one place
+//! the store itself; it becomes the client-facing `ApiError` in one place
 //! (core's `From<StoreError>`), which keeps the internal cause for the log
 //! line the pipeline writes and never for the client.
 
@@ -12,8 +12,13 @@ pub mod schema;
 
 use futures_util::future::{select, Either};
 use std::future::Future;
+use std::rc::Rc;
 use std::time::Duration;
-use strata_core::ApiError;
+use strata_core::rest::schema::Schema;
+use strata_core::sql::request::Statement;
+use strata_core::sql::result::SqlResult;
+use strata_core::sql::Store;
+use strata_core::store::{RunOptions, SqlStores};
 use worker::{AbortController, Delay, Fetch, Request, Response};
 
 pub use strata_core::store::StoreError;
@@ -93,40 +98,72 @@ pub async fn read_capped(
     Ok(Some(bytes))
 }
 
+/// D1 and Postgres as core's [`SqlStores`] seam: what the SQL routes and
+/// REST run statements and read schemas through.
+pub struct SqlBindings<'a> {
+    env: &'a worker::Env,
+}
+
+impl<'a> SqlBindings<'a> {
+    /// The SQL stores of this Worker's environment.
+    pub fn new(env: &'a worker::Env) -> Self {
+        SqlBindings { env }
+    }
+}
+
+impl SqlStores for SqlBindings<'_> {
+    async fn run(
+        &self,
+        store: Store,
+        statements: &[Statement],
+        options: RunOptions,
+    ) -> Result<Vec<SqlResult>, StoreError> {
+        run_sql(self.env, store, statements, options).await
+    }
+
+    async fn schema(&self, store: Store, table: &str) -> Result<Rc<Schema>, StoreError> {
+        schema::get_with(self.env, store, table).await
+    }
+
+    fn forget_schema(&self, store: Store) {
+        schema::forget(store)
+    }
+}
+
 /// Runs statements on a SQL store (atomically when there are several), with
 /// the configured timeout. On Postgres `read_only` is enforced by the
 /// database (through `DATABASE_URL_READ` when set, see
 /// [`neon::NeonClient::run`]); on D1 the caller must have checked the statements.
 pub async fn run_sql(
     env: &worker::Env,
-    store: strata_core::sql::Store,
-    statements: &[strata_core::sql::request::Statement],
-    read_only: bool,
-    isolation: Option<strata_core::sql::request::Isolation>,
-    mode: strata_core::sql::result::RowMode,
-) -> Result<Vec<strata_core::sql::result::SqlResult>, ApiError> {
-    use strata_core::sql::Store;
-    let timeout = crate::settings::store_timeout_ms(env)?;
-    let result = match store {
+    store: Store,
+    statements: &[Statement],
+    options: RunOptions,
+) -> Result<Vec<SqlResult>, StoreError> {
+    let timeout = crate::settings::store_timeout_ms(env).map_err(StoreError::Config)?;
+    match store {
         Store::D1 => {
-            let limit = crate::settings::max_result_bytes(env)?;
-            let run = async { Ok(d1::run(env, statements, mode, limit).await) };
-            with_timeout("d1", timeout, run)
-                .await
-                .map_err(ApiError::from)
-                .and_then(|r| r)
+            let limit = crate::settings::max_result_bytes(env).map_err(StoreError::Config)?;
+            let run = async {
+                d1::run(env, statements, options.mode, limit)
+                    .await
+                    .map_err(StoreError::Refused)
+            };
+            with_timeout("d1", timeout, run).await
         }
         Store::Pg => {
             // The Neon client applies the same timeout and aborts the subrequest.
-            let client = neon::NeonClient::from_env(env, read_only).map_err(ApiError::from)?;
-            client.run(statements, read_only, isolation, mode).await
+            let client = neon::NeonClient::from_env(env, options.read_only)?;
+            client
+                .run(
+                    statements,
+                    options.read_only,
+                    options.isolation,
+                    options.mode,
+                )
+                .await
+                .map_err(StoreError::Refused)
         }
-    };
-    // A timed-out write may have committed: not safe to retry blindly.
-    if read_only {
-        result
-    } else {
-        result.map_err(ApiError::for_write)
     }
 }
 

@@ -5,14 +5,13 @@
 //! that time without a redeploy, and a hot isolate does not introspect on
 //! every request.
 
-use super::now_ms;
+use super::{now_ms, StoreError};
 use std::cell::RefCell;
 use std::rc::Rc;
 use strata_core::rest::schema::{introspection_sql, Schema};
 use strata_core::sql::request::Statement;
-use strata_core::sql::result::RowMode;
 use strata_core::sql::Store;
-use strata_core::ApiError;
+use strata_core::store::RunOptions;
 use worker::Env;
 
 struct Cached {
@@ -30,7 +29,7 @@ thread_local! {
 /// from a cached schema, so a table created moments ago is found. A request
 /// for a table that does not exist therefore costs one introspection query:
 /// about what any query costs, and only for authenticated callers.
-pub async fn get_with(env: &Env, store: Store, table: &str) -> Result<Rc<Schema>, ApiError> {
+pub async fn get_with(env: &Env, store: Store, table: &str) -> Result<Rc<Schema>, StoreError> {
     let schema = get(env, store).await?;
     if schema.table(table).is_some() {
         return Ok(schema);
@@ -40,8 +39,10 @@ pub async fn get_with(env: &Env, store: Store, table: &str) -> Result<Rc<Schema>
 }
 
 /// The schema of `store`, from the cache when fresh enough.
-pub async fn get(env: &Env, store: Store) -> Result<Rc<Schema>, ApiError> {
-    let ttl_ms = crate::settings::number(env, "SCHEMA_CACHE_SECONDS", 30)?.saturating_mul(1000);
+pub async fn get(env: &Env, store: Store) -> Result<Rc<Schema>, StoreError> {
+    let ttl_ms = crate::settings::number(env, "SCHEMA_CACHE_SECONDS", 30)
+        .map_err(StoreError::Config)?
+        .saturating_mul(1000);
     let now = now_ms();
     let hit = CACHE.with(|c| {
         c.borrow()
@@ -56,7 +57,7 @@ pub async fn get(env: &Env, store: Store) -> Result<Rc<Schema>, ApiError> {
         sql: introspection_sql(store).to_string(),
         params: Vec::new(),
     };
-    let mut results = super::run_sql(env, store, &[statement], true, None, RowMode::Object).await?;
+    let mut results = super::run_sql(env, store, &[statement], RunOptions::READ).await?;
     let rows = results.pop().map(|r| r.rows).unwrap_or_default();
     let schema = Rc::new(Schema::from_rows(store, &rows));
     CACHE.with(|c| {

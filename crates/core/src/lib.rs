@@ -45,5 +45,7 @@ pub mod rest;
 pub mod router;
 pub mod sql;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use error::{ApiError, ErrorCode};

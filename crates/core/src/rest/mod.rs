@@ -6,6 +6,8 @@
 //! * [`headers`] — `Prefer`, `Range`, `Accept`, `Content-Range`.
 //! * [`cursor`] — opaque keyset cursors.
 //! * [`build`] — the SQL for each operation, per dialect, with bound values.
+//! * [`service`] — one request as a command, run through the store seam,
+//!   answered with one reply (paging, `Link`, 206/416, `Prefer`).
 
 pub mod build;
 pub mod cursor;
@@ -13,3 +15,4 @@ pub mod grammar;
 pub mod headers;
 pub mod placement;
 pub mod schema;
+pub mod service;

@@ -8,6 +8,7 @@
 //! * [`readonly`] — deciding whether a SQLite statement can write (for read keys on D1).
 //! * [`errors`] — mapping store errors to HTTP by kind.
 //! * [`result`] — the response body both stores answer with.
+//! * [`service`] — the SQL routes as one operation through the store seam.
 
 pub mod d1;
 pub mod errors;
@@ -15,6 +16,7 @@ pub mod pg;
 pub mod readonly;
 pub mod request;
 pub mod result;
+pub mod service;
 pub mod value;
 
 /// Which SQL store a request addresses.

@@ -1,0 +1,825 @@
+//! `/v1/rest/{table}` as one operation: the request becomes one [`Command`]
+//! ([`Command::parse`]), and [`execute`] runs it through the [`SqlStores`]
+//! seam and decides the whole response — status, `Content-Range`, `Link`,
+//! `Preference-Applied`, 200 vs 206, 416, hidden tie-break columns.
+//!
+//! The table's store comes from `REST_TABLES`; its URL never changes when
+//! the table moves. Access: `<store>:read` for `GET`/`HEAD`,
+//! `<store>:write` for `POST`/`PATCH`/`DELETE`. A table that is not exposed,
+//! or does not exist, is 404 either way.
+
+use super::build::{self, OnConflict, Window};
+use super::cursor;
+use super::grammar::{decode_query, parse_error, SelectItem, UrlQuery};
+use super::headers::{self, Prefer, Resolution, Return, Shape};
+use super::placement::Placement;
+use super::schema::TableSchema;
+use crate::auth::{Principal, Scope};
+use crate::error::{ApiError, ErrorCode};
+use crate::http::{Reply, RequestHeaders};
+use crate::percent;
+use crate::sql::request::{parse_json, Statement};
+use crate::sql::result::SqlResult;
+use crate::sql::Store;
+use crate::store::{RunOptions, SqlStores};
+use serde_json::{Map, Value};
+
+/// The limits REST works within (`REST_MAX_ROWS`, `REST_MAX_INSERT_ROWS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most rows one response returns.
+    pub max_rows: u64,
+    /// Most rows one insert takes.
+    pub max_insert_rows: u64,
+}
+
+/// What a REST request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// `GET` or `HEAD` (the shell drops the body of a `HEAD`).
+    Read,
+    /// `POST`: insert or upsert.
+    Insert,
+    /// `PATCH`.
+    Update,
+    /// `DELETE`.
+    Delete,
+}
+
+/// One REST request, parsed and authorised; the table itself is looked up
+/// in [`execute`] (that needs the store).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Command {
+    /// What to do.
+    pub action: Action,
+    /// The table's store.
+    pub store: Store,
+    /// The table, percent-decoded.
+    pub table: String,
+    query: UrlQuery,
+    prefer: Prefer,
+    shape: Shape,
+    /// `Range`/`Range-Unit` as `(offset, limit)`.
+    range: Option<(u64, Option<u64>)>,
+    /// The request URL up to its query, and the raw query pairs: the
+    /// `Link` to the next page keeps them.
+    url_base: String,
+    raw_pairs: Vec<String>,
+    limits: Limits,
+}
+
+fn table_not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such table")
+        .with_details(serde_json::json!({ "pgrstCode": "PGRST205" }))
+}
+
+impl Command {
+    /// Turns the request into a command: the table and its store, the
+    /// scope check, the URL grammar and the headers. `url` is the request's
+    /// full URL; `table` the raw path parameter.
+    pub fn parse(
+        method: &str,
+        table: &str,
+        url: &str,
+        headers: &RequestHeaders,
+        principal: &Principal,
+        placement: &Placement,
+        limits: Limits,
+    ) -> Result<Command, ApiError> {
+        let name = percent::decode_path(table).ok_or_else(table_not_found)?;
+        let store = placement.store_for(&name).ok_or_else(table_not_found)?;
+        let action = match method {
+            "GET" | "HEAD" => Action::Read,
+            "POST" => Action::Insert,
+            "PATCH" => Action::Update,
+            "DELETE" => Action::Delete,
+            _ => {
+                return Err(ApiError::method_not_allowed(&[
+                    "GET", "HEAD", "POST", "PATCH", "DELETE",
+                ]))
+            }
+        };
+        let write = action != Action::Read;
+        principal.require(match (store, write) {
+            (Store::D1, false) => Scope::D1Read,
+            (Store::D1, true) => Scope::D1Write,
+            (Store::Pg, false) => Scope::PgRead,
+            (Store::Pg, true) => Scope::PgWrite,
+        })?;
+        let without_fragment = url.split('#').next().unwrap_or(url);
+        let (url_base, raw_query) = match without_fragment.split_once('?') {
+            Some((base, q)) => (base.to_string(), Some(q)),
+            None => (without_fragment.to_string(), None),
+        };
+        let query = UrlQuery::parse(&decode_query(raw_query)?)?;
+        // The runtime joins repeated headers with ", ".
+        let prefer = Prefer::parse(
+            &headers
+                .get("prefer")
+                .map(str::to_string)
+                .into_iter()
+                .collect::<Vec<_>>(),
+        );
+        let shape = headers::parse_accept(headers.get("accept"))?;
+        let range = match action {
+            Action::Read => headers::parse_range(headers.get("range"), headers.get("range-unit"))?,
+            _ => None,
+        };
+        let raw_pairs = raw_query
+            .unwrap_or("")
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect();
+        Ok(Command {
+            action,
+            store,
+            table: name,
+            query,
+            prefer,
+            shape,
+            range,
+            url_base,
+            raw_pairs,
+            limits,
+        })
+    }
+
+    /// Whether [`execute`] needs the request's JSON body.
+    pub fn needs_body(&self) -> bool {
+        matches!(self.action, Action::Insert | Action::Update)
+    }
+
+    /// The `RETURNING` list when the client asked for the rows back.
+    fn returning(&self) -> Option<&[SelectItem]> {
+        (self.prefer.return_ == Return::Representation).then_some(self.query.select.as_slice())
+    }
+
+    /// The URL of the page after this one, with `name=value` replacing any
+    /// `cursor`/`offset` of this request; every other parameter is kept as
+    /// the client wrote it.
+    fn next_url(&self, name: &str, value: &str) -> String {
+        let mut pairs: Vec<&str> = self
+            .raw_pairs
+            .iter()
+            .map(String::as_str)
+            .filter(|p| {
+                let key = p.split('=').next().unwrap_or("");
+                let key = percent::decode(key, true).unwrap_or_default();
+                key != "cursor" && key != "offset"
+            })
+            .collect();
+        let last = format!("{name}={value}");
+        pairs.push(&last);
+        format!("{}?{}", self.url_base, pairs.join("&"))
+    }
+}
+
+/// Runs a command: the table's schema and the statements through `stores`,
+/// the reply decided here. `body` is the request's JSON body for inserts and
+/// updates.
+pub async fn execute<S: SqlStores>(
+    cmd: &Command,
+    body: Option<&[u8]>,
+    stores: &S,
+) -> Result<Reply, ApiError> {
+    let schema = stores.schema(cmd.store, &cmd.table).await?;
+    let table = schema.table(&cmd.table).ok_or_else(table_not_found)?;
+    let result = match cmd.action {
+        Action::Read => read(cmd, table, stores).await,
+        Action::Insert => insert(cmd, table, body, stores).await,
+        Action::Update => update(cmd, table, body, stores).await,
+        Action::Delete => delete(cmd, table, stores).await,
+    };
+    if let Err(e) = &result {
+        // The schema may have changed under us: introspect again next time.
+        if matches!(
+            e.code,
+            ErrorCode::UndefinedColumn | ErrorCode::UndefinedTable
+        ) {
+            stores.forget_schema(cmd.store);
+        }
+    }
+    result
+}
+
+fn reply(status: u16, body: Option<&Value>, extra: Vec<(&'static str, String)>) -> Reply {
+    let mut r = match body {
+        Some(body) => Reply::json_as(status, "application/json; charset=utf-8", body),
+        None => Reply::empty(status),
+    };
+    r.headers.extend(extra);
+    r
+}
+
+fn singular(mut rows: Vec<Value>) -> Result<Value, ApiError> {
+    let n = rows.len();
+    match (n, rows.pop()) {
+        (1, Some(row)) => Ok(row),
+        _ => Err(ApiError::new(
+            ErrorCode::RestNotSingular,
+            "JSON object requested, multiple (or no) rows returned",
+        )
+        .with_details(serde_json::json!({ "rows": n }))),
+    }
+}
+
+fn body_for(rows: Vec<Value>, shape: Shape) -> Result<Value, ApiError> {
+    match shape {
+        Shape::Array => Ok(Value::Array(rows)),
+        Shape::Single => singular(rows),
+    }
+}
+
+async fn read<S: SqlStores>(
+    cmd: &Command,
+    table: &TableSchema,
+    stores: &S,
+) -> Result<Reply, ApiError> {
+    let (q, prefer, range) = (&cmd.query, &cmd.prefer, cmd.range);
+    let max_rows = cmd.limits.max_rows;
+    if q.cursor.is_some() && (q.offset.is_some() || range.is_some_and(|(o, _)| o > 0)) {
+        return Err(parse_error(
+            "cursor",
+            "a cursor cannot be combined with offset or a Range start",
+        ));
+    }
+    let offset = q.offset.or(range.map(|(o, _)| o)).unwrap_or(0);
+    let limit = [q.limit, range.and_then(|(_, l)| l), Some(max_rows)]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(max_rows);
+    // Refused before the cursor is even read: the reason is the table, not the cursor.
+    let keyset = build::keyset_allowed(table);
+    if q.cursor.is_some() {
+        keyset.clone()?;
+    }
+    let order = build::total_order(table, &q.order)?;
+    let signature = build::order_signature(&order);
+    let cursor_values = q
+        .cursor
+        .as_deref()
+        .map(|c| cursor::decode(c, &signature))
+        .transpose()?;
+    let plan = build::read(
+        cmd.store,
+        table,
+        q,
+        Window { offset, limit },
+        cursor_values.as_deref(),
+        prefer.count,
+    )?;
+    let mut statements = vec![plan.statement.clone()];
+    if let Some(count) = &plan.count {
+        statements.push(count.clone());
+    }
+    let mut results = stores.run(cmd.store, &statements, RunOptions::READ).await?;
+    let total = if prefer.count {
+        let c = results.pop().ok_or_else(ApiError::internal)?;
+        let n = &c.rows.first().ok_or_else(ApiError::internal)?["n"];
+        Some(
+            n.as_u64()
+                .or_else(|| n.as_str().and_then(|s| s.parse().ok()))
+                .ok_or_else(ApiError::internal)?,
+        )
+    } else {
+        None
+    };
+    let mut rows = results.pop().ok_or_else(ApiError::internal)?.rows;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+
+    let mut extra: Vec<(&'static str, String)> = Vec::new();
+    if let Some(total) = total {
+        if offset > 0 && offset >= total && rows.is_empty() && cursor_values.is_none() {
+            return Err(ApiError::new(
+                ErrorCode::RestRangeNotSatisfiable,
+                "the requested range starts after the last row",
+            )
+            .with_details(serde_json::json!({ "total": total }))
+            .with_header("Content-Range", format!("*/{total}")));
+        }
+    }
+    if more {
+        if let Some(last) = rows.last() {
+            // A table whose rows a cursor cannot tell apart is continued by
+            // offset instead: a client that follows `Link` until it is gone
+            // still sees every row (unless rows change meanwhile).
+            let next = if keyset.is_ok() {
+                let values: Vec<Value> = plan.order_keys.iter().map(|k| last[k].clone()).collect();
+                cmd.next_url("cursor", &cursor::encode(&signature, values))
+            } else {
+                cmd.next_url("offset", &offset.saturating_add(limit).to_string())
+            };
+            extra.push(("link", format!("<{next}>; rel=\"next\"")));
+        }
+    }
+    for row in rows.iter_mut() {
+        if let Some(obj) = row.as_object_mut() {
+            for h in &plan.hidden {
+                obj.shift_remove(h);
+            }
+        }
+    }
+    let returned = rows.len() as u64;
+    extra.push((
+        "content-range",
+        headers::content_range(offset, returned, total),
+    ));
+    extra.push(("range-unit", "items".to_string()));
+    if !prefer.applied.is_empty() {
+        extra.push(("preference-applied", prefer.applied.join(", ")));
+    }
+    let partial = total.is_some_and(|t| offset > 0 || offset + returned < t);
+    let body = body_for(rows, cmd.shape)?;
+    Ok(reply(if partial { 206 } else { 200 }, Some(&body), extra))
+}
+
+/// Runs write statements (atomically) and answers as `Prefer` asked.
+async fn write<S: SqlStores>(
+    cmd: &Command,
+    statements: &[Statement],
+    created: bool,
+    stores: &S,
+) -> Result<Reply, ApiError> {
+    let results = stores
+        .run(cmd.store, statements, RunOptions::WRITE)
+        .await
+        .map_err(|e| ApiError::from(e).for_write())?;
+    write_reply(results, &cmd.prefer, cmd.shape, created)
+}
+
+fn write_reply(
+    results: Vec<SqlResult>,
+    prefer: &Prefer,
+    shape: Shape,
+    created: bool,
+) -> Result<Reply, ApiError> {
+    let mut extra: Vec<(&'static str, String)> = Vec::new();
+    if !prefer.applied.is_empty() {
+        extra.push(("preference-applied", prefer.applied.join(", ")));
+    }
+    match prefer.return_ {
+        Return::Representation => {
+            let rows: Vec<Value> = results.into_iter().flat_map(|r| r.rows).collect();
+            extra.push((
+                "content-range",
+                headers::content_range(0, rows.len() as u64, None),
+            ));
+            let body = body_for(rows, shape)?;
+            Ok(reply(if created { 201 } else { 200 }, Some(&body), extra))
+        }
+        Return::Minimal => {
+            let affected: u64 = results.iter().map(|r| r.row_count).sum();
+            extra.push(("content-range", headers::content_range(0, affected, None)));
+            Ok(reply(if created { 201 } else { 204 }, None, extra))
+        }
+    }
+}
+
+fn no_paging(q: &UrlQuery, what: &str) -> Result<(), ApiError> {
+    if q.limit.is_some() || q.offset.is_some() || !q.order.is_empty() || q.cursor.is_some() {
+        return Err(parse_error(
+            what,
+            "limit, offset, order and cursor apply to reads only",
+        ));
+    }
+    Ok(())
+}
+
+fn json_body(body: Option<&[u8]>) -> Result<Value, ApiError> {
+    parse_json(body.unwrap_or_default())
+}
+
+async fn insert<S: SqlStores>(
+    cmd: &Command,
+    table: &TableSchema,
+    body: Option<&[u8]>,
+    stores: &S,
+) -> Result<Reply, ApiError> {
+    let q = &cmd.query;
+    no_paging(q, "POST")?;
+    if !q.filters.is_empty() {
+        return Err(parse_error("POST", "filters do not apply to inserts"));
+    }
+    let rows: Vec<Map<String, Value>> = match json_body(body)? {
+        Value::Object(o) => vec![o],
+        Value::Array(items) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::Object(o) => Ok(o),
+                _ => Err(parse_error("body", "an array body must hold only objects")),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => {
+            return Err(parse_error(
+                "body",
+                "the body must be an object or an array of objects",
+            ))
+        }
+    };
+    // Checked before anything is planned or sent: an oversized insert
+    // writes nothing (one statement batch per request is all or nothing anyway).
+    build::check_insert_rows(rows.len(), cmd.limits.max_insert_rows)?;
+    if rows.is_empty() {
+        return write_reply(Vec::new(), &cmd.prefer, cmd.shape, true);
+    }
+    let columns: Vec<String> = if q.columns.is_empty() {
+        let mut seen: Vec<String> = Vec::new();
+        for row in &rows {
+            for k in row.keys() {
+                if !seen.contains(k) {
+                    seen.push(k.clone());
+                }
+            }
+        }
+        seen
+    } else {
+        q.columns.clone()
+    };
+    let targets = if q.on_conflict.is_empty() {
+        table.primary_key.clone()
+    } else {
+        q.on_conflict.clone()
+    };
+    let conflict = match cmd.prefer.resolution {
+        None => OnConflict::Error,
+        Some(Resolution::MergeDuplicates) => OnConflict::Merge(targets),
+        Some(Resolution::IgnoreDuplicates) => OnConflict::Ignore(targets),
+    };
+    let statements = build::insert(
+        cmd.store,
+        table,
+        &columns,
+        &rows,
+        &conflict,
+        cmd.returning(),
+    )?;
+    write(cmd, &statements, true, stores).await
+}
+
+async fn update<S: SqlStores>(
+    cmd: &Command,
+    table: &TableSchema,
+    body: Option<&[u8]>,
+    stores: &S,
+) -> Result<Reply, ApiError> {
+    let q = &cmd.query;
+    no_paging(q, "PATCH")?;
+    if q.filters.is_empty() {
+        return Err(parse_error(
+            "PATCH",
+            "a PATCH without filters would change every row; add a filter",
+        )
+        .with_hint("to change every row on purpose, filter on a condition every row meets"));
+    }
+    let set = match json_body(body)? {
+        Value::Object(o) if !o.is_empty() => o,
+        _ => {
+            return Err(parse_error(
+                "body",
+                "PATCH needs a non-empty object of columns to set",
+            ))
+        }
+    };
+    let statement = build::update(cmd.store, table, &set, &q.filters, cmd.returning())?;
+    write(cmd, &[statement], false, stores).await
+}
+
+async fn delete<S: SqlStores>(
+    cmd: &Command,
+    table: &TableSchema,
+    stores: &S,
+) -> Result<Reply, ApiError> {
+    let q = &cmd.query;
+    no_paging(q, "DELETE")?;
+    if q.filters.is_empty() {
+        return Err(parse_error(
+            "DELETE",
+            "a DELETE without filters would remove every row; add a filter",
+        ));
+    }
+    let statement = build::delete(cmd.store, table, &q.filters, cmd.returning())?;
+    write(cmd, &[statement], false, stores).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rest::schema::Schema;
+    use crate::store::StoreError;
+    use crate::testing::block_on;
+    use serde_json::json;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::rc::Rc;
+
+    /// Postgres's introspection rows for `todos(id pk, title)` and a
+    /// keyless `notes(body)`.
+    fn schema() -> Rc<Schema> {
+        let col = |t: &str, c: &str, pk: u64| json!({"s": "public", "t": t, "c": c, "ty": "text", "nn": pk > 0, "pk": pk});
+        Rc::new(Schema::from_rows(
+            Store::Pg,
+            &[
+                col("todos", "id", 1),
+                col("todos", "title", 0),
+                col("notes", "body", 0),
+            ],
+        ))
+    }
+
+    /// An in-memory `SqlStores`: answers each `run` with the next scripted
+    /// outcome and records what it was asked.
+    struct Fake {
+        answers: RefCell<VecDeque<Result<Vec<SqlResult>, StoreError>>>,
+        ran: RefCell<Vec<(Vec<Statement>, RunOptions)>>,
+        forgotten: RefCell<u32>,
+    }
+
+    impl Fake {
+        fn new(answers: Vec<Result<Vec<SqlResult>, StoreError>>) -> Fake {
+            Fake {
+                answers: RefCell::new(answers.into()),
+                ran: RefCell::new(Vec::new()),
+                forgotten: RefCell::new(0),
+            }
+        }
+    }
+
+    impl SqlStores for Fake {
+        async fn run(
+            &self,
+            _store: Store,
+            statements: &[Statement],
+            options: RunOptions,
+        ) -> Result<Vec<SqlResult>, StoreError> {
+            self.ran.borrow_mut().push((statements.to_vec(), options));
+            self.answers
+                .borrow_mut()
+                .pop_front()
+                .unwrap_or_else(|| Err(StoreError::unavailable("neon", "no scripted answer")))
+        }
+
+        async fn schema(&self, _store: Store, _table: &str) -> Result<Rc<Schema>, StoreError> {
+            Ok(schema())
+        }
+
+        fn forget_schema(&self, _store: Store) {
+            *self.forgotten.borrow_mut() += 1;
+        }
+    }
+
+    fn rows(rows: Vec<Value>) -> SqlResult {
+        SqlResult {
+            columns: Vec::new(),
+            row_count: rows.len() as u64,
+            rows,
+            meta: Map::new(),
+        }
+    }
+
+    fn principal(scopes: &[Scope]) -> Principal {
+        Principal {
+            key_id: "k".into(),
+            scopes: scopes.to_vec(),
+        }
+    }
+
+    fn command(method: &str, url: &str, headers: &[(&str, &str)]) -> Result<Command, ApiError> {
+        let table = url
+            .trim_start_matches("https://h/v1/rest/")
+            .split('?')
+            .next()
+            .unwrap_or("");
+        let headers =
+            RequestHeaders::new(headers.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+        Command::parse(
+            method,
+            table,
+            url,
+            &headers,
+            &principal(&[Scope::PgWrite]),
+            &Placement::parse(Some(r#"{"*": "pg"}"#))?,
+            Limits {
+                max_rows: 1000,
+                max_insert_rows: 3,
+            },
+        )
+    }
+
+    fn run(cmd: &Command, body: Option<&str>, fake: &Fake) -> Result<Reply, ApiError> {
+        block_on(execute(cmd, body.map(str::as_bytes), fake))
+    }
+
+    #[test]
+    fn a_full_page_links_the_next_by_cursor_keeping_other_parameters() {
+        let cmd = command(
+            "GET",
+            "https://h/v1/rest/todos?select=id&limit=2&title=like.a*",
+            &[],
+        )
+        .unwrap();
+        // limit + 1 rows come back: there is more.
+        let fake = Fake::new(vec![Ok(vec![rows(vec![
+            json!({"id": "1"}),
+            json!({"id": "2"}),
+            json!({"id": "3"}),
+        ])])]);
+        let r = run(&cmd, None, &fake).unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json_body(), Some(json!([{"id": "1"}, {"id": "2"}])));
+        assert_eq!(r.header("content-range"), Some("0-1/*"));
+        let link = r.header("link").unwrap();
+        assert!(
+            link.starts_with("<https://h/v1/rest/todos?select=id&limit=2&title=like.a*&cursor="),
+            "{link}"
+        );
+        assert!(link.ends_with(">; rel=\"next\""), "{link}");
+        let (ran, options) = fake.ran.borrow()[0].clone();
+        assert_eq!(options, RunOptions::READ);
+        assert!(ran[0].sql.contains("LIMIT"), "{}", ran[0].sql);
+    }
+
+    #[test]
+    fn the_last_page_has_no_link_and_a_keyless_table_continues_by_offset() {
+        let cmd = command("GET", "https://h/v1/rest/todos?limit=2", &[]).unwrap();
+        let fake = Fake::new(vec![Ok(vec![rows(vec![json!({"id": "1"})])])]);
+        let r = run(&cmd, None, &fake).unwrap();
+        assert_eq!(r.header("link"), None);
+
+        let cmd = command("GET", "https://h/v1/rest/notes?limit=1&offset=4", &[]).unwrap();
+        let fake = Fake::new(vec![Ok(vec![rows(vec![
+            json!({"body": "a"}),
+            json!({"body": "b"}),
+        ])])]);
+        let r = run(&cmd, None, &fake).unwrap();
+        assert_eq!(
+            r.header("link"),
+            Some("<https://h/v1/rest/notes?limit=1&offset=5>; rel=\"next\"")
+        );
+        // ... and a cursor on it is refused before any store call.
+        let cmd = command("GET", "https://h/v1/rest/notes?cursor=abc", &[]).unwrap();
+        let fake = Fake::new(vec![]);
+        assert_eq!(
+            run(&cmd, None, &fake).unwrap_err().code,
+            ErrorCode::RestParse
+        );
+        assert!(fake.ran.borrow().is_empty());
+    }
+
+    #[test]
+    fn counts_give_206_for_part_and_416_past_the_end() {
+        let count = |n: u64| rows(vec![json!({"n": n.to_string()})]);
+        let headers = [("prefer", "count=exact"), ("range", "2-3")];
+        let cmd = command("GET", "https://h/v1/rest/todos", &headers).unwrap();
+        let fake = Fake::new(vec![Ok(vec![
+            rows(vec![json!({"id": "3"}), json!({"id": "4"})]),
+            count(10),
+        ])]);
+        let r = run(&cmd, None, &fake).unwrap();
+        assert_eq!(r.status, 206);
+        assert_eq!(r.header("content-range"), Some("2-3/10"));
+        assert_eq!(r.header("preference-applied"), Some("count=exact"));
+
+        let cmd = command(
+            "GET",
+            "https://h/v1/rest/todos?offset=10",
+            &[("prefer", "count=exact")],
+        )
+        .unwrap();
+        let fake = Fake::new(vec![Ok(vec![rows(vec![]), count(10)])]);
+        let e = run(&cmd, None, &fake).unwrap_err();
+        assert_eq!(e.status(), 416);
+        assert_eq!(e.headers, vec![("Content-Range", "*/10".to_string())]);
+
+        // Everything in one page with a count: 200.
+        let cmd = command(
+            "GET",
+            "https://h/v1/rest/todos",
+            &[("prefer", "count=exact")],
+        )
+        .unwrap();
+        let fake = Fake::new(vec![Ok(vec![rows(vec![json!({"id": "1"})]), count(1)])]);
+        assert_eq!(run(&cmd, None, &fake).unwrap().status, 200);
+    }
+
+    #[test]
+    fn writes_answer_as_prefer_asks() {
+        let cmd = command("POST", "https://h/v1/rest/todos", &[]).unwrap();
+        assert!(cmd.needs_body());
+        let fake = Fake::new(vec![Ok(vec![rows(vec![])])]);
+        let r = run(&cmd, Some(r#"{"id": "1", "title": "a"}"#), &fake).unwrap();
+        assert_eq!((r.status, r.body.as_ref()), (201, None));
+        assert_eq!(fake.ran.borrow()[0].1, RunOptions::WRITE);
+
+        let cmd = command(
+            "PATCH",
+            "https://h/v1/rest/todos?id=eq.1",
+            &[("prefer", "return=representation")],
+        )
+        .unwrap();
+        let fake = Fake::new(vec![Ok(vec![rows(vec![json!({"id": "1", "title": "b"})])])]);
+        let r = run(&cmd, Some(r#"{"title": "b"}"#), &fake).unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json_body(), Some(json!([{"id": "1", "title": "b"}])));
+
+        // Over the row cap, or without filters: refused, nothing run.
+        let cmd = command("POST", "https://h/v1/rest/todos", &[]).unwrap();
+        let fake = Fake::new(vec![]);
+        let e = run(
+            &cmd,
+            Some(r#"[{"id":"1"},{"id":"2"},{"id":"3"},{"id":"4"}]"#),
+            &fake,
+        )
+        .unwrap_err();
+        assert_eq!(e.status(), 413);
+        let cmd = command("DELETE", "https://h/v1/rest/todos", &[]).unwrap();
+        assert_eq!(
+            run(&cmd, None, &fake).unwrap_err().code,
+            ErrorCode::RestParse
+        );
+        assert!(fake.ran.borrow().is_empty());
+    }
+
+    #[test]
+    fn store_failures_map_once_and_write_timeouts_are_not_retryable() {
+        let read = command("GET", "https://h/v1/rest/todos", &[]).unwrap();
+        let write = command("DELETE", "https://h/v1/rest/todos?id=eq.1", &[]).unwrap();
+        let timeout = || Err(StoreError::Timeout { store: "neon" });
+
+        let e = run(&read, None, &Fake::new(vec![timeout()])).unwrap_err();
+        assert_eq!(e.status(), 504);
+        assert_eq!(
+            e.details.as_ref().map(|d| d["retryable"].clone()),
+            Some(json!(true))
+        );
+        let e = run(&write, None, &Fake::new(vec![timeout()])).unwrap_err();
+        assert_eq!(e.status(), 504);
+        assert_eq!(
+            e.details.as_ref().map(|d| d["retryable"].clone()),
+            Some(json!(false))
+        );
+
+        let down = Err(StoreError::unavailable(
+            "neon",
+            "connect ECONNREFUSED 10.1.2.3:5432",
+        ));
+        let e = run(&read, None, &Fake::new(vec![down])).unwrap_err();
+        assert_eq!(e.status(), 503);
+        assert_eq!(e.headers, vec![("Retry-After", "1".to_string())]);
+        assert!(!e.body().contains("10.1.2.3"));
+
+        // A column the cached schema has but the table lost: forget the schema.
+        let gone = ApiError::new(
+            ErrorCode::UndefinedColumn,
+            "column \"title\" does not exist",
+        );
+        let fake = Fake::new(vec![Err(StoreError::Refused(gone))]);
+        assert_eq!(run(&read, None, &fake).unwrap_err().status(), 400);
+        assert_eq!(*fake.forgotten.borrow(), 1);
+    }
+
+    #[test]
+    fn tables_and_scopes_are_checked_before_any_store_call() {
+        let placement = Placement::parse(Some(r#"{"todos": "pg"}"#)).unwrap();
+        let limits = Limits {
+            max_rows: 10,
+            max_insert_rows: 10,
+        };
+        let parse = |method: &str, table: &str, scopes: &[Scope]| {
+            Command::parse(
+                method,
+                table,
+                &format!("https://h/v1/rest/{table}"),
+                &RequestHeaders::default(),
+                &principal(scopes),
+                &placement,
+                limits,
+            )
+        };
+        assert!(parse("GET", "todos", &[Scope::PgRead]).is_ok());
+        assert_eq!(
+            parse("POST", "todos", &[Scope::PgRead])
+                .unwrap_err()
+                .status(),
+            403
+        );
+        assert_eq!(
+            parse("GET", "todos", &[Scope::D1Write])
+                .unwrap_err()
+                .status(),
+            403
+        );
+        assert_eq!(
+            parse("GET", "secrets", &[Scope::Admin])
+                .unwrap_err()
+                .status(),
+            404
+        );
+        assert_eq!(
+            parse("GET", "%ZZ", &[Scope::Admin]).unwrap_err().status(),
+            404
+        );
+    }
+}
