@@ -9,8 +9,9 @@
 #                 the one `make dev` runs on PG_PORT (default 5444). When `make dev`
 #                 is not running, neon-local is started on the same data directory
 #                 and port just for the migration, and stopped after it.
-#   D1        migrations/d1 with wrangler's own D1 migrations, locally
-#             (.wrangler/state, what `make dev` serves).
+#   D1        migrations/d1 checked by `strata-dev d1-check`, then applied with
+#             wrangler's own D1 migrations, locally (.wrangler/state, what
+#             `make dev` serves).
 #
 # The remote D1 database is migrated by `make deploy` (scripts/deploy.sh).
 # Tools can be replaced for tests: STRATA_DEV, NEON_LOCAL, WRANGLER.
@@ -77,6 +78,8 @@ fi
 [ -n "$pg_url" ] || die "no Postgres URL"
 DATABASE_URL=$pg_url "$STRATA_DEV" migrate --dir migrations/pg
 
-# 2. D1 (local).
-say "D1: wrangler d1 migrations apply DB --local"
+# 2. D1 (local), after strata-dev d1-check (table rebuilds, foreign keys without
+#    an index: crates/devtools/README.md).
+say "D1: strata-dev d1-check, then wrangler d1 migrations apply DB --local"
+"$STRATA_DEV" d1-check --dir migrations/d1
 CI=true "$WRANGLER" d1 migrations apply DB --local

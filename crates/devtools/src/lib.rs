@@ -2,7 +2,10 @@
 //!
 //! # Layout
 //! * [`keygen`] — a new API key (or a given one) and its `API_KEYS` entry.
-//! * [`migrate`] — applies `migrations/pg/*.sql` to Postgres (local or Neon), once each.
+//! * [`migrate`] — applies `migrations/pg/*.sql` to Postgres (local or Neon), once each,
+//!   after squawk passed them, under lock and statement timeouts.
+//! * [`d1check`] — runs `migrations/d1` in SQLite and refuses table rebuilds and foreign keys
+//!   without an index.
 //! * [`read_role`] — the `SELECT`-only Postgres role behind `DATABASE_URL_READ`.
 //! * [`dburl`] — Postgres URLs: password redaction and the plain-or-TLS decision.
 //! * [`digest`] — SHA-256 hex, shared by key hashes and migration checksums.
@@ -10,6 +13,7 @@
 //! The binary (`src/main.rs`) only parses arguments, prints, and maps errors to exit codes:
 //! 0 success, 1 failure, 2 usage.
 
+pub mod d1check;
 pub mod dburl;
 pub mod digest;
 pub mod keygen;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use strata_devtools::d1check;
 use strata_devtools::dburl::DatabaseUrl;
 use strata_devtools::keygen::{self, ApiKey, IssuedKey, KeyId, KeygenError, Scope};
 use strata_devtools::migrate::{self, Event, MigrateError, Options, Squawk};
@@ -28,6 +29,15 @@ enum Command {
     Migrate(MigrateArgs),
     /// Create or update the SELECT-only role for DATABASE_URL_READ; prints that URL.
     ReadRole(ReadRoleArgs),
+    /// Check migrations/d1 in SQLite: table rebuilds, foreign keys without an index.
+    D1Check(D1CheckArgs),
+}
+
+#[derive(Args)]
+struct D1CheckArgs {
+    /// Directory of wrangler's D1 migration files
+    #[arg(long, default_value = "migrations/d1")]
+    dir: PathBuf,
 }
 
 #[derive(Args)]
@@ -152,6 +162,7 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&e, e.is_usage()),
         },
+        Command::D1Check(args) => run_d1_check(&args),
     }
 }
 
@@ -257,6 +268,27 @@ fn run_migrate(args: MigrateArgs) -> Result<(), MigrateError> {
         }
         Ok(())
     })
+}
+
+fn run_d1_check(args: &D1CheckArgs) -> ExitCode {
+    let findings = match d1check::check(&args.dir) {
+        Ok(findings) => findings,
+        Err(e) => return fail(&e, false),
+    };
+    for finding in &findings {
+        eprintln!("{}", finding.render());
+    }
+    let refused = findings.iter().filter(|f| !f.waived).count();
+    if refused > 0 {
+        eprintln!(
+            "error: {refused} D1 migration {} (waive one reviewed as harmless with \
+             `-- strata:allow <rule>` in its file)",
+            if refused == 1 { "finding" } else { "findings" }
+        );
+        return ExitCode::FAILURE;
+    }
+    println!("d1-check passed: {}", args.dir.display());
+    ExitCode::SUCCESS
 }
 
 fn run_read_role(args: ReadRoleArgs) -> Result<(), ReadRoleError> {

@@ -32,6 +32,8 @@ pub use db::LOCK_KEY;
 use db::{RunError, Timeouts};
 // The connection and error text `read-role` shares.
 pub(crate) use db::{connect, describe};
+// The directory reading `d1-check` shares.
+pub(crate) use files::read_migrations;
 pub use lint::{Finding, Squawk};
 pub use plan::{Plan, State};
 
