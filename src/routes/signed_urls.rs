@@ -14,13 +14,11 @@
 //! credential, so no cookie is involved.
 
 use crate::ctx::{Caller, Ctx};
-use crate::routes::objects::{self, raw_query};
-use crate::stores::r2::Store;
+use crate::routes::objects;
 use crate::{http, settings};
 use strata_core::auth::Scope;
-use strata_core::objects::signing::{
-    CredentialsInForce, SignRequest, SignedMethod, Signer, SECRET_SETTING,
-};
+use strata_core::objects::service::Command;
+use strata_core::objects::signing::{CredentialsInForce, SignRequest, Signer, SECRET_SETTING};
 use strata_core::objects::ObjectKey;
 use strata_core::{ApiError, ErrorCode};
 use worker::{Date, Headers, Request, Response, ResponseBuilder};
@@ -52,12 +50,12 @@ pub async fn create(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Resp
 }
 
 /// `GET`, `HEAD`, `PUT` and `OPTIONS` on `/v1/signed/objects/{key}`.
-pub async fn access(req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
+pub async fn access(mut req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
     let method = req.method().to_string();
     if method == "OPTIONS" {
         return Ok(preflight());
     }
-    let result = serve(&req, ctx, &method).await;
+    let result = serve(&mut req, ctx, &method).await;
     match result {
         Ok(mut response) => {
             let headers = response.headers_mut();
@@ -71,7 +69,9 @@ pub async fn access(req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
     }
 }
 
-async fn serve(req: &Request, ctx: &mut Ctx, method: &str) -> Result<Response, ApiError> {
+/// The signature and its signer checked, the request runs as the same
+/// command on `/v1/objects/{key}` would.
+async fn serve(req: &mut Request, ctx: &mut Ctx, method: &str) -> Result<Response, ApiError> {
     let key = ObjectKey::from_path(ctx.route.param("key"))?;
     let signer = signer(ctx)?;
     let keys = settings::key_ring(&ctx.env)?;
@@ -85,17 +85,14 @@ async fn serve(req: &Request, ctx: &mut Ctx, method: &str) -> Result<Response, A
     let grant = signer.verify(
         method,
         &key,
-        raw_query(req)?.as_deref(),
+        http::raw_query(req)?.as_deref(),
         now_secs(),
         &in_force,
     )?;
     // Logged as the key that signed the URL, marked as such.
     ctx.key_id = Some(grant.principal().key_id);
-    let store = Store::open(&ctx.env)?;
-    match grant.method {
-        SignedMethod::Get => objects::read(req, &store, &key, method == "GET").await,
-        SignedMethod::Put => objects::write(req, &store, &key).await,
-    }
+    let command = Command::signed(grant.method, method, key, &http::request_headers(req))?;
+    objects::run(req, ctx, command).await
 }
 
 /// The CORS preflight: any origin, the methods signed URLs serve, any

@@ -3,12 +3,14 @@
 //! Bodies never pass through wasm memory: uploads hand the request's own
 //! JavaScript `ReadableStream` to `put` / `uploadPart` (R2 needs its length
 //! known, which the route guarantees with `Content-Length`), and downloads
-//! hand R2's body stream back untouched for the response. Objects are
-//! translated to the core's [`ObjectMeta`] here, so routes never see a
-//! binding type. R2's errors become the client's 4xx where the client caused
-//! them ([`r2_error`]; completing or aborting reads R2's `InternalError` as
-//! an unknown upload id, which is how R2 reports one there), 503 otherwise,
-//! with the cause in the log only.
+//! hand R2's body stream back untouched for the response. [`Store`] is
+//! core's [`ObjectStore`]: objects are translated to the core's
+//! [`ObjectMeta`] here, so nothing above sees a binding type. R2's errors
+//! become [`StoreError::Refused`] with the client's 4xx where the client
+//! caused them ([`r2_error`]; completing or aborting reads R2's
+//! `InternalError` as an unknown upload id, which is how R2 reports one
+//! there), [`StoreError::Unavailable`] otherwise, with the cause for the log
+//! only.
 //!
 //! Metadata-only calls are bounded by `STORE_TIMEOUT_MS`; uploads are not,
 //! since they last as long as the client takes to send the body.
@@ -23,6 +25,7 @@ use strata_core::objects::r2_error;
 use strata_core::objects::range::ByteRange;
 use strata_core::objects::upload::Checksum;
 use strata_core::objects::{HttpFields, ObjectKey, ObjectMeta};
+use strata_core::store::{Fetched, ObjectStore, Pin};
 use strata_core::ApiError;
 use worker::web_sys::ReadableStream;
 use worker::{
@@ -61,24 +64,6 @@ pub struct Store {
     timeout_ms: u64,
 }
 
-/// What a read found.
-pub enum Read {
-    /// No object has the key.
-    Missing,
-    /// The object changed since it was pinned (its etag no longer matches).
-    Changed,
-    /// The object and its body stream (the whole object or the range asked).
-    Body(ObjectMeta, ReadableStream),
-}
-
-/// A write's precondition, checked by R2 atomically with the write.
-pub enum Pin {
-    /// Only if the current object still has this etag.
-    Etag(String),
-    /// Only if there is no object.
-    Absent,
-}
-
 impl Store {
     /// Opens the bucket.
     pub fn open(env: &Env) -> Result<Store, ApiError> {
@@ -99,30 +84,31 @@ impl Store {
             Err(e) => Err(StoreFailure::Store(e)),
         }
     }
+}
 
-    /// The object's metadata, or `None`.
-    pub async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, ApiError> {
+impl ObjectStore for Store {
+    type Body = ReadableStream;
+    type Upload = ReadableStream;
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
         let call = async {
             self.bucket
                 .head(key.as_str())
                 .await
                 .map_err(|e| Failure::new("head", e))
         };
-        match self.timed(call).await.map_err(StoreFailure::into_api)? {
+        match self.timed(call).await.map_err(StoreFailure::into_store)? {
             Some(obj) => Ok(Some(meta(&obj)?)),
             None => Ok(None),
         }
     }
 
-    /// Reads the object (or `range` of it). With `pin`, only the version
-    /// with that etag is read, so a read decided on an earlier `head` never
-    /// streams a newer object.
-    pub async fn get(
+    async fn get(
         &self,
         key: &ObjectKey,
         pin: Option<&str>,
         range: Option<ByteRange>,
-    ) -> Result<Read, ApiError> {
+    ) -> Result<Fetched<ReadableStream>, StoreError> {
         let mut request = self.bucket.get(key.as_str());
         if let Some(etag) = pin {
             request = request.only_if(Conditional {
@@ -137,31 +123,38 @@ impl Store {
             });
         }
         let call = async { request.execute().await.map_err(|e| Failure::new("get", e)) };
-        let Some(object) = self.timed(call).await.map_err(StoreFailure::into_api)? else {
-            return Ok(Read::Missing);
+        let Some(object) = self.timed(call).await.map_err(StoreFailure::into_store)? else {
+            return Ok(Fetched::Missing);
         };
         let meta = meta(&object)?;
+        // R2 answers a failed `onlyIf` with the object's metadata and no body.
         let Some(body) = object.body() else {
-            return Ok(Read::Changed);
+            return Ok(Fetched::Changed);
         };
         match body.response_body() {
-            Ok(ResponseBody::Stream(stream)) => Ok(Read::Body(meta, stream)),
-            Ok(_) => Err(Failure::store("get", "the object body is not a stream").into_api()),
-            Err(e) => Err(Failure::new("get", e).into_api()),
+            Ok(ResponseBody::Stream(stream)) => Ok(Fetched::Body(meta, stream)),
+            Ok(_) => Err(Failure::store("get", "the object body is not a stream").into_store()),
+            Err(e) => Err(Failure::new("get", e).into_store()),
         }
     }
 
-    /// Streams `body` (exactly `length` bytes; `None` for an empty body)
-    /// into the object. `Ok(None)` when `pin` no longer holds: nothing was
-    /// written.
-    pub async fn put(
+    fn discard(&self, body: ReadableStream) {
+        // The returned promise only reports when cancelling finished.
+        let _ = body.cancel();
+    }
+
+    /// Not bounded by `STORE_TIMEOUT_MS`: it lasts as long as the client
+    /// takes to send the body. R2 reads the request's stream, whose length
+    /// the runtime knows from `Content-Length`.
+    async fn put(
         &self,
         key: &ObjectKey,
         body: Option<ReadableStream>,
+        _length: u64,
         metadata: &UploadMetadata,
         checksum: Option<&Checksum>,
         pin: Option<Pin>,
-    ) -> Result<Option<ObjectMeta>, ApiError> {
+    ) -> Result<Option<ObjectMeta>, StoreError> {
         let data = match body {
             Some(stream) => Data::ReadableStream(stream),
             None => Data::Empty,
@@ -182,23 +175,22 @@ impl Store {
         match request.execute().await {
             Ok(Some(obj)) => Ok(Some(meta(&obj)?)),
             Ok(None) => Ok(None),
-            Err(e) => Err(Failure::new("put", e).into_api()),
+            Err(e) => Err(Failure::new("put", e).into_store()),
         }
     }
 
-    /// Deletes the object (absent is fine: deletes are idempotent).
-    pub async fn delete(&self, key: &ObjectKey) -> Result<(), ApiError> {
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
         let call = async {
             self.bucket
                 .delete(key.as_str())
                 .await
                 .map_err(|e| Failure::new("delete", e))
         };
-        self.timed(call).await.map_err(StoreFailure::into_api)
+        self.timed(call).await.map_err(StoreFailure::into_store)
     }
 
     /// One page of keys, with each object's HTTP and custom metadata.
-    pub async fn list(&self, params: &ListParams) -> Result<ListPage, ApiError> {
+    async fn list(&self, params: &ListParams) -> Result<ListPage, StoreError> {
         let mut request = self
             .bucket
             .list()
@@ -214,7 +206,7 @@ impl Store {
             request = request.cursor(c.as_str());
         }
         let call = async { request.execute().await.map_err(|e| Failure::new("list", e)) };
-        let page = self.timed(call).await.map_err(StoreFailure::into_api)?;
+        let page = self.timed(call).await.map_err(StoreFailure::into_store)?;
         let objects = page
             .objects()
             .iter()
@@ -228,12 +220,11 @@ impl Store {
         })
     }
 
-    /// Starts a multipart upload; the metadata is the object's once completed.
-    pub async fn create_upload(
+    async fn create_upload(
         &self,
         key: &ObjectKey,
         metadata: &UploadMetadata,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, StoreError> {
         let request = self
             .bucket
             .create_multipart_upload(key.as_str())
@@ -245,21 +236,22 @@ impl Store {
                 Err(e) => Err(Failure::new("createMultipartUpload", e)),
             }
         };
-        self.timed(call).await.map_err(StoreFailure::into_api)
+        self.timed(call).await.map_err(StoreFailure::into_store)
     }
 
-    /// Streams one part; answers its etag, which completing needs.
-    pub async fn upload_part(
+    /// Streamed, and unbounded in time like `put`.
+    async fn upload_part(
         &self,
         key: &ObjectKey,
         upload_id: &str,
         part_number: u16,
         body: Option<ReadableStream>,
-    ) -> Result<String, ApiError> {
+        _length: u64,
+    ) -> Result<String, StoreError> {
         let upload = self
             .bucket
             .resume_multipart_upload(key.as_str(), upload_id)
-            .map_err(|e| Failure::new("uploadPart", e).into_api())?;
+            .map_err(|e| Failure::new("uploadPart", e).into_store())?;
         let data = match body {
             Some(stream) => Data::ReadableStream(stream),
             None => Data::Empty,
@@ -268,20 +260,19 @@ impl Store {
             .upload_part(part_number, data)
             .await
             .map(|part| part.etag())
-            .map_err(|e| Failure::new("uploadPart", e).into_api())
+            .map_err(|e| Failure::new("uploadPart", e).into_store())
     }
 
-    /// Assembles the parts into the object.
-    pub async fn complete_upload(
+    async fn complete_upload(
         &self,
         key: &ObjectKey,
         upload_id: &str,
         parts: &[PartRef],
-    ) -> Result<ObjectMeta, ApiError> {
+    ) -> Result<ObjectMeta, StoreError> {
         let upload = self
             .bucket
             .resume_multipart_upload(key.as_str(), upload_id)
-            .map_err(|e| Failure::new("completeMultipartUpload", e).into_api())?;
+            .map_err(|e| Failure::new("completeMultipartUpload", e).into_store())?;
         let parts: Vec<UploadedPart> = parts
             .iter()
             .map(|p| UploadedPart::new(p.part_number, p.etag.clone()))
@@ -295,18 +286,17 @@ impl Store {
         let object = self
             .timed(call)
             .await
-            .map_err(StoreFailure::into_finishing_upload_api)?;
+            .map_err(StoreFailure::into_finishing_upload_store)?;
         meta(&object)
     }
 
-    /// Aborts the upload. An upload already aborted or completed counts as
-    /// aborted, so retrying an abort is harmless; an upload id R2 never
-    /// issued for this key is `404 upload_not_found`.
-    pub async fn abort_upload(&self, key: &ObjectKey, upload_id: &str) -> Result<(), ApiError> {
+    /// R2 answers `NoSuchUpload` for an upload already aborted or
+    /// completed: aborted it is, so retrying an abort is harmless.
+    async fn abort_upload(&self, key: &ObjectKey, upload_id: &str) -> Result<(), StoreError> {
         let upload = self
             .bucket
             .resume_multipart_upload(key.as_str(), upload_id)
-            .map_err(|e| Failure::new("abortMultipartUpload", e).into_api())?;
+            .map_err(|e| Failure::new("abortMultipartUpload", e).into_store())?;
         let call = async {
             upload
                 .abort()
@@ -316,16 +306,9 @@ impl Store {
         match self.timed(call).await {
             Ok(()) => Ok(()),
             Err(StoreFailure::R2(f)) if f.code == Some(r2_error::NO_SUCH_UPLOAD) => Ok(()),
-            Err(e) => Err(e.into_finishing_upload_api()),
+            Err(e) => Err(e.into_finishing_upload_store()),
         }
     }
-}
-
-/// Stops a body stream that will not be sent (a 304 or 412 decided after
-/// R2 had started it), so R2 stops sending it too.
-pub fn discard(stream: ReadableStream) {
-    // The returned promise only reports when cancelling finished.
-    let _ = stream.cancel();
 }
 
 /// An R2 call that failed: the operation, R2's code if it gave one, and its
@@ -354,14 +337,14 @@ impl Failure {
         }
     }
 
-    fn into_api(self) -> ApiError {
-        self.into_api_with(r2_error::client_error)
+    fn into_store(self) -> StoreError {
+        self.into_store_with(r2_error::client_error)
     }
 
     /// For `complete` and `abort`, where R2's `InternalError` means an
     /// upload id it never issued — or, rarely, its own failure, so the
     /// cause is logged all the same.
-    fn into_finishing_upload_api(self) -> ApiError {
+    fn into_finishing_upload_store(self) -> StoreError {
         if self.code == Some(r2_error::INTERNAL_ERROR) {
             worker::console_warn!(
                 "r2: {}: {} (answered as upload_not_found)",
@@ -369,13 +352,13 @@ impl Failure {
                 self.message
             );
         }
-        self.into_api_with(r2_error::finishing_upload_error)
+        self.into_store_with(r2_error::finishing_upload_error)
     }
 
-    fn into_api_with(self, client_error: fn(u32) -> Option<ApiError>) -> ApiError {
+    fn into_store_with(self, client_error: fn(u32) -> Option<ApiError>) -> StoreError {
         match self.code.and_then(client_error) {
-            Some(client) => client,
-            None => StoreError::unavailable("r2", format!("{}: {}", self.op, self.message)).into(),
+            Some(client) => StoreError::Refused(client),
+            None => StoreError::unavailable("r2", format!("{}: {}", self.op, self.message)),
         }
     }
 }
@@ -387,17 +370,17 @@ enum StoreFailure {
 }
 
 impl StoreFailure {
-    fn into_api(self) -> ApiError {
+    fn into_store(self) -> StoreError {
         match self {
-            StoreFailure::R2(f) => f.into_api(),
-            StoreFailure::Store(e) => e.into(),
+            StoreFailure::R2(f) => f.into_store(),
+            StoreFailure::Store(e) => e,
         }
     }
 
-    fn into_finishing_upload_api(self) -> ApiError {
+    fn into_finishing_upload_store(self) -> StoreError {
         match self {
-            StoreFailure::R2(f) => f.into_finishing_upload_api(),
-            StoreFailure::Store(e) => e.into(),
+            StoreFailure::R2(f) => f.into_finishing_upload_store(),
+            StoreFailure::Store(e) => e,
         }
     }
 }
@@ -436,11 +419,11 @@ fn custom_metadata(metadata: &UploadMetadata) -> HashMap<String, String> {
 }
 
 /// The core's view of an R2 object.
-fn meta(obj: &Object) -> Result<ObjectMeta, ApiError> {
+fn meta(obj: &Object) -> Result<ObjectMeta, StoreError> {
     let http = obj.http_metadata();
     let custom = obj
         .custom_metadata()
-        .map_err(|e| Failure::new("metadata", e).into_api())?;
+        .map_err(|e| Failure::new("metadata", e).into_store())?;
     Ok(ObjectMeta {
         key: obj.key(),
         size: obj.size(),

@@ -142,6 +142,129 @@ pub trait SqlStores {
     fn forget_schema(&self, store: Store);
 }
 
+// ---------------------------------------------------------------------------
+// Objects (R2)
+// ---------------------------------------------------------------------------
+
+/// What a read of an object found.
+// One per store call, moved once: boxing the metadata would only add an
+// allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fetched<B> {
+    /// No object has the key.
+    Missing,
+    /// The read was pinned to an etag and the object no longer has it: it
+    /// changed since the read was decided. Nothing is streamed.
+    Changed,
+    /// The object's metadata and its body (the whole object, or the range
+    /// asked for).
+    Body(crate::objects::ObjectMeta, B),
+}
+
+/// A write's precondition, applied by the store atomically with the write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pin {
+    /// Only if the current object still has this etag.
+    Etag(String),
+    /// Only if there is no object.
+    Absent,
+}
+
+/// What the object routes need from R2.
+///
+/// Bodies are associated types so the Worker hands R2's and the request's
+/// JavaScript streams through untouched (no byte enters wasm); the fakes use
+/// bytes. A client-caused refusal (a checksum mismatch, an unknown upload
+/// id, parts that do not fit) is [`StoreError::Refused`] with the client's
+/// error already decided. Not `Send`, like [`SqlStores`].
+#[allow(async_fn_in_trait)]
+pub trait ObjectStore {
+    /// A download's body: the object's bytes as the store streams them.
+    type Body;
+    /// An upload's body: the request's bytes, of a length declared before.
+    type Upload;
+
+    /// The object's metadata, or `None` when no object has the key.
+    async fn head(
+        &self,
+        key: &crate::objects::ObjectKey,
+    ) -> Result<Option<crate::objects::ObjectMeta>, StoreError>;
+
+    /// Reads the object, or `range` of it. With `pin`, only the version with
+    /// that etag is read ([`Fetched::Changed`] otherwise), so a read decided
+    /// on an earlier `head` never streams a newer object.
+    async fn get(
+        &self,
+        key: &crate::objects::ObjectKey,
+        pin: Option<&str>,
+        range: Option<crate::objects::range::ByteRange>,
+    ) -> Result<Fetched<Self::Body>, StoreError>;
+
+    /// Stops a body that will not be sent (a 304 or 412 decided on the
+    /// metadata that came with it), so the store stops sending it too.
+    fn discard(&self, body: Self::Body);
+
+    /// Stores `body` (exactly `length` bytes; `None` when `length` is 0) as
+    /// the object, with its metadata and the checksum the store verifies
+    /// before the object becomes visible. `Ok(None)` when `pin` no longer
+    /// holds: nothing was written.
+    async fn put(
+        &self,
+        key: &crate::objects::ObjectKey,
+        body: Option<Self::Upload>,
+        length: u64,
+        metadata: &crate::objects::metadata::UploadMetadata,
+        checksum: Option<&crate::objects::upload::Checksum>,
+        pin: Option<Pin>,
+    ) -> Result<Option<crate::objects::ObjectMeta>, StoreError>;
+
+    /// Deletes the object (absent is fine: deletes are idempotent).
+    async fn delete(&self, key: &crate::objects::ObjectKey) -> Result<(), StoreError>;
+
+    /// One page of keys, with each object's metadata.
+    async fn list(
+        &self,
+        params: &crate::objects::list::ListParams,
+    ) -> Result<crate::objects::list::ListPage, StoreError>;
+
+    /// Starts a multipart upload; the metadata is the object's once
+    /// completed. Answers the upload id.
+    async fn create_upload(
+        &self,
+        key: &crate::objects::ObjectKey,
+        metadata: &crate::objects::metadata::UploadMetadata,
+    ) -> Result<String, StoreError>;
+
+    /// Stores one part (exactly `length` bytes; `None` when 0); answers its
+    /// etag, which completing needs.
+    async fn upload_part(
+        &self,
+        key: &crate::objects::ObjectKey,
+        upload_id: &str,
+        part_number: u16,
+        body: Option<Self::Upload>,
+        length: u64,
+    ) -> Result<String, StoreError>;
+
+    /// Assembles the parts into the object.
+    async fn complete_upload(
+        &self,
+        key: &crate::objects::ObjectKey,
+        upload_id: &str,
+        parts: &[crate::objects::multipart::PartRef],
+    ) -> Result<crate::objects::ObjectMeta, StoreError>;
+
+    /// Discards the upload and its parts. An upload already aborted or
+    /// completed counts as aborted; an id never issued for the key is
+    /// refused (`upload_not_found`).
+    async fn abort_upload(
+        &self,
+        key: &crate::objects::ObjectKey,
+        upload_id: &str,
+    ) -> Result<(), StoreError>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -157,62 +157,70 @@ impl ObjectMeta {
 
     /// Headers of a 304: the validators and the caching fields a 200 would
     /// carry (RFC 9110 §15.4.5), nothing describing the body.
-    pub fn validator_headers(&self) -> Vec<(String, String)> {
+    pub fn validator_headers(&self) -> Vec<(&'static str, String)> {
         let mut out = vec![
-            ("etag".to_string(), self.etag_header()),
-            ("last-modified".to_string(), http_date(self.last_modified())),
+            ("etag", self.etag_header()),
+            ("last-modified", http_date(self.last_modified())),
         ];
         if let Some(v) = &self.http.cache_control {
-            out.push(("cache-control".into(), v.clone()));
+            out.push(("cache-control", v.clone()));
         }
         if let Some(ms) = self.http.expires_ms {
-            out.push(("expires".into(), http_date(ms / 1000)));
+            out.push(("expires", http_date(ms / 1000)));
         }
         out
     }
 
-    /// Headers of a 200, 206 or HEAD, except `Content-Length` and
-    /// `Content-Range`, which depend on the range sent. Objects stored
-    /// without a `Content-Type` are `application/octet-stream`. Custom
-    /// metadata that cannot be a header (written by another R2 client) is
-    /// left out here; the listing still shows it. The
+    /// Headers of a 200, 206 or HEAD with names of our own, except
+    /// `Content-Length` and `Content-Range`, which depend on the range sent;
+    /// the custom metadata is [`ObjectMeta::metadata_headers`]. Objects
+    /// stored without a `Content-Type` are `application/octet-stream`. The
     /// [`CONTENT_SAFETY_HEADERS`] come last, so nothing stored precedes or
     /// replaces them.
-    pub fn representation_headers(&self) -> Vec<(String, String)> {
+    pub fn representation_headers(&self) -> Vec<(&'static str, String)> {
         let mut out = self.validator_headers();
-        out.push(("accept-ranges".into(), "bytes".into()));
+        out.push(("accept-ranges", "bytes".into()));
         let content_type = self
             .http
             .content_type
             .clone()
             .unwrap_or_else(|| "application/octet-stream".into());
-        out.push(("content-type".into(), content_type));
+        out.push(("content-type", content_type));
         for (name, value) in [
             ("content-encoding", &self.http.content_encoding),
             ("content-language", &self.http.content_language),
             ("content-disposition", &self.http.content_disposition),
         ] {
             if let Some(v) = value {
-                out.push((name.into(), v.clone()));
-            }
-        }
-        for (name, value) in &self.custom {
-            let header_safe = !name.is_empty()
-                && name.bytes().all(is_tchar)
-                && value.chars().all(|c| c == '\t' || (' '..='~').contains(&c));
-            if header_safe {
-                out.push((format!("{META_PREFIX}{name}"), value.clone()));
+                out.push((name, v.clone()));
             }
         }
         if let Some(sha) = &self.sha256 {
-            out.push((SHA256_HEADER.into(), hex(sha)));
+            out.push((SHA256_HEADER, hex(sha)));
         }
         out.extend(
             CONTENT_SAFETY_HEADERS
                 .iter()
-                .map(|(name, value)| (name.to_string(), value.to_string())),
+                .map(|(name, value)| (*name, value.to_string())),
         );
         out
+    }
+
+    /// The custom metadata as `x-strata-meta-<name>` headers of a 200, 206
+    /// or HEAD: names that are data, hence owned. Metadata that cannot be a
+    /// header (written by another R2 client) is left out here; the listing
+    /// still shows it. The prefix keeps every one of them apart from the
+    /// names of [`ObjectMeta::representation_headers`].
+    pub fn metadata_headers(&self) -> Vec<(String, String)> {
+        self.custom
+            .iter()
+            .filter(|(name, value)| {
+                !name.is_empty()
+                    && name.bytes().all(is_tchar)
+                    && value.chars().all(|c| c == '\t' || (' '..='~').contains(&c))
+            })
+            .map(|(name, value)| (format!("{META_PREFIX}{name}"), value.clone()))
+            .collect()
     }
 
     /// The object as JSON: a listing entry and the answer to an upload.
@@ -321,7 +329,13 @@ mod tests {
 
     #[test]
     fn download_headers() {
-        let h = meta().representation_headers();
+        let m = meta();
+        let mut h: Vec<(String, String)> = m
+            .representation_headers()
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v))
+            .collect();
+        h.extend(m.metadata_headers());
         let get = |n: &str| h.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
         assert_eq!(get("etag"), Some("\"abc\""));
         assert_eq!(get("last-modified"), Some("Sun, 06 Nov 1994 08:49:37 GMT"));
@@ -334,7 +348,7 @@ mod tests {
         assert_eq!(get("x-strata-meta-bad name"), None);
         assert_eq!(get(SHA256_HEADER), Some("ab".repeat(32).as_str()));
         let plain = ObjectMeta::default().representation_headers();
-        assert!(plain.contains(&("content-type".into(), "application/octet-stream".into())));
+        assert!(plain.contains(&("content-type", "application/octet-stream".into())));
     }
 
     #[test]
@@ -344,6 +358,10 @@ mod tests {
         // Custom metadata cannot reach these names: it is prefixed.
         html.custom
             .insert("content-security-policy".into(), "script-src *".into());
+        assert!(html
+            .metadata_headers()
+            .iter()
+            .all(|(n, _)| n.starts_with(META_PREFIX)));
         for h in [
             html.representation_headers(),
             ObjectMeta::default().representation_headers(),
@@ -351,7 +369,7 @@ mod tests {
             let get = |n: &str| {
                 let values: Vec<&str> = h
                     .iter()
-                    .filter(|(k, _)| k == n)
+                    .filter(|(k, _)| *k == n)
                     .map(|(_, v)| v.as_str())
                     .collect();
                 values
@@ -363,7 +381,7 @@ mod tests {
 
     #[test]
     fn not_modified_headers_are_validators_and_caching_only() {
-        let names: Vec<String> = meta()
+        let names: Vec<&str> = meta()
             .validator_headers()
             .into_iter()
             .map(|(n, _)| n)

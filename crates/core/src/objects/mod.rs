@@ -5,11 +5,17 @@
 //! which operation a method and query select, whether preconditions hold (in
 //! RFC 9110's order), which bytes a `Range` asks for, what metadata an upload
 //! carries, how listings are paged, and how signed URLs are made and checked.
-//! The Worker's route (`src/routes/objects.rs`) reads headers, calls R2
-//! through `src/stores/r2.rs`, and asks this module what to answer.
+//! [`service`] puts them together: one call turns a request into a
+//! command, one runs it against the [`crate::store::ObjectStore`] seam and
+//! encodes the answer. The Worker's route (`src/routes/objects.rs`) only
+//! reads the request's parts and copies the answer into a response; R2 is
+//! behind the seam in `src/stores/r2.rs`.
 //!
 //! # Layout
 //!
+//! * [`service`] — the request as a [`service::Command`], run and encoded
+//!   by [`service::execute`]: ranged reads and their retries, conditional
+//!   reads and writes, uploads, multipart steps, the error per store failure.
 //! * [`key`] — object keys: percent-decoded from the path exactly once,
 //!   UTF-8, 1–1024 bytes; `..` is plain text.
 //! * [`query`] — strict query-string decoding shared by the other parsers.
@@ -37,6 +43,7 @@ pub mod operation;
 pub mod query;
 pub mod r2_error;
 pub mod range;
+pub mod service;
 pub mod signing;
 pub mod time;
 pub mod upload;
