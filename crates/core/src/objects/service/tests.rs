@@ -6,22 +6,10 @@ use crate::objects::list::ListPage;
 use crate::objects::multipart::PartRef;
 use crate::objects::r2_error;
 use crate::objects::range::ByteRange;
+use crate::testing::block_on;
 use sha2::{Digest, Sha256};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::future::Future;
-use std::task::{Context, Poll, Waker};
-
-/// The fake's futures are ready at once: poll until done.
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
 
 /// A store call, for injecting failures and checking which calls ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
