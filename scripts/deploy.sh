@@ -3,7 +3,10 @@
 #
 #   1. build        make build host-bins (the Worker bundle, strata-dev)
 #   2. budget       scripts/bundle-budget.sh (wrangler deploy --dry-run, gzip size)
-#   3. postgres     strata-dev migrate → DATABASE_URL (Neon)
+#   3. postgres     strata-dev migrate → DATABASE_URL (Neon): squawk refuses
+#                   locking or breaking migrations before any runs, and each runs
+#                   under a 1 s lock_timeout, retried, so a held lock stops the
+#                   release instead of queueing the live Worker's queries
 #   4. d1           wrangler d1 migrations apply DB --remote
 #   5. deploy       wrangler deploy
 #
@@ -15,7 +18,8 @@
 #
 # Schema changes must be additive (expand, deploy, then contract in a later
 # release): migrations run before the new Worker, while the old one still
-# serves.
+# serves (docs/migrations.md, "Expand and contract"). The D1 files were checked
+# by `strata-dev d1-check` in `make test`; wrangler applies them here.
 #
 # `make deploy-dry-run` (--dry-run) runs every step that needs no account:
 #   1, 2 as above; 3 applies the Postgres migrations to a throw-away local
