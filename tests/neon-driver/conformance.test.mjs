@@ -4,89 +4,30 @@
 // transactions and gets structured errors from it exactly as from Neon. The endpoint binary is
 // started here and stopped in `after` (also when tests fail).
 //
-// Run from the repo root: `node --test tests/neon-driver/` (after `cargo build -p neon-local`).
-// The binary is $NEON_LOCAL_BIN, else $CARGO_TARGET_DIR/debug/neon-local, else
-// target/debug/neon-local.
+// Run from the repo root: `node --test tests/neon-driver/` (after `cargo build -p neon-local`);
+// see endpoint.mjs for which binary. The WebSocket side (Pool, Client) is websocket.test.mjs.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { neon, neonConfig } from '@neondatabase/serverless';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { startEndpoint } from './endpoint.mjs';
 
-function endpointBinary() {
-  if (process.env.NEON_LOCAL_BIN) return path.resolve(repoRoot, process.env.NEON_LOCAL_BIN);
-  const targetDir = process.env.CARGO_TARGET_DIR
-    ? path.resolve(repoRoot, process.env.CARGO_TARGET_DIR)
-    : path.join(repoRoot, 'target');
-  return path.join(targetDir, 'debug', 'neon-local');
-}
-
-let endpoint; // the child process
+let endpoint; // see endpoint.mjs
 let ready; // its ready line: { sql_url, database_url, pg_port }
-let stderrTail = [];
-
-/** Starts neon-local on a free port and resolves with its parsed ready line. */
-function startEndpoint() {
-  const bin = endpointBinary();
-  if (!existsSync(bin)) {
-    throw new Error(`${bin} not found: build it first (cargo build -p neon-local) or set NEON_LOCAL_BIN`);
-  }
-  endpoint = spawn(bin, ['--listen', '127.0.0.1:0', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  endpoint.stderr.setEncoding('utf8');
-  endpoint.stderr.on('data', (chunk) => {
-    stderrTail = stderrTail.concat(chunk.split('\n')).slice(-30);
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`neon-local not ready after 60 s\n${stderrTail.join('\n')}`)), 60_000);
-    endpoint.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`neon-local exited early (${code ?? signal})\n${stderrTail.join('\n')}`));
-    });
-    createInterface({ input: endpoint.stdout }).once('line', (line) => {
-      clearTimeout(timer);
-      try {
-        const parsed = JSON.parse(line);
-        assert.equal(parsed.event, 'ready');
-        resolve(parsed);
-      } catch (e) {
-        reject(new Error(`bad ready line ${JSON.stringify(line)}: ${e.message}`));
-      }
-    });
-  });
-}
-
-/** SIGTERM (clean shutdown: the endpoint stops its PostgreSQL), SIGKILL if it hangs. */
-async function stopEndpoint() {
-  if (!endpoint || endpoint.exitCode !== null || endpoint.signalCode !== null) return;
-  const exited = new Promise((resolve) => endpoint.once('exit', resolve));
-  endpoint.kill('SIGTERM');
-  const timer = setTimeout(() => endpoint.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-// Belt and braces: never leave the endpoint behind, even if `after` does not run.
-process.on('exit', () => {
-  if (endpoint && endpoint.exitCode === null && endpoint.signalCode === null) endpoint.kill('SIGKILL');
-});
 
 let sql;
 
 before(async () => {
-  ready = await startEndpoint();
+  endpoint = await startEndpoint();
+  ready = endpoint.ready;
   neonConfig.fetchEndpoint = () => ready.sql_url;
   sql = neon(ready.database_url);
 });
 
 after(async () => {
-  await stopEndpoint();
+  await endpoint?.stop();
 });
 
 /** Expects `promise` to reject; returns the error. */
