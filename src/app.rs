@@ -8,18 +8,18 @@ use strata_core::request_id::RequestId;
 use strata_core::router::{self, Auth, RouteId};
 use strata_core::sql::service::Kind;
 use strata_core::{ApiError, ErrorCode};
-use worker::{Date, Env, Request, Response};
+use worker::{Env, Request, Response};
 
 /// Runs one request to completion: never fails, every error becomes the
 /// project's error response.
 pub async fn handle(req: Request, env: Env) -> Response {
-    let started = Date::now().as_millis();
+    let started = http::now_ms();
     let request_id = request_id_for(&req);
     // The method as sent: `worker::Method` reads any method it does not know
     // (e.g. QUERY) as GET, which would serve it as a GET instead of a 405.
     let method = req.inner().method();
 
-    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let header = |name: &str| http::header(&req, name);
     let origin = header("origin");
     let preflight = CorsPolicy::is_preflight(
         &method,
@@ -83,7 +83,7 @@ pub async fn handle(req: Request, env: Env) -> Response {
         http::add_cors(&mut response, headers);
     }
 
-    let finished = Date::now().as_millis();
+    let finished = http::now_ms();
     let line = RequestLog {
         method: &method,
         route: route_name,

@@ -69,6 +69,22 @@ pub fn raw_query(req: &Request) -> Result<Option<String>, ApiError> {
     Ok(url.query().map(str::to_string))
 }
 
+/// One request header's value (the runtime joins repeated fields with ", ").
+pub fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+/// Milliseconds since the epoch: the Worker's one clock (`Instant` panics
+/// on wasm32; inside a request the runtime's clock only advances across I/O).
+pub fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}
+
+/// Seconds since the epoch.
+pub fn now_secs() -> u64 {
+    now_ms() / 1000
+}
+
 /// A response without a body (e.g. a preflight's `204`).
 pub fn empty(status: u16) -> Response {
     ResponseBuilder::new().with_status(status).empty()

@@ -18,7 +18,7 @@ use strata_core::jwt::jwks::{JwkSet, KeyChoice, KeySetCache, MAX_JWKS_BYTES};
 use strata_core::jwt::{JwtConfig, TokenError, UnverifiedToken};
 use strata_core::ApiError;
 use wasm_bindgen::JsValue;
-use worker::{Date, Env, Headers, Method, Request, RequestInit, Response};
+use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
 /// A fetched key set and the `CryptoKey`s imported from it so far.
 struct Keys {
@@ -63,10 +63,6 @@ fn with_cache<R>(url: &str, f: impl FnOnce(&mut KeySetCache<Rc<Keys>>) -> R) -> 
     })
 }
 
-fn now_ms() -> u64 {
-    Date::now().as_millis()
-}
-
 fn unavailable(cause: impl std::fmt::Display) -> ApiError {
     // Logs the cause; the client sees only that the key set is unavailable.
     StoreError::unavailable("jwks", cause).into()
@@ -83,7 +79,9 @@ pub async fn verify(
 ) -> Result<bool, ApiError> {
     let lifetime_ms = config.jwks_cache_seconds * 1000;
     let min_interval_ms = config.jwks_min_refresh_seconds * 1000;
-    let cached = with_cache(url, |c| c.current(now_ms(), lifetime_ms).cloned());
+    let cached = with_cache(url, |c| {
+        c.current(crate::http::now_ms(), lifetime_ms).cloned()
+    });
     let mut keys = match cached {
         Some(keys) => keys,
         None => refetch(env, url, min_interval_ms).await?,
@@ -93,7 +91,7 @@ pub async fn verify(
         KeyChoice::Unknown => {
             // Perhaps the issuer rotated its keys: fetch again, unless a
             // fetch was tried too recently.
-            if !with_cache(url, |c| c.may_fetch(now_ms(), min_interval_ms)) {
+            if !with_cache(url, |c| c.may_fetch(crate::http::now_ms(), min_interval_ms)) {
                 return Err(TokenError::UnknownKey.into());
             }
             keys = refetch(env, url, min_interval_ms).await?;
@@ -118,9 +116,9 @@ pub async fn verify(
 /// Fetches the set now (if fetches are not being spaced out) and caches it.
 async fn refetch(env: &Env, url: &str, min_interval_ms: u64) -> Result<Rc<Keys>, ApiError> {
     let may = with_cache(url, |c| {
-        let may = c.may_fetch(now_ms(), min_interval_ms);
+        let may = c.may_fetch(crate::http::now_ms(), min_interval_ms);
         if may {
-            c.fetch_started(now_ms());
+            c.fetch_started(crate::http::now_ms());
         }
         may
     });
@@ -130,7 +128,7 @@ async fn refetch(env: &Env, url: &str, min_interval_ms: u64) -> Result<Rc<Keys>,
         ));
     }
     let keys = Rc::new(Keys::new(fetch(env, url).await?));
-    with_cache(url, |c| c.fetched(now_ms(), keys.clone()));
+    with_cache(url, |c| c.fetched(crate::http::now_ms(), keys.clone()));
     Ok(keys)
 }
 

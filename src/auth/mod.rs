@@ -15,7 +15,7 @@ use crate::settings;
 use strata_core::auth::{bearer_token, Principal};
 use strata_core::jwt::{self, Alg, TokenError, UnverifiedToken};
 use strata_core::ApiError;
-use worker::{Date, Env, Request};
+use worker::{Env, Request};
 
 /// Checks the request's bearer credential: a JWT (see [`verify_bearer_jwt`])
 /// or an API key against `API_KEYS`. `401` without a valid one.
@@ -28,7 +28,7 @@ pub async fn authenticate(req: &Request, env: &Env) -> Result<Caller, ApiError> 
         });
     }
     let keys = settings::key_ring(env)?;
-    let header = req.headers().get("authorization").ok().flatten();
+    let header = crate::http::header(req, "authorization");
     Ok(Caller {
         principal: keys.authenticate(header.as_deref())?,
         token_expires: None,
@@ -42,7 +42,7 @@ pub async fn verify_bearer_jwt(
     req: &Request,
     env: &Env,
 ) -> Option<Result<(Principal, u64), ApiError>> {
-    let header = req.headers().get("authorization").ok().flatten()?;
+    let header = crate::http::header(req, "authorization")?;
     let token = bearer_token(&header)?;
     if !jwt::is_jwt(token) {
         return None;
@@ -67,7 +67,7 @@ async fn verify(env: &Env, token: &str) -> Result<(Principal, u64), ApiError> {
             token.verified_externally(valid)?
         }
     };
-    let now = Date::now().as_millis() / 1000;
+    let now = crate::http::now_secs();
     let principal = verified.principal(&config.rules, now)?;
     // `principal` refused a token without a usable exp.
     let expires = verified.expires().ok_or(TokenError::MissingExpiry)?;

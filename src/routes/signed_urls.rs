@@ -21,7 +21,7 @@ use strata_core::objects::service::Command;
 use strata_core::objects::signing::{CredentialsInForce, SignRequest, Signer, SECRET_SETTING};
 use strata_core::objects::ObjectKey;
 use strata_core::{ApiError, ErrorCode};
-use worker::{Date, Headers, Request, Response, ResponseBuilder};
+use worker::{Headers, Request, Response, ResponseBuilder};
 
 /// Response headers a page may read from a signed response.
 const EXPOSED: &str = "ETag, Last-Modified, Content-Length, Content-Range, Accept-Ranges, Content-Type, \
@@ -32,8 +32,11 @@ pub async fn create(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Resp
     // Any objects scope may ask; the method's own scope is checked below.
     caller.principal.require(Scope::ObjectsRead)?;
     let body = http::read_json_body(&mut req, &ctx.env).await?;
-    let grant =
-        SignRequest::parse(&body)?.grant(&caller.principal, caller.token_expires, now_secs())?;
+    let grant = SignRequest::parse(&body)?.grant(
+        &caller.principal,
+        caller.token_expires,
+        http::now_secs(),
+    )?;
     let signer = signer(ctx)?;
     let url = req.url().map_err(|_| {
         ApiError::new(
@@ -86,7 +89,7 @@ async fn serve(req: &mut Request, ctx: &mut Ctx, method: &str) -> Result<Respons
         method,
         &key,
         http::raw_query(req)?.as_deref(),
-        now_secs(),
+        http::now_secs(),
         &in_force,
     )?;
     // Logged as the key that signed the URL, marked as such.
@@ -115,8 +118,4 @@ fn preflight() -> Response {
 
 fn signer(ctx: &Ctx) -> Result<Signer, ApiError> {
     Signer::from_secret(settings::text(&ctx.env, SECRET_SETTING).as_deref())
-}
-
-fn now_secs() -> u64 {
-    Date::now().as_millis() / 1000
 }

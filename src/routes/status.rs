@@ -81,7 +81,7 @@ fn wasm_memory_bytes() -> u64 {
 async fn timed<T>(
     fut: impl std::future::Future<Output = Result<T, StoreError>>,
 ) -> (Result<T, StoreError>, u64) {
-    let start = stores::now_ms();
+    let start = http::now_ms();
     let result = fut.await;
-    (result, stores::now_ms().saturating_sub(start))
+    (result, http::now_ms().saturating_sub(start))
 }

@@ -166,8 +166,3 @@ pub async fn run_sql(
         }
     }
 }
-
-/// Milliseconds since the epoch, for latencies (no `Instant` on wasm).
-pub fn now_ms() -> u64 {
-    worker::Date::now().as_millis()
-}

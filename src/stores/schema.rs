@@ -5,7 +5,8 @@
 //! that time without a redeploy, and a hot isolate does not introspect on
 //! every request.
 
-use super::{now_ms, StoreError};
+use super::StoreError;
+use crate::http::now_ms;
 use std::cell::RefCell;
 use std::rc::Rc;
 use strata_core::rest::schema::{introspection_sql, Schema};
