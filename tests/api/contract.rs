@@ -121,7 +121,7 @@ fn bad_bodies(s: &Stack) -> Outcome {
         let at = format!("{method} {path}");
         // Malformed JSON, invalid UTF-8 (outside and inside strings): invalid_json.
         for (what, body) in [
-            ("truncated", good[..good.len() - 1].as_bytes().to_vec()),
+            ("truncated", good.as_bytes()[..good.len() - 1].to_vec()),
             ("empty", Vec::new()),
             ("trailing garbage", format!("{good} x").into_bytes()),
             ("not UTF-8", b"\xff\xfe{}".to_vec()),

@@ -80,9 +80,10 @@ fn client_text(i: usize, x: f64) -> String {
     let bare_exponent = shortest
         .split_once('e')
         .is_some_and(|(_, e)| !e.starts_with(['-', '+']));
-    if i % 2 == 1 && bare_exponent {
+    let odd = i % 2 == 1;
+    if odd && bare_exponent {
         shortest.replace('e', "e+")
-    } else if i % 2 == 0 {
+    } else if !odd {
         // The other spelling: `1e300` for serde's `1e+300`.
         shortest.replace("e+", "e")
     } else {

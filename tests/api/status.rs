@@ -31,7 +31,7 @@ fn all_stores_ok(s: &Stack) -> Outcome {
     }
     // WebAssembly memory comes in 64 KiB pages; a Worker has at least one.
     let wasm = v["isolate"]["wasmMemoryBytes"].as_u64().unwrap_or(0);
-    assert!(wasm >= 65_536 && wasm % 65_536 == 0, "{v}");
+    assert!(wasm >= 65_536 && wasm.is_multiple_of(65_536), "{v}");
     Ok(())
 }
 

@@ -24,6 +24,9 @@
 //! `STRATA_READONLY_CORPUS` for its size) to replay or widen it; a failure
 //! prints the seed and the statement.
 
+// Tests fail by panicking (the ban is for shipped code, see clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fmt::Write as _;
 
 use rusqlite::fallible_iterator::FallibleIterator;

@@ -1,6 +1,10 @@
 //! The `strata-dev` command line: argument parsing, printing and exit codes only; the work is
 //! in the library so it is tested without spawning processes.
 
+// A host-only tool, never part of the Worker: it has a real clock (the ban is
+// for wasm32, see clippy.toml).
+#![allow(clippy::disallowed_methods)]
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,6 +1,10 @@
 //! `neon-local`: the Neon-compatible endpoint (SQL over HTTP and WebSocket) as a program. See
 //! the library docs.
 
+// A host-only tool, never part of the Worker: it has a real clock (the ban is
+// for wasm32, see clippy.toml).
+#![allow(clippy::disallowed_methods)]
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -38,6 +38,10 @@
 //! * `url` — percent-encoding for the database URL.
 //! * [`login`] — Postgres password authentication without I/O, shared with neon-local.
 
+// A host-only tool, never part of the Worker: it has a real clock (the ban is
+// for wasm32, see clippy.toml).
+#![allow(clippy::disallowed_methods)]
+
 mod account;
 mod binaries;
 mod credentials;
