@@ -17,12 +17,13 @@ WORKER_INPUTS := $(shell find src crates/core/src -name '*.rs') \
 	Cargo.toml Cargo.lock crates/core/Cargo.toml openapi/openapi.json
 
 .PHONY: bench-load help tools build dev test test-unit test-integration test-neon-driver host-bins clean
-.PHONY: migrate deploy deploy-dry-run provision bundle-budget lint-workflows
+.PHONY: migrate deploy deploy-dry-run provision bundle-budget lint-workflows lint
 
 help:
 	@echo "make dev    install what is missing, start the local stack, serve the API"
 	@echo "make test   install what is missing, run every test"
 	@echo "make build  build the Worker (build/index.js + build/index_bg.wasm)"
+	@echo "make lint   cargo fmt --check and cargo clippy (host and wasm32), warnings as errors"
 	@echo "make migrate         apply migrations/pg (DATABASE_URL or the local cluster) and migrations/d1 (local)"
 	@echo "make deploy          release: build, bundle budget, migrations, wrangler deploy (needs accounts)"
 	@echo "make deploy-dry-run  every release step that needs no account"
@@ -45,6 +46,10 @@ dev: build host-bins
 
 test: build host-bins
 	@scripts/test.sh
+
+# Also the first step of `make test`.
+lint: tools
+	@scripts/lint.sh
 
 test-unit: tools
 	cargo test --locked --workspace --exclude strata --exclude strata-tests

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test suite, in order of speed, and fails if any fails:
+#   0. formatting and lints, warnings as errors (scripts/lint.sh)
 #   1. host unit tests of the pure crates (cargo test), and the OpenAPI
 #      document checked by a real validator (scripts/check-openapi.py)
 #   2. the official Neon driver against the local Neon endpoint (node --test)
@@ -9,6 +10,9 @@
 # Each suite starts and tears down its own isolated processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== format and lints (cargo fmt --check, cargo clippy -D warnings: host and wasm32) =="
+scripts/lint.sh
 
 echo "== unit tests (host) =="
 cargo test --locked --workspace --exclude strata --exclude strata-tests

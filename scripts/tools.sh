@@ -3,7 +3,7 @@
 # each one that is already present at the right version, so a warm machine
 # passes through in well under a second.
 #
-#   rustup target wasm32-unknown-unknown
+#   rustup target wasm32-unknown-unknown, components rustfmt and clippy
 #   worker-build        (cargo install, pinned)
 #   wasm-bindgen-cli    (cargo install, = the wasm-bindgen pinned in Cargo.toml)
 #   node_modules        (npm ci from package-lock.json: wrangler, binaryen, esbuild, ...)
@@ -31,6 +31,13 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
   say "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
 fi
+# `make test` starts with `cargo fmt --check` and `cargo clippy` (scripts/lint.sh).
+for component in rustfmt clippy; do
+  if ! rustup component list --installed 2>/dev/null | grep -q "^$component-"; then
+    say "adding the $component component"
+    rustup component add "$component"
+  fi
+done
 
 # The first x.y.z in `<tool> --version` (worker-build prints "0.8.7",
 # wasm-bindgen "wasm-bindgen 0.2.130").
