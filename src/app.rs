@@ -121,6 +121,8 @@ async fn dispatch(
         RouteId::ObjectList => routes::objects::list(req, ctx, caller()?).await,
         RouteId::Object => routes::objects::handle(req, ctx, caller()?).await,
         RouteId::SignedUrls => routes::signed_urls::create(req, ctx, caller()?).await,
+        RouteId::AdminPlacement => routes::admin::list(ctx, caller()?).await,
+        RouteId::AdminPlacementTable => routes::admin::put(req, ctx, caller()?).await,
     }
 }
 

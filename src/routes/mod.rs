@@ -1,6 +1,7 @@
 //! One module per route. Each has the same shape: `handle(req, ctx)` checks
 //! access, parses the request, runs the operation on a store, answers.
 
+pub mod admin;
 pub mod health;
 pub mod objects;
 pub mod openapi;

@@ -1,13 +1,15 @@
 //! `/v1/rest/{table}`: PostgREST's grammar over tables on D1 or Postgres.
 //!
 //! The whole operation is `strata_core::rest::service`: the request becomes
-//! one command (the table's store, the scope, the URL grammar, the headers),
-//! and the command runs through the SQL stores into one reply. This file
-//! only reads the request and the settings, reads a bounded JSON body when
-//! the command needs one, and copies the reply into the response.
+//! one command (the table's store — `REST_TABLES` with the run-time
+//! placement cached in `stores::placement` merged over it — the scope, the
+//! URL grammar, the headers), and the command runs through the SQL stores
+//! into one reply. This file only reads the request and the settings, reads
+//! a bounded JSON body when the command needs one, and copies the reply into
+//! the response.
 
 use crate::ctx::{Caller, Ctx};
-use crate::stores::SqlBindings;
+use crate::stores::{self, SqlBindings};
 use crate::{http, settings};
 use strata_core::rest::grammar::parse_error;
 use strata_core::rest::placement::Placement;
@@ -17,7 +19,8 @@ use worker::{Request, Response};
 
 /// Handles every method on a table.
 pub async fn handle(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
-    let placement = Placement::parse(settings::text(&ctx.env, "REST_TABLES").as_deref())?;
+    let placement = Placement::parse(settings::text(&ctx.env, "REST_TABLES").as_deref())?
+        .with_runtime(stores::placement::runtime(&ctx.env).await?.to_vec());
     let limits = Limits {
         max_rows: settings::number(&ctx.env, "REST_MAX_ROWS", 1000)?,
         max_insert_rows: settings::number(&ctx.env, "REST_MAX_INSERT_ROWS", 1000)?,

@@ -7,6 +7,7 @@
 
 pub mod d1;
 pub mod neon;
+pub mod placement;
 pub mod r2;
 pub mod schema;
 

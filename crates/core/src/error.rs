@@ -87,6 +87,8 @@ pub enum ErrorCode {
     SignatureInvalid,
     /// A result is larger than `MAX_RESULT_BYTES`; page it.
     ResultTooLarge,
+    /// A REST write on a table that is moving between stores (`Retry-After`).
+    TableMoving,
 }
 
 impl ErrorCode {
@@ -129,6 +131,7 @@ impl ErrorCode {
             ErrorCode::ChecksumMismatch => "checksum_mismatch",
             ErrorCode::SignatureInvalid => "signature_invalid",
             ErrorCode::ResultTooLarge => "result_too_large",
+            ErrorCode::TableMoving => "table_moving",
         }
     }
 
@@ -167,6 +170,7 @@ impl ErrorCode {
             ErrorCode::ChecksumMismatch => 400,
             ErrorCode::SignatureInvalid => 403,
             ErrorCode::ResultTooLarge => 400,
+            ErrorCode::TableMoving => 503,
         }
     }
 
@@ -208,6 +212,7 @@ impl ErrorCode {
         ErrorCode::ChecksumMismatch,
         ErrorCode::SignatureInvalid,
         ErrorCode::ResultTooLarge,
+        ErrorCode::TableMoving,
     ];
 }
 

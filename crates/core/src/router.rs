@@ -39,6 +39,10 @@ pub enum RouteId {
     SignedUrls,
     /// `/v1/signed/objects/{*key}`: an object through a signed URL.
     SignedObject,
+    /// `GET /v1/admin/placement`: every REST table's store and state.
+    AdminPlacement,
+    /// `PUT /v1/admin/placement/{table}`: change a table's store or state.
+    AdminPlacementTable,
 }
 
 /// Who may call a route.
@@ -147,6 +151,18 @@ pub const ROUTES: &[RouteDef] = &[
         auth: Auth::SignedUrl,
         pattern: "/v1/signed/objects/{*key}",
         methods: &["GET", "PUT", "OPTIONS"],
+    },
+    RouteDef {
+        id: RouteId::AdminPlacement,
+        auth: Auth::Credential,
+        pattern: "/v1/admin/placement",
+        methods: &["GET"],
+    },
+    RouteDef {
+        id: RouteId::AdminPlacementTable,
+        auth: Auth::Credential,
+        pattern: "/v1/admin/placement/{table}",
+        methods: &["PUT"],
     },
 ];
 

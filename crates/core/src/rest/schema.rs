@@ -227,6 +227,11 @@ impl Schema {
     pub fn table(&self, name: &str) -> Option<&TableSchema> {
         self.tables.get(name)
     }
+
+    /// Every table, by name.
+    pub fn tables(&self) -> impl Iterator<Item = &TableSchema> {
+        self.tables.values()
+    }
 }
 
 #[cfg(test)]

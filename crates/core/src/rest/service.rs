@@ -3,8 +3,10 @@
 //! seam and decides the whole response — status, `Content-Range`, `Link`,
 //! `Preference-Applied`, 200 vs 206, 416, hidden tie-break columns.
 //!
-//! The table's store comes from `REST_TABLES`; its URL never changes when
-//! the table moves. Access: `<store>:read` for `GET`/`HEAD`,
+//! The table's store comes from `REST_TABLES` and the run-time placement
+//! (`strata_placement`); its URL never changes when the table moves. While
+//! a table is `moving`, reads are served from its source and writes answer
+//! `503 table_moving` before any store is called. Access: `<store>:read` for `GET`/`HEAD`,
 //! `<store>:write` for `POST`/`PATCH`/`DELETE`. A table that is not exposed,
 //! or does not exist, is 404 either way.
 
@@ -12,7 +14,7 @@ use super::build::{self, OnConflict, Window};
 use super::cursor;
 use super::grammar::{decode_query, parse_error, SelectItem, UrlQuery};
 use super::headers::{self, Prefer, Resolution, Return, Shape};
-use super::placement::Placement;
+use super::placement::{Placement, State};
 use super::schema::TableSchema;
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ErrorCode};
@@ -68,6 +70,19 @@ pub struct Command {
     limits: Limits,
 }
 
+/// How long a client refused by a moving table should wait, in seconds.
+pub const MOVING_RETRY_AFTER_SECONDS: u32 = 5;
+
+/// A REST write on a table that is moving: nothing was written.
+fn table_moving(table: &str, since: Option<&str>) -> ApiError {
+    ApiError::new(
+        ErrorCode::TableMoving,
+        "the table is moving between stores: reads are served, writes resume when the move ends",
+    )
+    .with_details(serde_json::json!({ "table": table, "since": since, "retryable": true }))
+    .with_header("Retry-After", MOVING_RETRY_AFTER_SECONDS.to_string())
+}
+
 fn table_not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no such table")
         .with_details(serde_json::json!({ "pgrstCode": "PGRST205" }))
@@ -87,7 +102,8 @@ impl Command {
         limits: Limits,
     ) -> Result<Command, ApiError> {
         let name = percent::decode_path(table).ok_or_else(table_not_found)?;
-        let store = placement.store_for(&name).ok_or_else(table_not_found)?;
+        let placed = placement.resolve(&name).ok_or_else(table_not_found)?;
+        let store = placed.store;
         let action = match method {
             "GET" | "HEAD" => Action::Read,
             "POST" => Action::Insert,
@@ -125,6 +141,9 @@ impl Command {
             Action::Read => headers::parse_range(headers.get("range"), headers.get("range-unit"))?,
             _ => None,
         };
+        if write && placed.state == State::Moving {
+            return Err(table_moving(&name, placed.since.as_deref()));
+        }
         let raw_pairs = raw_query
             .unwrap_or("")
             .split('&')
@@ -821,5 +840,57 @@ mod tests {
             parse("GET", "%ZZ", &[Scope::Admin]).unwrap_err().status(),
             404
         );
+    }
+
+    #[test]
+    fn a_moving_table_serves_reads_from_its_source_and_refuses_writes() {
+        use super::super::placement::RuntimeEntry;
+        let placement = Placement::parse(Some(r#"{"todos": "pg"}"#))
+            .unwrap()
+            .with_runtime(vec![RuntimeEntry {
+                table: "todos".into(),
+                store: Store::D1,
+                state: State::Moving,
+                since: "2026-11-30T10:00:00Z".into(),
+                source: Some(Store::D1),
+                target: Some(Store::Pg),
+                updated_at: "2026-11-30T10:00:00Z".into(),
+            }]);
+        let limits = Limits {
+            max_rows: 10,
+            max_insert_rows: 10,
+        };
+        let parse = |method: &str| {
+            Command::parse(
+                method,
+                "todos",
+                "https://h/v1/rest/todos",
+                &RequestHeaders::default(),
+                &principal(&[Scope::Admin]),
+                &placement,
+                limits,
+            )
+        };
+        // The run-time row overrides the setting: reads go to its store.
+        assert_eq!(parse("GET").unwrap().store, Store::D1);
+        for method in ["POST", "PATCH", "DELETE"] {
+            let e = parse(method).unwrap_err();
+            assert_eq!((e.status(), e.code.as_str()), (503, "table_moving"));
+            assert_eq!(e.headers, vec![("Retry-After", "5".to_string())]);
+            let details = e.details.clone().unwrap();
+            assert_eq!(details["since"], "2026-11-30T10:00:00Z");
+        }
+        // The scope is still checked first: a reader learns nothing new.
+        let e = Command::parse(
+            "POST",
+            "todos",
+            "https://h/v1/rest/todos",
+            &RequestHeaders::default(),
+            &principal(&[Scope::D1Read]),
+            &placement,
+            limits,
+        )
+        .unwrap_err();
+        assert_eq!(e.status(), 403);
     }
 }
