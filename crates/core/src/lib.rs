@@ -43,6 +43,7 @@ pub mod percent;
 pub mod request_id;
 pub mod rest;
 pub mod router;
+pub mod s3;
 pub mod sql;
 pub mod store;
 #[cfg(test)]
