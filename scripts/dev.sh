@@ -45,6 +45,7 @@ pids+=("$neon_pid")
 [ "$started" = 1 ] || { say "see .strata/neon-local.log"; exit 1; }
 DATABASE_URL=$(json_field "$ready_file" database_url)
 NEON_SQL_URL=$(json_field "$ready_file" sql_url)
+NEON_WS_PROXY=$(json_field "$ready_file" ws_proxy)
 
 # 2. Migrations: Postgres over a direct connection, D1 with wrangler's own.
 "$BIN/strata-dev" migrate --database-url "$DATABASE_URL" --dir migrations/pg
@@ -109,7 +110,13 @@ cat >&2 <<MSG
 
   Strata is running.
     API            http://127.0.0.1:$PORT        (try: curl http://127.0.0.1:$PORT/v1/health)
-    Neon endpoint  $NEON_SQL_URL
+    Neon endpoint  $NEON_SQL_URL (SQL over HTTP)
+                   ws://$NEON_WS_PROXY (the driver's Pool and Client), in Node:
+                     import ws from 'ws';
+                     neonConfig.webSocketConstructor = ws;
+                     neonConfig.wsProxy = '$NEON_WS_PROXY';
+                     neonConfig.useSecureWebSocket = false;
+                   with DATABASE_URL as the connection string
     DATABASE_URL   $DATABASE_URL
                    (read-only requests log in as strata_read: DATABASE_URL_READ in .dev.vars)
     API key        $DEV_KEY
