@@ -37,7 +37,10 @@ pub async fn handle(
         // The session logs its own line when it ends; a refused upgrade is logged here.
         return upgrade::accept(request, &config, &sessions).unwrap_or_else(|error| {
             if !config.quiet {
-                eprintln!("neon-local: {method} {path} (WebSocket) -> refused: {error:?}");
+                eprintln!(
+                    "neon-local: {method} {path} (WebSocket upgrade) -> {}",
+                    error.status().as_u16()
+                );
             }
             error_response(&error)
         });

@@ -26,6 +26,15 @@ pub struct SessionPermit {
     _permit: OwnedSemaphorePermit,
 }
 
+/// Why a session gets no place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoPlace {
+    /// All `max` places are taken.
+    Full,
+    /// The endpoint is shutting down.
+    ShuttingDown,
+}
+
 impl Sessions {
     /// Room for `max` concurrent sessions.
     pub fn new(max: usize) -> Sessions {
@@ -46,16 +55,16 @@ impl Sessions {
         self.max.saturating_sub(self.permits.available_permits())
     }
 
-    /// A place for a new session, or `None` when all are taken (or shutting down). Never
-    /// waits: a client beyond the bound gets a clear error at once rather than a hang.
-    pub fn try_admit(&self) -> Option<SessionPermit> {
+    /// A place for a new session. Never waits: a client beyond the bound gets a clear error
+    /// at once rather than a hang.
+    pub fn try_admit(&self) -> Result<SessionPermit, NoPlace> {
         if *self.shutdown.borrow() {
-            return None;
+            return Err(NoPlace::ShuttingDown);
         }
         Arc::clone(&self.permits)
             .try_acquire_owned()
-            .ok()
             .map(|permit| SessionPermit { _permit: permit })
+            .map_err(|_| NoPlace::Full)
     }
 
     /// Changes to `true` when the endpoint shuts down.
@@ -85,8 +94,12 @@ mod tests {
         let sessions = Sessions::new(2);
         let a = sessions.try_admit();
         let b = sessions.try_admit();
-        assert!(a.is_some() && b.is_some());
-        assert!(sessions.try_admit().is_none(), "a third session is refused");
+        assert!(a.is_ok() && b.is_ok());
+        assert_eq!(
+            sessions.try_admit().err(),
+            Some(NoPlace::Full),
+            "a third is refused"
+        );
         assert_eq!(sessions.open(), 2);
         drop(a);
         assert_eq!(sessions.open(), 1);
@@ -98,8 +111,9 @@ mod tests {
         });
         assert_eq!(sessions.close_all(Duration::from_secs(5)).await, 0);
         assert!(session.await.is_ok());
-        assert!(
-            sessions.try_admit().is_none(),
+        assert_eq!(
+            sessions.try_admit().err(),
+            Some(NoPlace::ShuttingDown),
             "no new sessions while shutting down"
         );
     }

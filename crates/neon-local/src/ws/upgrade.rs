@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::session::{self, Admission};
-use super::sessions::Sessions;
+use super::sessions::{NoPlace, Sessions};
 use crate::error::EndpointError;
 use crate::http::HttpResponse;
 use crate::Config;
@@ -76,8 +76,12 @@ pub fn accept(
             message,
         },
         Ok(()) => match sessions.try_admit() {
-            Some(permit) => Admission::Admitted(permit),
-            None => Admission::Refused {
+            Ok(permit) => Admission::Admitted(permit),
+            Err(NoPlace::ShuttingDown) => Admission::Refused {
+                sqlstate: "57P01", // admin_shutdown
+                message: "neon-local is shutting down".into(),
+            },
+            Err(NoPlace::Full) => Admission::Refused {
                 sqlstate: "53300", // too_many_connections, as Postgres says it
                 message: format!(
                     "too many WebSocket sessions: neon-local allows {} at once \
