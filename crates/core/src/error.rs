@@ -358,12 +358,15 @@ impl ApiError {
             .and_then(Value::as_str)
             .unwrap_or("the")
             .to_string();
-        ApiError::new(
+        let mut write = ApiError::new(
             ErrorCode::Timeout,
             format!("the {store} store did not answer in time; the write may have been applied"),
         )
         .with_details(serde_json::json!({ "store": store, "retryable": false }))
-        .with_hint("read the data back before retrying: a retry may apply the write twice")
+        .with_hint("read the data back before retrying: a retry may apply the write twice");
+        // The log still says what happened.
+        write.cause = self.cause.clone();
+        write
     }
 
     /// 400 for a result over `limit` bytes (`MAX_RESULT_BYTES`): the store's
@@ -468,7 +471,8 @@ mod tests {
     #[test]
     fn write_timeouts_are_not_retryable() {
         let read = ApiError::new(ErrorCode::Timeout, "the neon store did not answer in time")
-            .with_details(serde_json::json!({"store": "neon", "retryable": true}));
+            .with_details(serde_json::json!({"store": "neon", "retryable": true}))
+            .with_cause("neon timed out");
         let write = read.clone().for_write();
         assert_eq!(write.status(), 504);
         assert_eq!(
@@ -476,6 +480,7 @@ mod tests {
             Some(serde_json::json!({"store": "neon", "retryable": false}))
         );
         assert!(write.message.contains("may have been applied"));
+        assert_eq!(write.cause.as_deref(), Some("neon timed out"));
         let other = ApiError::new(ErrorCode::SyntaxError, "x");
         assert_eq!(other.clone().for_write(), other);
     }
