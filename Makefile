@@ -96,3 +96,11 @@ bench-load: build host-bins
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }; }; } \
 		|| { echo "install wrk (apt-get install wrk)"; exit 1; }
 	cargo test --locked -p strata-tests --test api -- --ignored bench::load --nocapture
+
+# Move a REST table between D1 and Postgres on the running `make dev` stack
+# (docs/graduation.md): make graduate TABLE=todos TO=pg [ARGS=--dry-run]
+# STRATA_API and STRATA_KEY point it at another Worker.
+.PHONY: graduate
+graduate: host-bins
+	$${CARGO_TARGET_DIR:-target}/debug/strata-dev graduate "$(TABLE)" --to "$(TO)" \
+		--api "$${STRATA_API:-http://127.0.0.1:8787}" --key "$${STRATA_KEY:-$$(cat .strata/dev-key)}" $(ARGS)

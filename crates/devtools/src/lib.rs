@@ -8,6 +8,7 @@
 //!   without an index.
 //! * [`read_role`] — the `SELECT`-only Postgres role behind `DATABASE_URL_READ`.
 //! * [`dburl`] — Postgres URLs: password redaction and the plain-or-TLS decision.
+//! * [`graduate`] — moves a REST table between D1 and Postgres through Strata's API.
 //! * [`digest`] — SHA-256 hex, shared by key hashes and migration checksums.
 //!
 //! The binary (`src/main.rs`) only parses arguments, prints, and maps errors to exit codes:
@@ -20,6 +21,7 @@
 pub mod d1check;
 pub mod dburl;
 pub mod digest;
+pub mod graduate;
 pub mod keygen;
 pub mod migrate;
 pub mod read_role;

@@ -35,6 +35,35 @@ enum Command {
     ReadRole(ReadRoleArgs),
     /// Check migrations/d1 in SQLite: table rebuilds, foreign keys without an index.
     D1Check(D1CheckArgs),
+    /// Move a REST table between D1 and Postgres while in use, verified, through Strata's API.
+    Graduate(GraduateArgs),
+}
+
+#[derive(Args)]
+struct GraduateArgs {
+    /// The REST table
+    table: String,
+    /// Where to move it
+    #[arg(long, value_parser = ["pg", "d1"])]
+    to: Option<String>,
+    /// The Worker's URL
+    #[arg(long, env = "STRATA_API", default_value = "http://127.0.0.1:8787")]
+    api: String,
+    /// An API key with scopes sql and admin (or admin alone)
+    #[arg(long, env = "STRATA_KEY", hide_env_values = true)]
+    key: String,
+    /// Print the target DDL and the values that would not fit; change nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Put the table back to ready on the store serving it (its source while moving)
+    #[arg(long)]
+    abort: bool,
+    /// After a verified flip, drop the source table
+    #[arg(long)]
+    drop_source: bool,
+    /// Rows per keyset page
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
 }
 
 #[derive(Args)]
@@ -167,6 +196,56 @@ fn main() -> ExitCode {
             Err(e) => fail(&e, e.is_usage()),
         },
         Command::D1Check(args) => run_d1_check(&args),
+        Command::Graduate(args) => run_graduate(&args),
+    }
+}
+
+fn run_graduate(args: &GraduateArgs) -> ExitCode {
+    use std::io::IsTerminal;
+    use strata_devtools::graduate::{self, Api, Side};
+    let to = match (args.to.as_deref().and_then(Side::parse), args.abort) {
+        (Some(to), _) => to,
+        // --abort needs no target: the table goes back to where it is served from.
+        (None, true) => Side::Pg,
+        (None, false) => return fail(&"--to pg|d1 is required (or --abort)", true),
+    };
+    let opts = graduate::Options {
+        table: args.table.clone(),
+        to,
+        dry_run: args.dry_run,
+        abort: args.abort,
+        drop_source: args.drop_source,
+        batch: args.batch,
+    };
+    let api = Api::new(&args.api, &args.key);
+    let terminal = std::io::stderr().is_terminal();
+    let mut progress = |event: &serde_json::Value| {
+        if terminal && event["event"] == "copy" {
+            let eta = event["etaSeconds"]
+                .as_f64()
+                .map(|s| format!(", ETA {s}s"))
+                .unwrap_or_default();
+            eprint!(
+                "\rcopied {} of {} rows, {} rows/s{eta}   ",
+                event["rows"], event["total"], event["rowsPerSecond"]
+            );
+        } else if terminal && event["event"] == "plan" {
+            eprintln!("{}", event["ddl"].as_str().unwrap_or(""));
+            eprintln!(
+                "{}",
+                serde_json::to_string_pretty(event).unwrap_or_default()
+            );
+        } else if terminal {
+            eprintln!("\n{event}");
+        } else {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{event}");
+            let _ = out.flush();
+        }
+    };
+    match graduate::run(&api, &opts, &mut progress) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => fail(&e, false),
     }
 }
 
