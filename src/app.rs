@@ -110,6 +110,7 @@ async fn dispatch(
         RouteId::Health => routes::health::handle(),
         RouteId::OpenApi => routes::openapi::handle(),
         RouteId::SignedObject => routes::signed_urls::access(req, ctx).await,
+        RouteId::S3 => routes::s3::handle(req, ctx).await,
         RouteId::Status => routes::status::handle(ctx).await,
         RouteId::SqlQuery(store) => {
             routes::sql::handle(req, ctx, caller()?, store, Kind::Query).await

@@ -29,6 +29,7 @@ mod numbers;
 mod objects;
 mod pg_readonly;
 mod rest;
+mod s3;
 mod sql;
 mod status;
 
@@ -59,6 +60,7 @@ fn main() {
         auth::tests(),
         adversarial::tests(),
         cors::tests(),
+        s3::tests(),
     ]
     .concat();
 

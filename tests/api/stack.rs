@@ -115,6 +115,10 @@ fn random_key(tag: &str) -> String {
 /// are listed, every other table is served from Postgres.
 pub const REST_TABLES: &str = r#"{"rest_people": "d1", "rest_pages": "d1", "rest_writes": "d1", "rest_hostile": "d1", "rest_cursor": "d1", "rest_client": "d1", "fuzz_d1": "d1", "load_d1": "d1", "rest_nokey": "d1", "rest_nokey_view": "d1", "rest_cap": "d1", "rest_numbers": "d1", "*": "pg"}"#;
 
+/// The Worker's `S3_CREDENTIALS` in the tests: a read-write and a
+/// read-only pair for the S3-compatible API (tests/api/s3.rs).
+pub const S3_CREDENTIALS: &str = r#"{"STRATATESTRW": {"secret": "strata-test-s3-secret-read-write-0000000000", "scopes": ["objects:read", "objects:write"]}, "STRATATESTRO": {"secret": "strata-test-s3-secret-read-only-00000000000", "scopes": ["objects:read"]}}"#;
+
 /// The Worker's `SIGNING_SECRET` in the tests (signed object URLs).
 pub const SIGNING_SECRET: &str = "strata-test-signing-secret-not-for-production-use";
 
@@ -305,6 +309,7 @@ impl Stack {
             ("DATABASE_URL", &self.database_url),
             ("NEON_SQL_URL", &self.sql_url),
             ("SIGNING_SECRET", SIGNING_SECRET),
+            ("S3_CREDENTIALS", S3_CREDENTIALS),
             ("REST_TABLES", REST_TABLES),
             ("CORS_ALLOWED_ORIGINS", crate::cors::ALLOWED_ORIGINS),
         ];

@@ -39,6 +39,9 @@ pub enum RouteId {
     SignedUrls,
     /// `/v1/signed/objects/{*key}`: an object through a signed URL.
     SignedObject,
+    /// `/s3`, `/s3/{bucket}`, `/s3/{bucket}/{*key}`: the S3-compatible API
+    /// (`crate::s3`); the SigV4 signature is the credential.
+    S3,
     /// `GET /v1/admin/placement`: every REST table's store and state.
     AdminPlacement,
     /// `PUT /v1/admin/placement/{table}`: change a table's store or state.
@@ -53,7 +56,8 @@ pub enum Auth {
     /// A valid API key or JWT (`401` without one); the operation decides
     /// the scope it needs from the principal.
     Credential,
-    /// The URL itself is the credential (a signed URL, checked by the route).
+    /// The URL itself is the credential (a signed URL, checked by the route;
+    /// for `/s3`, the request's AWS SigV4 signature).
     SignedUrl,
 }
 
@@ -69,6 +73,10 @@ pub struct RouteDef {
     /// Methods served (`HEAD` is implied by `GET`).
     pub methods: &'static [&'static str],
 }
+
+/// The methods of the S3 routes (the operation is chosen by the method and
+/// the query, as S3 does).
+const S3_METHODS: &[&str] = &["GET", "PUT", "POST", "DELETE"];
 
 /// The route table, also used to check the API documentation covers every route.
 pub const ROUTES: &[RouteDef] = &[
@@ -163,6 +171,38 @@ pub const ROUTES: &[RouteDef] = &[
         auth: Auth::Credential,
         pattern: "/v1/admin/placement/{table}",
         methods: &["PUT"],
+    },
+    // The S3-compatible API: the service (ListBuckets), the bucket, its
+    // objects. The route checks the SigV4 signature itself.
+    RouteDef {
+        id: RouteId::S3,
+        auth: Auth::SignedUrl,
+        pattern: "/s3",
+        methods: S3_METHODS,
+    },
+    RouteDef {
+        id: RouteId::S3,
+        auth: Auth::SignedUrl,
+        pattern: "/s3/",
+        methods: S3_METHODS,
+    },
+    RouteDef {
+        id: RouteId::S3,
+        auth: Auth::SignedUrl,
+        pattern: "/s3/{bucket}",
+        methods: S3_METHODS,
+    },
+    RouteDef {
+        id: RouteId::S3,
+        auth: Auth::SignedUrl,
+        pattern: "/s3/{bucket}/",
+        methods: S3_METHODS,
+    },
+    RouteDef {
+        id: RouteId::S3,
+        auth: Auth::SignedUrl,
+        pattern: "/s3/{bucket}/{*key}",
+        methods: S3_METHODS,
     },
 ];
 
@@ -301,7 +341,7 @@ mod tests {
         for def in ROUTES {
             let expected = match def.id {
                 RouteId::Health | RouteId::OpenApi => Auth::Public,
-                RouteId::SignedObject => Auth::SignedUrl,
+                RouteId::SignedObject | RouteId::S3 => Auth::SignedUrl,
                 _ => Auth::Credential,
             };
             assert_eq!(def.auth, expected, "{}", def.pattern);

@@ -233,6 +233,14 @@ impl Command {
         }
     }
 
+    /// The declared length of the body an upload streams (`PUT`, a part).
+    pub fn upload_length(&self) -> Option<u64> {
+        match &self.0 {
+            Kind::Put { length, .. } | Kind::UploadPart { length, .. } => Some(*length),
+            _ => None,
+        }
+    }
+
     /// Whether the command changes the bucket.
     pub fn writes(&self) -> bool {
         !matches!(self.0, Kind::List(_) | Kind::Read { .. })

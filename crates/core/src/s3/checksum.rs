@@ -107,9 +107,9 @@ impl Expected {
 /// Computes a checksum over bytes as they stream.
 #[derive(Clone)]
 pub enum Hasher {
-    /// CRC-32.
-    Crc32(crc32fast::Hasher),
-    /// CRC-32C, bitwise state.
+    /// CRC-32, running state.
+    Crc32(u32),
+    /// CRC-32C, running state.
     Crc32c(u32),
     /// SHA-1.
     Sha1(sha1::Sha1),
@@ -123,32 +123,42 @@ impl std::fmt::Debug for Hasher {
     }
 }
 
-/// CRC-32C's table (reflected polynomial 0x82F63B78), built at compile time.
-const CRC32C_TABLE: [u32; 256] = {
+/// A reflected CRC-32 table for `poly`, built at compile time: one 1 KiB
+/// table per algorithm keeps the Worker small (a crate's slice-by-16 tables
+/// are 16 KiB each) at a speed that is plenty next to the network.
+const fn crc_table(poly: u32) -> [u32; 256] {
     let mut table = [0u32; 256];
     let mut i = 0;
     while i < 256 {
         let mut c = i as u32;
         let mut k = 0;
         while k < 8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0x82F6_3B78
-            } else {
-                c >> 1
-            };
+            c = if c & 1 != 0 { (c >> 1) ^ poly } else { c >> 1 };
             k += 1;
         }
         table[i] = c;
         i += 1;
     }
     table
-};
+}
+
+/// CRC-32 (ISO-HDLC, reflected polynomial 0xEDB88320).
+const CRC32_TABLE: [u32; 256] = crc_table(0xEDB8_8320);
+/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78).
+const CRC32C_TABLE: [u32; 256] = crc_table(0x82F6_3B78);
+
+fn crc_update(table: &[u32; 256], mut c: u32, bytes: &[u8]) -> u32 {
+    for &b in bytes {
+        c = table[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8);
+    }
+    c
+}
 
 impl Hasher {
     /// A fresh hasher for `algorithm`.
     pub fn new(algorithm: Algorithm) -> Hasher {
         match algorithm {
-            Algorithm::Crc32 => Hasher::Crc32(crc32fast::Hasher::new()),
+            Algorithm::Crc32 => Hasher::Crc32(!0),
             Algorithm::Crc32c => Hasher::Crc32c(!0),
             Algorithm::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
             Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
@@ -158,12 +168,8 @@ impl Hasher {
     /// Adds bytes.
     pub fn update(&mut self, bytes: &[u8]) {
         match self {
-            Hasher::Crc32(h) => h.update(bytes),
-            Hasher::Crc32c(c) => {
-                for &b in bytes {
-                    *c = CRC32C_TABLE[((*c ^ b as u32) & 0xff) as usize] ^ (*c >> 8);
-                }
-            }
+            Hasher::Crc32(c) => *c = crc_update(&CRC32_TABLE, *c, bytes),
+            Hasher::Crc32c(c) => *c = crc_update(&CRC32C_TABLE, *c, bytes),
             Hasher::Sha1(h) => h.update(bytes),
             Hasher::Sha256(h) => h.update(bytes),
         }
@@ -172,7 +178,7 @@ impl Hasher {
     /// The digest of everything added.
     pub fn finish(self) -> Vec<u8> {
         match self {
-            Hasher::Crc32(h) => h.finalize().to_be_bytes().to_vec(),
+            Hasher::Crc32(c) => (!c).to_be_bytes().to_vec(),
             Hasher::Crc32c(c) => (!c).to_be_bytes().to_vec(),
             Hasher::Sha1(h) => h.finalize().to_vec(),
             Hasher::Sha256(h) => h.finalize().to_vec(),

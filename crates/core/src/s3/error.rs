@@ -100,7 +100,12 @@ impl From<ApiError> for S3Error {
     fn from(e: ApiError) -> S3Error {
         let message = e.message.clone();
         let mapped = match e.code {
-            ErrorCode::NotFound => S3Error::no_such_key(message),
+            ErrorCode::NotFound | ErrorCode::ObjectNotFound => S3Error::no_such_key(message),
+            ErrorCode::UploadNotFound => S3Error::no_such_upload(message),
+            ErrorCode::PreconditionFailed => S3Error::precondition_failed(message),
+            ErrorCode::RangeNotSatisfiable => S3Error::invalid_range(message),
+            ErrorCode::LengthRequired => S3Error::missing_content_length(message),
+            ErrorCode::ChecksumMismatch => S3Error::bad_digest(message),
             ErrorCode::MethodNotAllowed => S3Error::method_not_allowed(message),
             ErrorCode::Unauthorized | ErrorCode::Forbidden | ErrorCode::ReadOnly => {
                 S3Error::access_denied(message)

@@ -9,6 +9,7 @@
 //! * [`checksum`]: the flexible checksums (`x-amz-checksum-*`).
 //! * [`error`]: S3's XML errors and the statuses S3 uses.
 //! * [`xml`]: the XML bodies S3 answers with (listings, buckets).
+//! * [`service`]: one request parsed into an operation, and its answer.
 //!
 //! Objects live in the same bucket as `/v1/objects`, with the same
 //! metadata: the S3 routes reuse [`crate::objects`].
@@ -17,6 +18,7 @@ pub mod checksum;
 pub mod chunked;
 pub mod credentials;
 pub mod error;
+pub mod service;
 pub mod sigv4;
 pub mod xml;
 
