@@ -16,6 +16,7 @@ import {
   UploadPartCommand, CompleteMultipartUploadCommand, AbortMultipartUploadCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { Upload } from '@aws-sdk/lib-storage';
 
 const base = process.env.STRATA_BASE_URL;
 const apiKey = process.env.STRATA_API_KEY;
@@ -192,4 +193,45 @@ test('multipart upload: create, parts, complete; abort', async () => {
 
   const other = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'multi/aborted' }));
   await s3.send(new AbortMultipartUploadCommand({ Bucket, Key: 'multi/aborted', UploadId: other.UploadId }));
+});
+
+test('lib-storage Upload of 64 MiB from a stream (multipart, 4 parts in parallel), SHA-256 checked on download', async () => {
+  const Key = 'multi/upload-64mib.bin';
+  const size = 64 * 1024 * 1024;
+  const hash = createHash('sha256');
+  // Deterministic, not all one byte: 1 MiB blocks, each numbered.
+  async function* blocks() {
+    for (let i = 0; i < size / (1024 * 1024); i++) {
+      const block = Buffer.alloc(1024 * 1024, i % 251);
+      block.writeUInt32BE(i, 0);
+      hash.update(block);
+      yield block;
+    }
+  }
+  const upload = new Upload({ client: s3, params: { Bucket, Key, Body: Readable.from(blocks()) } });
+  const done = await upload.done();
+  assert.equal(done.Key, Key);
+  const head = await s3.send(new HeadObjectCommand({ Bucket, Key }));
+  assert.equal(head.ContentLength, size);
+  const get = await s3.send(new GetObjectCommand({ Bucket, Key }));
+  const down = createHash('sha256');
+  for await (const chunk of get.Body) down.update(chunk);
+  assert.equal(down.digest('hex'), hash.digest('hex'));
+});
+
+test('response-* overrides, and a presigned URL past its expiry', async () => {
+  await s3.send(new PutObjectCommand({ Bucket, Key: 'override.txt', Body: 'o', ContentType: 'text/plain' }));
+  const get = await s3.send(new GetObjectCommand({
+    Bucket, Key: 'override.txt', ResponseContentType: 'application/x-override', ResponseContentDisposition: 'attachment',
+  }));
+  assert.equal(get.ContentType, 'application/x-override');
+  assert.equal(get.ContentDisposition, 'attachment');
+  const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket, Key: 'override.txt' }), { expiresIn: 1 });
+  await new Promise((r) => setTimeout(r, 2100));
+  const res = await fetch(url);
+  assert.equal(res.status, 403);
+  assert.match(await res.text(), /Request has expired/);
+  const week = await fetch(url.replace('X-Amz-Expires=1&', 'X-Amz-Expires=604801&'));
+  assert.equal(week.status, 400);
+  assert.match(await week.text(), /AuthorizationQueryParametersError/);
 });
