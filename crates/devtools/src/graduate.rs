@@ -878,6 +878,16 @@ pub fn run(api: &Api, opts: &Options, progress: Progress) -> Result<Value> {
         return Ok(report);
     }
 
+    // A fresh move onto a table that already has rows (e.g. the kept source of an earlier move)
+    // would mix old and new rows: only a move in progress resumes. Refused before the freeze.
+    if existing.is_some() && !moving && count(api, to, &def)? > 0 {
+        return Err(GraduateError::Plan(format!(
+            "{} already exists on {} with rows (the kept source of an earlier move?): drop it first",
+            opts.table,
+            to.name()
+        )));
+    }
+
     // Freeze, then let every isolate's cached placement expire.
     let frozen_at = Instant::now();
     if !moving {
@@ -890,16 +900,6 @@ pub fn run(api: &Api, opts: &Options, progress: Progress) -> Result<Value> {
     let mut after: Option<Vec<Value>> = None;
     match &existing {
         None => api.batch(to, &[(ddl.clone(), Vec::new())])?,
-        // A fresh move onto a table that already has rows (e.g. the kept source of an earlier
-        // move) would mix old and new rows: only a move in progress resumes.
-        Some(_) if !moving && count(api, to, &def)? > 0 => {
-            api.set_placement(&opts.table, from, "ready", None)?;
-            return Err(GraduateError::Plan(format!(
-                "{} already exists on {} with rows (the kept source of an earlier move?): drop it first",
-                opts.table,
-                to.name()
-            )));
-        }
         Some(t) => {
             let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
             let want: Vec<&str> = def.columns.iter().map(|c| c.name.as_str()).collect();
