@@ -23,6 +23,7 @@ mod cors;
 mod errors;
 mod faults;
 mod fuzz;
+mod graduate;
 mod health;
 mod load;
 mod numbers;
@@ -60,6 +61,7 @@ fn main() {
         auth::tests(),
         adversarial::tests(),
         cors::tests(),
+        graduate::tests(),
         s3::tests(),
     ]
     .concat();
