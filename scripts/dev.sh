@@ -93,6 +93,16 @@ fi
 if ! grep -q '^SIGNING_SECRET=' .dev.vars; then
   echo "SIGNING_SECRET=\"$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex"))')\"" >> .dev.vars
 fi
+# The S3-compatible API (/s3) needs an access key pair: one is made the first
+# time it is missing (strata-dev keygen --s3), and shown below.
+if ! grep -q '^S3_CREDENTIALS=' .dev.vars; then
+  say "writing S3_CREDENTIALS to .dev.vars"
+  S3_ENTRY=$("$BIN/strata-dev" keygen --s3 --format json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.stringify(JSON.parse(s).entry)))')
+  echo "S3_CREDENTIALS='$S3_ENTRY'" >> .dev.vars
+fi
+S3_PAIR=$(sed -n "s/^S3_CREDENTIALS='\(.*\)'\$/\1/p" .dev.vars | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const [id,v]=Object.entries(JSON.parse(s))[0];process.stdout.write(id+" "+v.secret)}catch{}})')
+S3_ID=${S3_PAIR%% *}
+S3_SECRET=${S3_PAIR#* }
 
 # 4. The Worker.
 # scripts/serve-worker.mjs is `wrangler dev` with the DevTools inspector off
@@ -121,6 +131,9 @@ cat >&2 <<MSG
                    (read-only requests log in as strata_read: DATABASE_URL_READ in .dev.vars)
     API key        $DEV_KEY
                    curl -H "Authorization: Bearer $DEV_KEY" http://127.0.0.1:$PORT/v1/status
+    S3 endpoint    http://127.0.0.1:$PORT/s3  (bucket strata, region auto; S3_CREDENTIALS in .dev.vars)
+                   access key id      $S3_ID
+                   secret access key  $S3_SECRET
 
   Ctrl-C stops everything.
 MSG

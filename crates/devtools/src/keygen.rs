@@ -29,6 +29,9 @@ pub enum KeygenError {
     /// would not survive an `Authorization` header intact.
     #[error("invalid key: it must be non-empty, without whitespace or control characters")]
     BadKey,
+    /// `--s3` with a scope an S3 credential cannot hold.
+    #[error("an S3 credential holds objects:read and/or objects:write, not {0}")]
+    S3Scope(String),
     /// The operating system's random number generator failed.
     #[error("the OS random number generator failed: {0}")]
     Rng(getrandom::Error),
@@ -194,6 +197,94 @@ impl IssuedKey {
     }
 }
 
+/// An access key pair of the S3-compatible API (`keygen --s3`) and its `S3_CREDENTIALS`
+/// entry. SigV4 signs with the secret itself, so the entry carries the secret (unlike
+/// `API_KEYS`, which stores hashes): the setting must be a Worker secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Pair {
+    /// `STRATA` and 14 random characters of `A-Z0-9` (20, like AWS's).
+    pub access_key_id: String,
+    secret: String,
+    /// `objects:read` and/or `objects:write`.
+    pub scopes: Vec<Scope>,
+}
+
+impl fmt::Debug for S3Pair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "S3Pair({}, ***)", self.access_key_id)
+    }
+}
+
+impl S3Pair {
+    /// A new pair: the id from 14 random characters, the secret 30 random bytes in base64
+    /// (40 characters, as AWS's).
+    pub fn generate(scopes: Vec<Scope>) -> Result<Self, KeygenError> {
+        if let Some(s) = scopes
+            .iter()
+            .find(|s| !matches!(s, Scope::ObjectsRead | Scope::ObjectsWrite))
+        {
+            return Err(KeygenError::S3Scope(s.as_str().to_string()));
+        }
+        const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        let mut id = [0u8; 14];
+        getrandom::fill(&mut id).map_err(KeygenError::Rng)?;
+        let mut secret = [0u8; 30];
+        getrandom::fill(&mut secret).map_err(KeygenError::Rng)?;
+        Ok(S3Pair {
+            access_key_id: format!(
+                "STRATA{}",
+                id.iter()
+                    .map(|b| ALPHABET[(b & 31) as usize] as char)
+                    .collect::<String>()
+            ),
+            secret: base64::engine::general_purpose::STANDARD.encode(secret),
+            scopes,
+        })
+    }
+
+    /// The secret access key, for the one place it is printed.
+    pub fn expose_secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// The `S3_CREDENTIALS` fragment `{"<id>": {"secret": ..., "scopes": [...]}}`, ready to merge.
+    pub fn entry(&self) -> serde_json::Value {
+        let scopes: Vec<&str> = self.scopes.iter().map(|s| s.as_str()).collect();
+        json!({ self.access_key_id.as_str(): { "secret": self.secret, "scopes": scopes } })
+    }
+
+    /// `--format json`: `{"accessKeyId", "secretAccessKey", "entry"}` on one line.
+    pub fn to_json(&self) -> String {
+        json!({
+            "accessKeyId": self.access_key_id,
+            "secretAccessKey": self.secret,
+            "entry": self.entry(),
+        })
+        .to_string()
+    }
+
+    /// The default stdout: the access key id, the secret, the entry, one per line.
+    pub fn to_text(&self) -> String {
+        format!(
+            "{}\n{}\n{}\n",
+            self.access_key_id,
+            self.secret,
+            self.entry()
+        )
+    }
+
+    /// Human guidance for stderr.
+    pub fn advice(&self) -> String {
+        let scopes: Vec<&str> = self.scopes.iter().map(|s| s.as_str()).collect();
+        format!(
+            "S3 access key {} with scopes: {}\nThe secret is shown only now: store it somewhere safe.\n\
+             Merge the entry into the S3_CREDENTIALS secret (a JSON object of all pairs).\n",
+            self.access_key_id,
+            scopes.join(" ")
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,5 +367,27 @@ mod tests {
         assert_eq!(doc["key"], "abc");
         assert_eq!(doc["entry"], issued.entry());
         assert_eq!(issued.to_text(), format!("abc\n{}\n", issued.entry()));
+    }
+
+    #[test]
+    fn s3_pairs_are_what_the_worker_accepts() {
+        let pair = S3Pair::generate(vec![Scope::ObjectsRead, Scope::ObjectsWrite]).unwrap();
+        assert_eq!(pair.access_key_id.len(), 20);
+        assert_eq!(pair.expose_secret().len(), 40);
+        let parsed =
+            strata_core::s3::credentials::S3Credentials::parse(&pair.entry().to_string()).unwrap();
+        let c = parsed.get(&pair.access_key_id).unwrap();
+        assert_eq!(c.secret(), pair.expose_secret());
+        assert!(!format!("{pair:?}").contains(pair.expose_secret()));
+        assert_ne!(
+            S3Pair::generate(vec![Scope::ObjectsRead])
+                .unwrap()
+                .access_key_id,
+            pair.access_key_id
+        );
+        assert_eq!(
+            S3Pair::generate(vec![Scope::Sql]).unwrap_err(),
+            KeygenError::S3Scope("sql".into())
+        );
     }
 }

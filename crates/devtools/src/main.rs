@@ -88,6 +88,11 @@ struct KeygenArgs {
     /// stdout format: `text` is the key then the entry, one per line
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// An access key pair for the S3-compatible API (S3_CREDENTIALS) instead of an API key;
+    /// --scopes defaults to objects:read,objects:write; `text` prints the id, the secret and
+    /// the entry
+    #[arg(long, conflicts_with_all = ["id", "key"])]
+    s3: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -255,6 +260,19 @@ fn fail(error: &dyn std::fmt::Display, usage: bool) -> ExitCode {
 }
 
 fn run_keygen(args: KeygenArgs) -> Result<(), KeygenError> {
+    if args.s3 {
+        let scopes = match args.scopes.as_deref() {
+            Some(list) => keygen::parse_scopes(list)?,
+            None => vec![Scope::ObjectsRead, Scope::ObjectsWrite],
+        };
+        let pair = keygen::S3Pair::generate(scopes)?;
+        eprint!("{}", pair.advice());
+        match args.format {
+            Format::Text => print!("{}", pair.to_text()),
+            Format::Json => println!("{}", pair.to_json()),
+        }
+        return Ok(());
+    }
     let scopes = match args.scopes.as_deref() {
         Some(list) => keygen::parse_scopes(list)?,
         None => Scope::ALL.to_vec(),
