@@ -652,3 +652,6 @@ fn object_reply<B>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,543 @@
+//! S3 requests parsed and run against a small in-memory R2: the operation
+//! each method and query select, the scope each needs, S3's answers, and
+//! that the metadata is the objects routes' own.
+
+use super::*;
+use crate::objects::metadata::UploadMetadata;
+use crate::objects::multipart::PartRef;
+use crate::objects::upload::Checksum;
+use crate::objects::ObjectMeta;
+use crate::store::{Fetched, Pin, StoreError};
+use crate::testing::block_on;
+use sha2::{Digest, Sha256};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+/// Objects in memory; no multipart (the objects operation's own tests cover it).
+#[derive(Default)]
+struct Fake {
+    objects: RefCell<BTreeMap<String, (ObjectMeta, Vec<u8>)>>,
+    deleted: RefCell<Vec<String>>,
+}
+
+impl ObjectStore for Fake {
+    type Body = Vec<u8>;
+    type Upload = Vec<u8>;
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
+        Ok(self
+            .objects
+            .borrow()
+            .get(key.as_str())
+            .map(|(m, _)| m.clone()))
+    }
+
+    async fn get(
+        &self,
+        key: &ObjectKey,
+        _pin: Option<&str>,
+        range: Option<crate::objects::range::ByteRange>,
+    ) -> Result<Fetched<Vec<u8>>, StoreError> {
+        Ok(match self.objects.borrow().get(key.as_str()) {
+            None => Fetched::Missing,
+            Some((m, b)) => Fetched::Body(
+                m.clone(),
+                match range {
+                    Some(r) => b[r.start as usize..=r.end as usize].to_vec(),
+                    None => b.clone(),
+                },
+            ),
+        })
+    }
+
+    fn discard(&self, _body: Vec<u8>) {}
+
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        body: Option<Vec<u8>>,
+        _length: u64,
+        metadata: &UploadMetadata,
+        checksum: Option<&Checksum>,
+        _pin: Option<Pin>,
+    ) -> Result<Option<ObjectMeta>, StoreError> {
+        let bytes = body.unwrap_or_default();
+        if let Some(Checksum::Sha256(d)) = checksum {
+            if Sha256::digest(&bytes).as_slice() != d {
+                return Err(StoreError::Refused(crate::ApiError::new(
+                    crate::ErrorCode::ChecksumMismatch,
+                    "sha256",
+                )));
+            }
+        }
+        let meta = ObjectMeta {
+            key: key.as_str().to_string(),
+            size: bytes.len() as u64,
+            etag: format!("etag{}", bytes.len()),
+            uploaded_ms: 1_700_000_000_000,
+            http: metadata.http.clone(),
+            custom: metadata.custom.clone(),
+            sha256: None,
+        };
+        self.objects
+            .borrow_mut()
+            .insert(key.as_str().to_string(), (meta.clone(), bytes));
+        Ok(Some(meta))
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        self.deleted.borrow_mut().push(key.as_str().to_string());
+        self.objects.borrow_mut().remove(key.as_str());
+        Ok(())
+    }
+
+    async fn list(&self, params: &ListParams) -> Result<ListPage, StoreError> {
+        let prefix = params.prefix.clone().unwrap_or_default();
+        let objects: Vec<ObjectMeta> = self
+            .objects
+            .borrow()
+            .values()
+            .filter(|(m, _)| m.key.starts_with(&prefix))
+            .map(|(m, _)| m.clone())
+            .collect();
+        Ok(ListPage {
+            objects,
+            ..Default::default()
+        })
+    }
+
+    async fn create_upload(&self, _: &ObjectKey, _: &UploadMetadata) -> Result<String, StoreError> {
+        Ok("upload-1".into())
+    }
+
+    async fn upload_part(
+        &self,
+        _: &ObjectKey,
+        _: &str,
+        part: u16,
+        _: Option<Vec<u8>>,
+        _: u64,
+    ) -> Result<String, StoreError> {
+        Ok(format!("part{part}"))
+    }
+
+    async fn complete_upload(
+        &self,
+        key: &ObjectKey,
+        _: &str,
+        parts: &[PartRef],
+    ) -> Result<ObjectMeta, StoreError> {
+        Ok(ObjectMeta {
+            key: key.as_str().into(),
+            etag: format!("done{}", parts.len()),
+            ..Default::default()
+        })
+    }
+
+    async fn abort_upload(&self, _: &ObjectKey, _: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+fn principal(scopes: &[Scope]) -> Principal {
+    Principal {
+        key_id: "s3:AKID".into(),
+        scopes: scopes.to_vec(),
+    }
+}
+
+const RW: &[Scope] = &[Scope::ObjectsRead, Scope::ObjectsWrite];
+
+fn headers(pairs: &[(&str, &str)]) -> RequestHeaders {
+    RequestHeaders::new(pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())))
+}
+
+fn parse(
+    method: &str,
+    bucket: Option<&str>,
+    key: Option<&str>,
+    query: Option<&str>,
+    h: &RequestHeaders,
+    payload: Payload,
+    scopes: &[Scope],
+) -> Result<S3Command, S3Error> {
+    S3Command::parse(
+        method,
+        Target {
+            bucket: "strata",
+            path_bucket: bucket,
+            path_key: key,
+        },
+        query,
+        h,
+        payload,
+        &principal(scopes),
+    )
+}
+
+fn run(
+    store: &Fake,
+    command: S3Command,
+    upload: Option<Vec<u8>>,
+    xml: Option<&[u8]>,
+) -> Result<S3Reply<Vec<u8>>, S3Error> {
+    block_on(execute(command, store, upload, xml, "strata", "s3:AKID"))
+}
+
+#[test]
+fn put_then_get_with_the_objects_metadata() {
+    let store = Fake::default();
+    let h = headers(&[
+        ("content-length", "9"),
+        ("content-type", "text/plain"),
+        ("x-amz-meta-owner", "ada"),
+        ("x-strata-meta-sneaky", "no"),
+    ]);
+    let put = parse(
+        "PUT",
+        Some("strata"),
+        Some("a%20b.txt"),
+        Some("x-id=PutObject"),
+        &h,
+        Payload::Unsigned,
+        RW,
+    )
+    .unwrap();
+    assert_eq!(put.input(), Input::Stream(9));
+    let reply = run(&store, put, Some(b"Hello R2!".to_vec()), None).unwrap();
+    assert_eq!(
+        (reply.status, reply.header("etag")),
+        (200, Some("\"etag9\""))
+    );
+    assert!(reply.body.is_none());
+    let stored = store.objects.borrow()["a b.txt"].0.clone();
+    // x-amz-meta-* is the objects routes' custom metadata; x-strata-* is not read from S3.
+    assert_eq!(stored.custom.get("owner").map(String::as_str), Some("ada"));
+    assert!(!stored.custom.contains_key("sneaky"));
+
+    let get = parse(
+        "GET",
+        Some("strata"),
+        Some("a%20b.txt"),
+        Some("response-content-type=x%2Fy"),
+        &headers(&[]),
+        Payload::Unsigned,
+        &[Scope::ObjectsRead],
+    )
+    .unwrap();
+    let reply = run(&store, get, None, None).unwrap();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("x-amz-meta-owner"), Some("ada"));
+    assert_eq!(reply.header("content-type"), Some("x/y"));
+    assert!(matches!(reply.body, Some(S3Body::Stream(ref b)) if b == b"Hello R2!"));
+}
+
+#[test]
+fn aws_chunked_uploads_declare_the_decoded_length_and_drop_the_framing_encoding() {
+    let store = Fake::default();
+    let h = headers(&[
+        ("content-length", "100"),
+        ("x-amz-decoded-content-length", "3"),
+        ("content-encoding", "aws-chunked"),
+    ]);
+    let payload = Payload::Chunked {
+        signed: false,
+        trailer: true,
+    };
+    assert!(body_needs_worker(&h, payload));
+    let put = parse("PUT", Some("strata"), Some("k"), None, &h, payload, RW).unwrap();
+    assert_eq!(put.input(), Input::Stream(3));
+    run(&store, put, Some(b"abc".to_vec()), None).unwrap();
+    assert_eq!(store.objects.borrow()["k"].0.http.content_encoding, None);
+}
+
+#[test]
+fn a_signed_sha256_is_verified_by_the_store() {
+    let store = Fake::default();
+    let h = headers(&[("content-length", "3")]);
+    let wrong = Payload::Sha256(Sha256::digest(b"xyz").into());
+    assert!(!body_needs_worker(&h, wrong));
+    let put = parse("PUT", Some("strata"), Some("k"), None, &h, wrong, RW).unwrap();
+    let e = run(&store, put, Some(b"abc".to_vec()), None).unwrap_err();
+    assert_eq!((e.code, e.status), ("XAmzContentSHA256Mismatch", 400));
+    assert!(store.objects.borrow().is_empty());
+    // With a CRC the store cannot check, the Worker checks the body (and the hash).
+    let crc = headers(&[
+        ("content-length", "3"),
+        ("x-amz-checksum-crc32", "AAAAAA=="),
+    ]);
+    assert!(body_needs_worker(&crc, wrong));
+}
+
+#[test]
+fn scopes_buckets_and_unimplemented_operations() {
+    let h = headers(&[("content-length", "1")]);
+    let ro = &[Scope::ObjectsRead];
+    for (method, query) in [("PUT", None), ("DELETE", None), ("POST", Some("uploads"))] {
+        let e = parse(
+            method,
+            Some("strata"),
+            Some("k"),
+            query,
+            &h,
+            Payload::Unsigned,
+            ro,
+        )
+        .unwrap_err();
+        assert_eq!((e.code, e.status), ("AccessDenied", 403), "{method}");
+    }
+    let e = parse(
+        "POST",
+        Some("strata"),
+        None,
+        Some("delete"),
+        &h,
+        Payload::Unsigned,
+        ro,
+    )
+    .unwrap_err();
+    assert_eq!(e.code, "AccessDenied");
+    let e = parse(
+        "GET",
+        Some("other"),
+        Some("k"),
+        None,
+        &h,
+        Payload::Unsigned,
+        RW,
+    )
+    .unwrap_err();
+    assert_eq!((e.code, e.status), ("NoSuchBucket", 404));
+    for (method, key, query, hs) in [
+        ("GET", Some("k"), Some("acl"), vec![]),
+        ("GET", Some("k"), Some("uploadId=u"), vec![]),
+        ("GET", None, Some("uploads"), vec![]),
+        (
+            "PUT",
+            Some("k"),
+            None,
+            vec![("x-amz-copy-source", "strata/x")],
+        ),
+        ("GET", None, Some("list-type=2&start-after=a"), vec![]),
+    ] {
+        let e = parse(
+            method,
+            Some("strata"),
+            key,
+            query,
+            &headers(&hs),
+            Payload::Unsigned,
+            RW,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.code, e.status),
+            ("NotImplemented", 501),
+            "{method} {query:?}"
+        );
+    }
+    let e = parse("PUT", None, None, None, &h, Payload::Unsigned, RW).unwrap_err();
+    assert_eq!(e.code, "MethodNotAllowed");
+}
+
+#[test]
+fn listings_buckets_and_deletes_answer_s3_xml() {
+    let store = Fake::default();
+    for k in ["d/a", "d/b", "e"] {
+        let put = parse(
+            "PUT",
+            Some("strata"),
+            Some(k),
+            None,
+            &headers(&[("content-length", "1")]),
+            Payload::Unsigned,
+            RW,
+        )
+        .unwrap();
+        run(&store, put, Some(b"x".to_vec()), None).unwrap();
+    }
+    let none = headers(&[]);
+    let list = parse(
+        "GET",
+        Some("strata"),
+        None,
+        Some("list-type=2&prefix=d%2F&max-keys=5"),
+        &none,
+        Payload::Unsigned,
+        RW,
+    )
+    .unwrap();
+    let Some(S3Body::Xml(xml)) = run(&store, list, None, None).unwrap().body else {
+        panic!()
+    };
+    assert!(
+        xml.contains("<Key>d/a</Key>")
+            && xml.contains("<Key>d/b</Key>")
+            && !xml.contains("<Key>e</Key>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<MaxKeys>5</MaxKeys>") && xml.contains("<Prefix>d/</Prefix>"),
+        "{xml}"
+    );
+    // max-keys=0 asks the store nothing.
+    let zero = parse(
+        "GET",
+        Some("strata"),
+        None,
+        Some("max-keys=0"),
+        &none,
+        Payload::Unsigned,
+        RW,
+    )
+    .unwrap();
+    let Some(S3Body::Xml(xml)) = run(&store, zero, None, None).unwrap().body else {
+        panic!()
+    };
+    assert!(!xml.contains("<Contents>"), "{xml}");
+
+    let buckets = parse("GET", None, None, None, &none, Payload::Unsigned, RW).unwrap();
+    let Some(S3Body::Xml(xml)) = run(&store, buckets, None, None).unwrap().body else {
+        panic!()
+    };
+    assert!(xml.contains("<Name>strata</Name>"));
+    let loc = parse(
+        "GET",
+        Some("strata"),
+        None,
+        Some("location"),
+        &none,
+        Payload::Unsigned,
+        RW,
+    )
+    .unwrap();
+    let Some(S3Body::Xml(xml)) = run(&store, loc, None, None).unwrap().body else {
+        panic!()
+    };
+    assert!(xml.contains(">auto<"));
+    let head = parse(
+        "HEAD",
+        Some("strata"),
+        None,
+        None,
+        &none,
+        Payload::Unsigned,
+        RW,
+    )
+    .unwrap();
+    assert_eq!(run(&store, head, None, None).unwrap().status, 200);
+
+    let body = b"<Delete><Object><Key>d/a</Key></Object><Object><Key>nope</Key></Object></Delete>";
+    let del = parse(
+        "POST",
+        Some("strata"),
+        None,
+        Some("delete"),
+        &none,
+        Payload::Unsigned,
+        RW,
+    )
+    .unwrap();
+    assert_eq!(del.input(), Input::Xml);
+    let Some(S3Body::Xml(xml)) = run(&store, del, None, Some(body)).unwrap().body else {
+        panic!()
+    };
+    assert!(
+        xml.contains("<Deleted><Key>d/a</Key></Deleted><Deleted><Key>nope</Key></Deleted>"),
+        "{xml}"
+    );
+    assert_eq!(
+        *store.deleted.borrow(),
+        vec!["d/a".to_string(), "nope".to_string()]
+    );
+    // A checksum that does not match the body refuses it whole.
+    let bad = headers(&[("x-amz-checksum-crc32", "AAAAAA==")]);
+    let del = parse(
+        "POST",
+        Some("strata"),
+        None,
+        Some("delete"),
+        &bad,
+        Payload::Unsigned,
+        RW,
+    )
+    .unwrap();
+    assert_eq!(
+        run(&store, del, None, Some(body)).unwrap_err().code,
+        "BadDigest"
+    );
+}
+
+#[test]
+fn missing_objects_and_multipart_in_s3_terms() {
+    let store = Fake::default();
+    let none = headers(&[]);
+    let get = parse(
+        "GET",
+        Some("strata"),
+        Some("missing"),
+        None,
+        &none,
+        Payload::Unsigned,
+        RW,
+    )
+    .unwrap();
+    let e = run(&store, get, None, None).unwrap_err();
+    assert_eq!((e.code, e.status), ("NoSuchKey", 404));
+    let create = parse(
+        "POST",
+        Some("strata"),
+        Some("big"),
+        Some("uploads"),
+        &none,
+        Payload::Unsigned,
+        RW,
+    )
+    .unwrap();
+    let Some(S3Body::Xml(xml)) = run(&store, create, None, None).unwrap().body else {
+        panic!()
+    };
+    assert!(xml.contains("<UploadId>upload-1</UploadId>"), "{xml}");
+    let part = parse(
+        "PUT",
+        Some("strata"),
+        Some("big"),
+        Some("partNumber=2&uploadId=upload-1&x-id=UploadPart"),
+        &headers(&[("content-length", "1")]),
+        Payload::Unsigned,
+        RW,
+    )
+    .unwrap();
+    assert_eq!(
+        run(&store, part, Some(b"x".to_vec()), None)
+            .unwrap()
+            .header("etag"),
+        Some("\"part2\"")
+    );
+    let complete = parse(
+        "POST",
+        Some("strata"),
+        Some("big"),
+        Some("uploadId=upload-1"),
+        &none,
+        Payload::Unsigned,
+        RW,
+    )
+    .unwrap();
+    let body = b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"part1\"</ETag></Part><Part><PartNumber>2</PartNumber><ETag>\"part2\"</ETag></Part></CompleteMultipartUpload>";
+    let Some(S3Body::Xml(xml)) = run(&store, complete, None, Some(body)).unwrap().body else {
+        panic!()
+    };
+    assert!(xml.contains("<ETag>&quot;done2&quot;</ETag>"), "{xml}");
+    let abort = parse(
+        "DELETE",
+        Some("strata"),
+        Some("big"),
+        Some("uploadId=upload-1"),
+        &none,
+        Payload::Unsigned,
+        RW,
+    )
+    .unwrap();
+    assert_eq!(run(&store, abort, None, None).unwrap().status, 204);
+}
