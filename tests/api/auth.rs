@@ -5,7 +5,7 @@
 //! Every test worker gets the JWT settings ([`worker_vars`], added to the
 //! stack's default vars), so a JWT works wherever an API key does.
 
-use crate::client::{call, call_base, Reply};
+use crate::client::{call, call_base, unix_now, Reply};
 use crate::stack::{free_port, Stack};
 use crate::{Outcome, TestFn};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -23,7 +23,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// The Worker's `JWT_HS256_SECRET` in the tests.
 pub const HS256_SECRET: &str = "strata-test-jwt-hs256-secret-not-for-production-use";
@@ -45,30 +45,15 @@ pub fn worker_vars() -> Vec<(&'static str, String)> {
 }
 
 pub fn tests() -> Vec<TestFn> {
-    vec![
-        (
-            "auth::hs256_token_works_like_a_key_with_its_scopes",
-            hs256_scopes,
-        ),
-        (
-            "auth::rs256_and_es256_tokens_verify_with_the_jwks",
-            jwks_tokens,
-        ),
-        (
-            "auth::rejected_tokens_are_401_invalid_token",
-            rejected_tokens,
-        ),
-        ("auth::clock_skew_is_tolerated", clock_skew),
-        ("auth::an_unknown_kid_refreshes_the_jwks", key_rotation),
-        (
-            "auth::unknown_kids_do_not_hammer_the_jwks",
-            refresh_is_rate_limited,
-        ),
-        (
-            "auth::unreachable_jwks_is_503_never_a_pass",
-            unreachable_jwks,
-        ),
-        ("auth::log_has_the_subject_never_the_token", log_has_subject),
+    trials![
+        auth::hs256_token_works_like_a_key_with_its_scopes,
+        auth::rs256_and_es256_tokens_verify_with_the_jwks,
+        auth::rejected_tokens_are_401_invalid_token,
+        auth::clock_skew_is_tolerated,
+        auth::an_unknown_kid_refreshes_the_jwks,
+        auth::unknown_kids_do_not_hammer_the_jwks,
+        auth::unreachable_jwks_is_503_never_a_pass,
+        auth::log_has_the_subject_never_the_token,
     ]
 }
 
@@ -159,21 +144,14 @@ fn jwks() -> &'static JwksServer {
 
 // ---------------------------------------------------------------- tokens
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// Valid claims for the test worker, with `changes` applied (null removes).
 fn claims(changes: Value) -> Value {
     let mut c = json!({
         "iss": ISSUER,
         "aud": AUDIENCE,
         "sub": "alice",
-        "iat": now(),
-        "exp": now() + 300,
+        "iat": unix_now(),
+        "exp": unix_now() + 300,
         "scope": "sql:read objects:write openid",
     });
     for (k, v) in changes.as_object().expect("changes are an object") {
@@ -268,7 +246,7 @@ fn assert_invalid_token(r: &Reply, case: &str) {
 
 // ---------------------------------------------------------------- tests
 
-fn hs256_scopes(s: &Stack) -> Outcome {
+fn hs256_token_works_like_a_key_with_its_scopes(s: &Stack) -> Outcome {
     let token = hs256(&claims(json!({})));
     let r = d1_select(&s.base, &token);
     assert_eq!(r.status, 200, "{}", r.body);
@@ -331,7 +309,7 @@ fn hs256_scopes(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn jwks_tokens(s: &Stack) -> Outcome {
+fn rs256_and_es256_tokens_verify_with_the_jwks(s: &Stack) -> Outcome {
     for (name, token) in [
         ("RS256", rs256(&claims(json!({})))),
         ("ES256", es256(&claims(json!({})))),
@@ -356,7 +334,7 @@ fn jwks_tokens(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn rejected_tokens(s: &Stack) -> Outcome {
+fn rejected_tokens_are_401_invalid_token(s: &Stack) -> Outcome {
     let ok = claims(json!({}));
     let rsa_pem = keys()
         .rsa
@@ -424,13 +402,16 @@ fn rejected_tokens(s: &Stack) -> Outcome {
             "PS256",
             rs256_with(json!({"alg": "PS256", "kid": "rs-test"}), &ok),
         ),
-        ("expired", hs256(&claims(json!({"exp": now() - 120})))),
+        ("expired", hs256(&claims(json!({"exp": unix_now() - 120})))),
         (
             "expired (ES256)",
-            es256(&claims(json!({"exp": now() - 3600}))),
+            es256(&claims(json!({"exp": unix_now() - 3600}))),
         ),
         ("no exp", hs256(&claims(json!({"exp": null})))),
-        ("not yet valid", hs256(&claims(json!({"nbf": now() + 600})))),
+        (
+            "not yet valid",
+            hs256(&claims(json!({"nbf": unix_now() + 600}))),
+        ),
         (
             "wrong issuer",
             hs256(&claims(json!({"iss": "https://evil.example"}))),
@@ -514,16 +495,16 @@ fn rejected_tokens(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn clock_skew(s: &Stack) -> Outcome {
+fn clock_skew_is_tolerated(s: &Stack) -> Outcome {
     // JWT_CLOCK_SKEW_SECONDS defaults to 60.
-    let late = hs256(&claims(json!({"exp": now() - 20})));
+    let late = hs256(&claims(json!({"exp": unix_now() - 20})));
     assert_eq!(d1_select(&s.base, &late).status, 200);
-    let early = es256(&claims(json!({"nbf": now() + 20})));
+    let early = es256(&claims(json!({"nbf": unix_now() + 20})));
     assert_eq!(d1_select(&s.base, &early).status, 200);
     Ok(())
 }
 
-fn key_rotation(s: &Stack) -> Outcome {
+fn an_unknown_kid_refreshes_the_jwks(s: &Stack) -> Outcome {
     let server = jwks();
     // Make sure the worker has a key set cached, then publish a new key.
     assert_eq!(d1_select(&s.base, &es256(&claims(json!({})))).status, 200);
@@ -548,7 +529,7 @@ fn key_rotation(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn refresh_is_rate_limited(s: &Stack) -> Outcome {
+fn unknown_kids_do_not_hammer_the_jwks(s: &Stack) -> Outcome {
     let server = jwks();
     assert_eq!(d1_select(&s.base, &rs256(&claims(json!({})))).status, 200);
     let before = server.hits.load(Ordering::SeqCst);
@@ -573,7 +554,7 @@ fn refresh_is_rate_limited(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn unreachable_jwks(s: &Stack) -> Outcome {
+fn unreachable_jwks_is_503_never_a_pass(s: &Stack) -> Outcome {
     let dead = format!("http://127.0.0.1:{}/jwks.json", free_port()?);
     let w = s.spawn_isolated_worker("wrangler-dead-jwks", &[("JWT_JWKS_URL", &dead)])?;
     for token in [
@@ -593,7 +574,7 @@ fn unreachable_jwks(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn log_has_subject(s: &Stack) -> Outcome {
+fn log_has_the_subject_never_the_token(s: &Stack) -> Outcome {
     let marker = "jwt-log-check-5c1e";
     let token = es256(&claims(json!({"sub": "log-subject-42"})));
     let body = json!({"sql": "select 1", "params": []}).to_string();

@@ -1,21 +1,24 @@
 //! Typed HTTP helpers for the tests: every request goes through [`call`].
 
 use crate::stack::Stack;
+use std::borrow::Cow;
 use std::io::Read;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A response, fully read.
-pub struct Reply {
+/// A response, fully read: the body as text (`Reply`, from [`call`]) or as
+/// bytes (`Reply<Vec<u8>>`, for byte-exact object bodies).
+pub struct Reply<B = String> {
     /// Status code.
     pub status: u16,
     /// Headers, names lowercase.
     pub headers: Vec<(String, String)>,
-    /// Body as text.
-    pub body: String,
+    /// The body.
+    pub body: B,
 }
 
-impl Reply {
+impl<B: AsRef<[u8]>> Reply<B> {
     /// A header's value (first occurrence).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
@@ -25,15 +28,26 @@ impl Reply {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The body as text, for messages (bytes that are not UTF-8 replaced).
+    pub fn text(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(self.body.as_ref())
+    }
+
     /// The body as JSON; panics with the body when it is not JSON.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.body))
+        serde_json::from_slice(self.body.as_ref())
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.text()))
+    }
+
+    /// Asserts the status; returns the reply for a look at the rest.
+    pub fn assert_status(&self, status: u16) -> &Self {
+        assert_eq!(self.status, status, "status; body: {}", self.text());
+        self
     }
 
     /// Asserts the body is the project's error format with this code and status.
     pub fn assert_error(&self, status: u16, code: &str) -> serde_json::Value {
-        assert_eq!(self.status, status, "status; body: {}", self.body);
+        self.assert_status(status);
         assert_eq!(
             self.header("content-type"),
             Some("application/json"),
@@ -47,6 +61,20 @@ impl Reply {
         assert_eq!(v["code"], code, "error code; body: {v}");
         assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()));
         v
+    }
+
+    /// Asserts the project's error format with one of these statuses and
+    /// codes, for a case that more than one refusal may answer (`what` names
+    /// it in the failure).
+    pub fn assert_error_in(&self, expected: &[(u16, &str)], what: &str) -> serde_json::Value {
+        let code = self.json()["code"].as_str().unwrap_or_default().to_string();
+        assert!(
+            expected.contains(&(self.status, code.as_str())),
+            "{what}: {} {code}, expected one of {expected:?}; body: {}",
+            self.status,
+            self.text()
+        );
+        self.assert_error(self.status, &code)
     }
 }
 
@@ -112,7 +140,7 @@ pub fn send(
 }
 
 /// The response's headers, names lowercase.
-pub fn header_list(resp: &ureq::http::Response<ureq::Body>) -> Vec<(String, String)> {
+fn header_list(resp: &ureq::http::Response<ureq::Body>) -> Vec<(String, String)> {
     resp.headers()
         .iter()
         .map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
@@ -141,17 +169,41 @@ pub fn call_base(
     body: Option<&[u8]>,
 ) -> Reply {
     let body = body.map_or(Body::None, Body::Bytes);
-    let mut resp = send(base, method, path, key, headers, body, false);
+    let r = fetch(base, method, path, key, headers, body, false);
+    let body = String::from_utf8(r.body)
+        .unwrap_or_else(|e| panic!("{method} {path}: the body is not UTF-8: {e}"));
+    Reply {
+        status: r.status,
+        headers: r.headers,
+        body,
+    }
+}
+
+/// Sends one request (see [`send`]) and reads the whole response, the body
+/// as bytes (none for `HEAD`).
+pub fn fetch(
+    base: &str,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Body,
+    transfer: bool,
+) -> Reply<Vec<u8>> {
+    let mut resp = send(base, method, path, key, headers, body, transfer);
     let status = resp.status().as_u16();
     let headers = header_list(&resp);
-    let body = resp
-        .body_mut()
-        .read_to_string()
-        .unwrap_or_else(|e| panic!("{method} {path}: reading body: {e}"));
+    let mut bytes = Vec::new();
+    if method != "HEAD" {
+        resp.body_mut()
+            .as_reader()
+            .read_to_end(&mut bytes)
+            .unwrap_or_else(|e| panic!("{method} {path}: reading body: {e}"));
+    }
     Reply {
         status,
         headers,
-        body,
+        body: bytes,
     }
 }
 
@@ -172,4 +224,38 @@ pub fn admin_sql(s: &Stack, store: &str, sql: &str) {
         Some(body.as_bytes()),
     );
     assert_eq!(r.status, 200, "{store}: {sql}: {}", r.body);
+}
+
+/// `POST`s `body` as JSON to any Worker base URL with `key`.
+pub fn post_json(base: &str, path: &str, key: &str, body: &serde_json::Value) -> Reply {
+    call_base(
+        base,
+        "POST",
+        path,
+        Some(key),
+        &[("content-type", "application/json")],
+        Some(body.to_string().as_bytes()),
+    )
+}
+
+/// A name no other test uses, in this run or an earlier one against the same
+/// stores (`STRATA_TEST_DATABASE_URL`): `{prefix}_{pid}_{start}_{n}`. A valid
+/// SQL identifier, and object key segment, when `prefix` is one.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    static START: OnceLock<u64> = OnceLock::new();
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        START.get_or_init(unix_now),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// Seconds since the epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

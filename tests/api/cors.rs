@@ -11,24 +11,12 @@ const APP: &str = "https://app.strata.test";
 const EVIL: &str = "https://evil.strata.test";
 
 pub fn tests() -> Vec<TestFn> {
-    vec![
-        (
-            "cors::preflight_is_204_for_any_route_before_auth",
-            preflight,
-        ),
-        (
-            "cors::preflight_from_another_origin_allows_nothing",
-            preflight_other_origin,
-        ),
-        (
-            "cors::allowed_origin_is_echoed_on_every_response",
-            allowed_origin,
-        ),
-        ("cors::other_origins_get_no_cors_headers", other_origin),
-        (
-            "cors::signed_urls_keep_their_any_origin_policy",
-            signed_urls,
-        ),
+    trials![
+        cors::preflight_is_204_for_any_route_before_auth,
+        cors::preflight_from_another_origin_allows_nothing,
+        cors::allowed_origin_is_echoed_on_every_response,
+        cors::other_origins_get_no_cors_headers,
+        cors::signed_urls_keep_their_any_origin_policy,
     ]
 }
 
@@ -63,7 +51,7 @@ fn preflight_for(s: &Stack, origin: &str, path: &str, method: &str, headers: &st
     )
 }
 
-fn preflight(s: &Stack) -> Outcome {
+fn preflight_is_204_for_any_route_before_auth(s: &Stack) -> Outcome {
     for (path, method) in [
         ("/v1/rest/rest_people?id=eq.1", "PATCH"),
         ("/v1/d1/query", "POST"),
@@ -118,7 +106,7 @@ fn preflight(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn preflight_other_origin(s: &Stack) -> Outcome {
+fn preflight_from_another_origin_allows_nothing(s: &Stack) -> Outcome {
     for origin in [
         EVIL,
         "null",
@@ -139,7 +127,7 @@ fn preflight_other_origin(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn allowed_origin(s: &Stack) -> Outcome {
+fn allowed_origin_is_echoed_on_every_response(s: &Stack) -> Outcome {
     let replies = [
         (
             "200",
@@ -204,7 +192,7 @@ fn allowed_origin(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn other_origin(s: &Stack) -> Outcome {
+fn other_origins_get_no_cors_headers(s: &Stack) -> Outcome {
     for headers in [vec![("origin", EVIL)], vec![]] {
         for r in [
             call(s, "GET", "/v1/health", None, &headers, None),
@@ -226,7 +214,7 @@ fn other_origin(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn signed_urls(s: &Stack) -> Outcome {
+fn signed_urls_keep_their_any_origin_policy(s: &Stack) -> Outcome {
     // A signed URL is its own credential and any page may use it, whatever
     // CORS_ALLOWED_ORIGINS says.
     let r = preflight_for(s, EVIL, "/v1/signed/objects/a.txt", "PUT", "content-type");

@@ -5,18 +5,12 @@ use crate::stack::Stack;
 use crate::{Outcome, TestFn};
 
 pub fn tests() -> Vec<TestFn> {
-    vec![
-        ("errors::unknown_path_is_404", unknown_path_is_404),
-        (
-            "errors::wrong_method_is_405_with_allow",
-            wrong_method_is_405,
-        ),
-        (
-            "errors::missing_key_is_401_with_challenge",
-            missing_key_is_401,
-        ),
-        ("errors::wrong_key_is_401", wrong_key_is_401),
-        ("errors::log_lines_are_json_without_secrets", log_lines),
+    trials![
+        errors::unknown_path_is_404,
+        errors::wrong_method_is_405_with_allow,
+        errors::missing_key_is_401_with_challenge,
+        errors::wrong_key_is_401,
+        errors::log_lines_are_json_without_secrets,
     ]
 }
 
@@ -27,7 +21,7 @@ fn unknown_path_is_404(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn wrong_method_is_405(s: &Stack) -> Outcome {
+fn wrong_method_is_405_with_allow(s: &Stack) -> Outcome {
     for method in ["POST", "PUT", "DELETE", "PATCH"] {
         let r = call(s, method, "/v1/health", None, &[], Some(b"{}"));
         r.assert_error(405, "method_not_allowed");
@@ -38,7 +32,7 @@ fn wrong_method_is_405(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn missing_key_is_401(s: &Stack) -> Outcome {
+fn missing_key_is_401_with_challenge(s: &Stack) -> Outcome {
     let r = call(s, "GET", "/v1/status", None, &[], None);
     r.assert_error(401, "unauthorized");
     assert!(r
@@ -68,7 +62,7 @@ fn wrong_key_is_401(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn log_lines(s: &Stack) -> Outcome {
+fn log_lines_are_json_without_secrets(s: &Stack) -> Outcome {
     let marker = "log-check-7f3a";
     let r = call(
         s,

@@ -12,10 +12,7 @@ use serde_json::{json, Value};
 use std::time::Instant;
 
 pub fn tests() -> Vec<TestFn> {
-    vec![(
-        "faults::postgres_stops_during_writes",
-        postgres_stops_during_writes,
-    )]
+    trials![faults::postgres_stops_during_writes,]
 }
 
 fn start_cluster(dir: &std::path::Path, port: u16) -> Result<Cluster, String> {

@@ -23,10 +23,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub fn tests() -> Vec<TestFn> {
-    vec![(
-        "fuzz::schemathesis_finds_no_contract_violation",
-        schemathesis,
-    )]
+    trials![fuzz::schemathesis_finds_no_contract_violation,]
 }
 
 /// Longest the fuzzer may run before the test gives up on it.
@@ -110,7 +107,7 @@ fn signed_url_env(s: &Stack, method: &str, key: &str) -> Vec<(String, String)> {
     env
 }
 
-fn schemathesis(s: &Stack) -> Outcome {
+fn schemathesis_finds_no_contract_violation(s: &Stack) -> Outcome {
     let root = repo_root();
     let bin = root.join(".venv/bin/schemathesis");
     if !bin.is_file() {

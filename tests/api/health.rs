@@ -5,14 +5,11 @@ use crate::stack::Stack;
 use crate::{Outcome, TestFn};
 
 pub fn tests() -> Vec<TestFn> {
-    vec![
-        ("health::ok_without_auth", ok_without_auth),
-        ("health::head_has_no_body", head_has_no_body),
-        ("health::request_id_generated", request_id_generated),
-        (
-            "health::request_id_echoed_when_well_formed",
-            request_id_echoed,
-        ),
+    trials![
+        health::ok_without_auth,
+        health::head_has_no_body,
+        health::request_id_generated,
+        health::request_id_echoed_when_well_formed,
     ]
 }
 
@@ -42,7 +39,7 @@ fn request_id_generated(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn request_id_echoed(s: &Stack) -> Outcome {
+fn request_id_echoed_when_well_formed(s: &Stack) -> Outcome {
     let r = call(
         s,
         "GET",

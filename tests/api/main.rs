@@ -7,17 +7,31 @@
 //! whatever the tests' outcome.
 //!
 //! Add a test: write `fn name(s: &Stack) -> Outcome` in a module and list it
-//! in that module's `tests()`.
+//! in that module's `tests()` as `module::name`; that is also its test name
+//! (the filter `cargo test -p strata-tests -- module::name` runs it).
 
 // Tests fail by panicking, and run on the host, where there is a real clock
 // (the bans are for shipped and wasm32 code, see clippy.toml).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+
+/// A module's tests as `(name, function)` pairs, each named by its path:
+/// `trials![sql::limits]` is `vec![("sql::limits", crate::sql::limits)]`,
+/// so a test's name cannot drift from its function's.
+macro_rules! trials {
+    ($($module:ident :: $test:ident),* $(,)?) => {
+        vec![$((
+            concat!(stringify!($module), "::", stringify!($test)),
+            crate::$module::$test as fn(&crate::stack::Stack) -> crate::Outcome,
+        )),*]
+    };
+}
 
 mod client;
 mod stack;
 
 mod adversarial;
 mod auth;
+mod bench;
 mod contract;
 mod cors;
 mod errors;
@@ -25,7 +39,6 @@ mod faults;
 mod fuzz;
 mod graduate;
 mod health;
-mod load;
 mod numbers;
 mod objects;
 mod pg_readonly;
@@ -69,7 +82,7 @@ fn main() {
     // Listing tests (`--list`) or filtering everything out needs no stack.
     let wanted = all
         .iter()
-        .chain(load::benches().iter())
+        .chain(bench::benches().iter())
         .any(|(name, _)| !args.is_filtered_out_name(name));
     if args.list || !wanted {
         let trials = all
@@ -94,7 +107,7 @@ fn main() {
         })
         .collect();
     // Benchmarks run only when asked for (`-- --ignored bench::`).
-    trials.extend(load::benches().into_iter().map(|(name, f)| {
+    trials.extend(bench::benches().into_iter().map(|(name, f)| {
         let stack = stack.clone();
         Trial::test(name, move || f(&stack)).with_ignored_flag(true)
     }));

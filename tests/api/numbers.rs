@@ -13,11 +13,11 @@ use crate::{Outcome, TestFn};
 use serde_json::Value;
 
 pub fn tests() -> Vec<TestFn> {
-    vec![
-        ("numbers::pg_parameters_are_exact", pg_parameters),
-        ("numbers::d1_parameters_are_exact", d1_parameters),
-        ("numbers::rest_inserts_and_filters_are_exact", rest_inserts),
-        ("numbers::beyond_the_stores_is_a_clear_400", out_of_range),
+    trials![
+        numbers::pg_parameters_are_exact,
+        numbers::d1_parameters_are_exact,
+        numbers::rest_inserts_and_filters_are_exact,
+        numbers::beyond_the_stores_is_a_clear_400,
     ]
 }
 
@@ -124,7 +124,7 @@ fn pg_text(v: &Value) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-fn pg_parameters(s: &Stack) -> Outcome {
+fn pg_parameters_are_exact(s: &Stack) -> Outcome {
     let values = doubles(0x0020_0001, 3000);
     // One query per 500 values, each a scalar parameter `$n::float8`, read
     // back as text: what the store parsed, printed round-trip.
@@ -253,7 +253,7 @@ fn d1_read_back(s: &Stack, table: &str, sent: &[f64]) -> Vec<f64> {
     got
 }
 
-fn d1_parameters(s: &Stack) -> Outcome {
+fn d1_parameters_are_exact(s: &Stack) -> Outcome {
     let values = doubles(0x0020_00D1, 3000);
     admin_sql(
         s,
@@ -313,7 +313,7 @@ fn d1_parameters(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn rest_inserts(s: &Stack) -> Outcome {
+fn rest_inserts_and_filters_are_exact(s: &Stack) -> Outcome {
     admin_sql(
         s,
         "d1",
@@ -385,7 +385,7 @@ fn rest_inserts(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn out_of_range(s: &Stack) -> Outcome {
+fn beyond_the_stores_is_a_clear_400(s: &Stack) -> Outcome {
     // Beyond the largest double, or an integer beyond 64 bits: D1 cannot hold
     // it, so a clear 400 — never a stored infinity or a rounded value.
     for text in ["1e400", "-2e308", "123456789012345678901234567890"] {

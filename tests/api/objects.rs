@@ -1,11 +1,11 @@
 //! `/v1/objects` and signed URLs against real local R2 (wrangler dev).
 //!
-//! Bodies are compared byte for byte, so these tests use their own
-//! byte-level client instead of `client::call` (which reads bodies as text).
+//! Bodies are compared byte for byte, so these tests read them as bytes
+//! (`client::fetch`) instead of as text (`client::call`).
 //! Every test works under its own key prefix: the tests share one bucket and
 //! run in parallel.
 
-use crate::client::{header_list, send, Body};
+use crate::client::{fetch, send, unique, unix_now, Body, Reply};
 use crate::stack::{Stack, SIGNING_SECRET};
 use crate::{Outcome, TestFn};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,120 +14,42 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use strata_core::auth::key_hash_hex;
 
 pub fn tests() -> Vec<TestFn> {
-    vec![
-        ("objects::put_get_head_round_trip_with_metadata", round_trip),
-        (
-            "objects::bodies_are_byte_exact_and_encodings_untouched",
-            byte_exact,
-        ),
-        ("objects::empty_objects", empty_objects),
-        ("objects::ranges_are_byte_exact_206_or_416", ranges),
-        (
-            "objects::if_range_sends_everything_unless_it_holds",
-            if_range,
-        ),
-        (
-            "objects::get_and_head_conditionals_in_rfc_order",
-            read_conditionals,
-        ),
-        (
-            "objects::failed_put_conditionals_write_nothing",
-            write_conditionals,
-        ),
-        (
-            "objects::checksums_are_verified_and_mismatches_write_nothing",
-            checksums,
-        ),
-        ("objects::delete_is_idempotent_and_honours_if_match", delete),
-        (
-            "objects::uploads_need_a_length_and_valid_headers",
-            upload_validation,
-        ),
-        ("objects::key_edge_cases", keys),
-        ("objects::listing_prefixes_delimiters_and_paging", listing),
-        (
-            "objects::multipart_200mb_up_and_down_sha256",
-            multipart_large,
-        ),
-        ("objects::multipart_errors_are_clear", multipart_errors),
-        ("objects::scopes", scopes),
-        ("objects::signed_urls", signed_urls),
-        (
-            "objects::signed_url_tampering_and_expiry_are_403",
-            signed_url_refusals,
-        ),
-        (
-            "objects::missing_signing_secret_is_config_invalid",
-            missing_signing_secret,
-        ),
-        (
-            "objects::signed_urls_stop_working_when_their_signer_is_revoked",
-            signed_url_revocation,
-        ),
-        (
-            "objects::jwt_signed_urls_never_outlive_the_token",
-            jwt_signed_url_lifetime,
-        ),
-        (
-            "objects::bodies_are_served_nosniff_and_sandboxed",
-            nosniff_and_sandbox,
-        ),
-        (
-            "objects::finishing_an_unknown_upload_is_404",
-            unknown_upload_ids,
-        ),
+    trials![
+        objects::put_get_head_round_trip_with_metadata,
+        objects::bodies_are_byte_exact_and_encodings_untouched,
+        objects::empty_objects,
+        objects::ranges_are_byte_exact_206_or_416,
+        objects::if_range_sends_everything_unless_it_holds,
+        objects::get_and_head_conditionals_in_rfc_order,
+        objects::failed_put_conditionals_write_nothing,
+        objects::checksums_are_verified_and_mismatches_write_nothing,
+        objects::delete_is_idempotent_and_honours_if_match,
+        objects::uploads_need_a_length_and_valid_headers,
+        objects::key_edge_cases,
+        objects::listing_prefixes_delimiters_and_paging,
+        objects::multipart_200mb_up_and_down_sha256,
+        objects::multipart_errors_are_clear,
+        objects::scopes,
+        objects::signed_urls,
+        objects::signed_url_tampering_and_expiry_are_403,
+        objects::missing_signing_secret_is_config_invalid,
+        objects::signed_urls_stop_working_when_their_signer_is_revoked,
+        objects::jwt_signed_urls_never_outlive_the_token,
+        objects::bodies_are_served_nosniff_and_sandboxed,
+        objects::finishing_an_unknown_upload_is_404,
     ]
 }
 
 // ---------------------------------------------------------------- client --
 
 /// A response with its body as bytes.
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
+type Resp = Reply<Vec<u8>>;
 
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
-
-    /// Asserts the project's error format with this status and code.
-    fn error(&self, status: u16, code: &str) -> Value {
-        assert_eq!(self.status, status, "status; body: {}", self.text());
-        assert_eq!(self.header("content-type"), Some("application/json"));
-        let v = self.json();
-        for field in ["code", "message", "details", "hint"] {
-            assert!(v.get(field).is_some(), "error lacks {field}: {v}");
-        }
-        assert_eq!(v["code"], code, "{v}");
-        v
-    }
-
-    fn ok(&self, status: u16) -> &Resp {
-        assert_eq!(self.status, status, "body: {}", self.text());
-        self
-    }
-}
-
+/// A request with a ten-minute timeout (see [`fetch`]).
 fn request(
     base: &str,
     method: &str,
@@ -136,21 +58,7 @@ fn request(
     headers: &[(&str, &str)],
     body: Body,
 ) -> Resp {
-    let mut resp = send(base, method, path, key, headers, body, true);
-    let status = resp.status().as_u16();
-    let headers = header_list(&resp);
-    let mut bytes = Vec::new();
-    if method != "HEAD" {
-        resp.body_mut()
-            .as_reader()
-            .read_to_end(&mut bytes)
-            .unwrap_or_else(|e| panic!("{method} {path}: reading body: {e}"));
-    }
-    Resp {
-        status,
-        headers,
-        body: bytes,
-    }
+    fetch(base, method, path, key, headers, body, true)
 }
 
 /// A request with the admin key.
@@ -173,21 +81,6 @@ fn get(s: &Stack, path: &str, headers: &[(&str, &str)]) -> Resp {
     admin(s, "GET", path, headers, None)
 }
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-/// A key prefix no other test (or earlier run) uses.
-fn prefix(tag: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "it-{tag}-{}-{nanos}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
 fn obj(key_path: &str) -> String {
     format!("/v1/objects/{key_path}")
 }
@@ -204,8 +97,8 @@ fn hex(bytes: &[u8]) -> String {
 
 // ----------------------------------------------------------------- tests --
 
-fn round_trip(s: &Stack) -> Outcome {
-    let p = obj(&format!("{}/doc.txt", prefix("rt")));
+fn put_get_head_round_trip_with_metadata(s: &Stack) -> Outcome {
+    let p = obj(&format!("{}/doc.txt", unique("it-rt")));
     let body = b"hello, objects";
     let meta_headers = [
         ("content-type", "text/plain; charset=utf-8"),
@@ -217,7 +110,7 @@ fn round_trip(s: &Stack) -> Outcome {
         ("X-Strata-Meta-Project", "Analytical Engine"),
     ];
     let created = put(s, &p, &meta_headers, body);
-    created.ok(201);
+    created.assert_status(201);
     let etag = created.header("etag").expect("ETag").to_string();
     assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
     assert_eq!(created.header("location"), Some(p.as_str()));
@@ -233,7 +126,7 @@ fn round_trip(s: &Stack) -> Outcome {
 
     for method in ["GET", "HEAD"] {
         let r = admin(s, method, &p, &[], None);
-        r.ok(200);
+        r.assert_status(200);
         if method == "GET" {
             assert_eq!(r.body, body);
         } else {
@@ -253,7 +146,7 @@ fn round_trip(s: &Stack) -> Outcome {
 
     // Replacing answers 200 with the new ETag.
     let replaced = put(s, &p, &[("content-type", "text/plain")], b"second version");
-    replaced.ok(200);
+    replaced.assert_status(200);
     assert_ne!(replaced.header("etag"), Some(etag.as_str()));
     assert!(replaced.header("location").is_none());
     let r = get(s, &p, &[]);
@@ -263,11 +156,11 @@ fn round_trip(s: &Stack) -> Outcome {
     assert!(r.header("x-strata-meta-owner").is_none());
     assert!(r.header("content-language").is_none());
 
-    get(s, &obj(&format!("{}/absent", prefix("rt"))), &[]).error(404, "object_not_found");
+    get(s, &obj(&format!("{}/absent", unique("it-rt"))), &[]).assert_error(404, "object_not_found");
     let r = admin(
         s,
         "HEAD",
-        &obj(&format!("{}/absent", prefix("rt"))),
+        &obj(&format!("{}/absent", unique("it-rt"))),
         &[],
         None,
     );
@@ -275,16 +168,16 @@ fn round_trip(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn byte_exact(s: &Stack) -> Outcome {
-    let base = prefix("bytes");
+fn bodies_are_byte_exact_and_encodings_untouched(s: &Stack) -> Outcome {
+    let base = unique("it-bytes");
     let all: Vec<u8> = (0..=255u8).cycle().take(256 * 64).collect();
     let p = obj(&format!("{base}/all-bytes.bin"));
-    put(s, &p, &[("content-type", "application/octet-stream")], &all).ok(201);
+    put(s, &p, &[("content-type", "application/octet-stream")], &all).assert_status(201);
     let r = get(s, &p, &[]);
     assert_eq!(r.body, all);
     // Without Content-Type an object is application/octet-stream.
     let p = obj(&format!("{base}/untyped"));
-    put(s, &p, &[], b"x").ok(201);
+    put(s, &p, &[], b"x").assert_status(201);
     // (ureq sends no Content-Type of its own for byte bodies.)
     assert_eq!(
         get(s, &p, &[]).header("content-type"),
@@ -305,7 +198,7 @@ fn byte_exact(s: &Stack) -> Outcome {
         &[("content-type", "text/plain"), ("content-encoding", "gzip")],
         gz,
     )
-    .ok(201);
+    .assert_status(201);
     let r = get(s, &p, &[("accept-encoding", "gzip")]);
     assert_eq!(r.header("content-encoding"), Some("gzip"));
     assert_eq!(r.header("content-length"), Some("31"));
@@ -316,32 +209,32 @@ fn byte_exact(s: &Stack) -> Outcome {
 }
 
 fn empty_objects(s: &Stack) -> Outcome {
-    let p = obj(&format!("{}/empty", prefix("empty")));
+    let p = obj(&format!("{}/empty", unique("it-empty")));
     let r = put(s, &p, &[], b"");
-    r.ok(201);
+    r.assert_status(201);
     // MD5 of nothing.
     assert_eq!(
         r.header("etag"),
         Some("\"d41d8cd98f00b204e9800998ecf8427e\"")
     );
     let r = get(s, &p, &[]);
-    r.ok(200);
+    r.assert_status(200);
     assert!(r.body.is_empty());
     assert_eq!(r.header("content-length"), Some("0"));
     let r = get(s, &p, &[("range", "bytes=0-0")]);
-    r.error(416, "range_not_satisfiable");
+    r.assert_error(416, "range_not_satisfiable");
     assert_eq!(r.header("content-range"), Some("bytes */0"));
     // A suffix of an empty object is the whole (empty) object.
     let r = get(s, &p, &[("range", "bytes=-5")]);
-    r.ok(200);
+    r.assert_status(200);
     assert!(r.body.is_empty());
     Ok(())
 }
 
-fn ranges(s: &Stack) -> Outcome {
-    let p = obj(&format!("{}/r.bin", prefix("range")));
+fn ranges_are_byte_exact_206_or_416(s: &Stack) -> Outcome {
+    let p = obj(&format!("{}/r.bin", unique("it-range")));
     let data = pattern(1000);
-    put(s, &p, &[], &data).ok(201);
+    put(s, &p, &[], &data).assert_status(201);
     for (range, start, end) in [
         ("bytes=0-0", 0, 0),
         ("bytes=10-19", 10, 19),
@@ -375,7 +268,7 @@ fn ranges(s: &Stack) -> Outcome {
         "bytes=5000-6000",
     ] {
         let r = get(s, &p, &[("range", range)]);
-        let v = r.error(416, "range_not_satisfiable");
+        let v = r.assert_error(416, "range_not_satisfiable");
         assert_eq!(r.header("content-range"), Some("bytes */1000"), "{range}");
         assert_eq!(v["details"]["size"], 1000);
     }
@@ -398,8 +291,8 @@ fn ranges(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn if_range(s: &Stack) -> Outcome {
-    let p = obj(&format!("{}/ir.bin", prefix("ifrange")));
+fn if_range_sends_everything_unless_it_holds(s: &Stack) -> Outcome {
+    let p = obj(&format!("{}/ir.bin", unique("it-ifrange")));
     let data = pattern(100);
     let created = put(s, &p, &[], &data);
     let etag = created.header("etag").unwrap_or_default().to_string();
@@ -428,8 +321,8 @@ fn if_range(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn read_conditionals(s: &Stack) -> Outcome {
-    let p = obj(&format!("{}/c.txt", prefix("cond")));
+fn get_and_head_conditionals_in_rfc_order(s: &Stack) -> Outcome {
+    let p = obj(&format!("{}/c.txt", unique("it-cond")));
     let created = put(s, &p, &[("cache-control", "max-age=5")], b"conditional");
     let etag = created.header("etag").unwrap_or_default().to_string();
     let lm = get(s, &p, &[])
@@ -487,7 +380,7 @@ fn read_conditionals(s: &Stack) -> Outcome {
                     assert_eq!(r.header("cache-control"), Some("max-age=5"));
                 }
                 412 if method == "GET" => {
-                    r.error(412, "precondition_failed");
+                    r.assert_error(412, "precondition_failed");
                 }
                 200 if method == "GET" => assert_eq!(r.body, b"conditional"),
                 _ => {}
@@ -495,47 +388,47 @@ fn read_conditionals(s: &Stack) -> Outcome {
         }
     }
     // A malformed entity-tag list is a 400, not a silently ignored condition.
-    get(s, &p, &[("if-match", "nope")]).error(400, "invalid_request");
+    get(s, &p, &[("if-match", "nope")]).assert_error(400, "invalid_request");
     // Preconditions are ignored for a missing object: 404.
     get(
         s,
-        &obj(&format!("{}/missing", prefix("cond"))),
+        &obj(&format!("{}/missing", unique("it-cond"))),
         &[("if-match", "*")],
     )
-    .error(404, "object_not_found");
+    .assert_error(404, "object_not_found");
     Ok(())
 }
 
-fn write_conditionals(s: &Stack) -> Outcome {
-    let base = prefix("wcond");
+fn failed_put_conditionals_write_nothing(s: &Stack) -> Outcome {
+    let base = unique("it-wcond");
     let p = obj(&format!("{base}/w.txt"));
     // Create-only.
     let created = put(s, &p, &[("if-none-match", "*")], b"v1");
-    created.ok(201);
+    created.assert_status(201);
     let v1 = created.header("etag").unwrap_or_default().to_string();
-    put(s, &p, &[("if-none-match", "*")], b"v2").error(412, "precondition_failed");
+    put(s, &p, &[("if-none-match", "*")], b"v2").assert_error(412, "precondition_failed");
     assert_eq!(get(s, &p, &[]).body, b"v1", "a failed If-None-Match wrote");
     // Replace only this version.
     let replaced = put(s, &p, &[("if-match", &v1)], b"v2");
-    replaced.ok(200);
+    replaced.assert_status(200);
     let v2 = replaced.header("etag").unwrap_or_default().to_string();
-    put(s, &p, &[("if-match", &v1)], b"v3").error(412, "precondition_failed");
+    put(s, &p, &[("if-match", &v1)], b"v3").assert_error(412, "precondition_failed");
     assert_eq!(get(s, &p, &[]).body, b"v2", "a failed If-Match wrote");
-    put(s, &p, &[("if-match", "*")], b"v3").ok(200);
-    put(s, &p, &[("if-none-match", &format!("\"x\", {v2}"))], b"v4").ok(200);
+    put(s, &p, &[("if-match", "*")], b"v3").assert_status(200);
+    put(s, &p, &[("if-none-match", &format!("\"x\", {v2}"))], b"v4").assert_status(200);
     put(
         s,
         &p,
         &[("if-unmodified-since", "Thu, 01 Jan 1970 00:00:00 GMT")],
         b"v5",
     )
-    .error(412, "precondition_failed");
+    .assert_error(412, "precondition_failed");
     assert_eq!(get(s, &p, &[]).body, b"v4");
     // If-Match on a key with no object fails and creates nothing.
     let missing = obj(&format!("{base}/missing"));
-    put(s, &missing, &[("if-match", "*")], b"x").error(412, "precondition_failed");
-    put(s, &missing, &[("if-match", &v2)], b"x").error(412, "precondition_failed");
-    get(s, &missing, &[]).error(404, "object_not_found");
+    put(s, &missing, &[("if-match", "*")], b"x").assert_error(412, "precondition_failed");
+    put(s, &missing, &[("if-match", &v2)], b"x").assert_error(412, "precondition_failed");
+    get(s, &missing, &[]).assert_error(404, "object_not_found");
     // If-Unmodified-Since without an object is ignored (nothing to compare).
     put(
         s,
@@ -543,38 +436,40 @@ fn write_conditionals(s: &Stack) -> Outcome {
         &[("if-unmodified-since", "Thu, 01 Jan 1970 00:00:00 GMT")],
         b"x",
     )
-    .ok(201);
+    .assert_status(201);
     // A malformed If-Match is a 400 and writes nothing.
-    put(s, &p, &[("if-match", "v2")], b"v9").error(400, "invalid_request");
+    put(s, &p, &[("if-match", "v2")], b"v9").assert_error(400, "invalid_request");
     assert_eq!(get(s, &p, &[]).body, b"v4");
     Ok(())
 }
 
-fn checksums(s: &Stack) -> Outcome {
-    let base = prefix("sum");
+fn checksums_are_verified_and_mismatches_write_nothing(s: &Stack) -> Outcome {
+    let base = unique("it-sum");
     // MD5("hello") and SHA-256("hello").
     let md5_b64 = "XUFAKrxLKna5cZ2REBfFkg==";
     let sha = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
     let p = obj(&format!("{base}/md5"));
-    put(s, &p, &[("content-md5", md5_b64)], b"hello").ok(201);
+    put(s, &p, &[("content-md5", md5_b64)], b"hello").assert_status(201);
     let p = obj(&format!("{base}/sha"));
-    put(s, &p, &[("x-strata-checksum-sha256", sha)], b"hello").ok(201);
+    put(s, &p, &[("x-strata-checksum-sha256", sha)], b"hello").assert_status(201);
     let r = get(s, &p, &[]);
     assert_eq!(r.header("x-strata-checksum-sha256"), Some(sha));
 
     // Mismatches store nothing: neither a new key nor over an existing one.
     let fresh = obj(&format!("{base}/fresh"));
-    let v = put(s, &fresh, &[("content-md5", md5_b64)], b"jello").error(400, "checksum_mismatch");
+    let v = put(s, &fresh, &[("content-md5", md5_b64)], b"jello")
+        .assert_error(400, "checksum_mismatch");
     assert!(
         !v.to_string().contains("5d41402a"),
         "no digests echoed: {v}"
     );
-    get(s, &fresh, &[]).error(404, "object_not_found");
-    put(s, &fresh, &[("x-strata-checksum-sha256", sha)], b"jello").error(400, "checksum_mismatch");
-    get(s, &fresh, &[]).error(404, "object_not_found");
+    get(s, &fresh, &[]).assert_error(404, "object_not_found");
+    put(s, &fresh, &[("x-strata-checksum-sha256", sha)], b"jello")
+        .assert_error(400, "checksum_mismatch");
+    get(s, &fresh, &[]).assert_error(404, "object_not_found");
     let existing = obj(&format!("{base}/sha"));
     put(s, &existing, &[("x-strata-checksum-sha256", sha)], b"HELLO")
-        .error(400, "checksum_mismatch");
+        .assert_error(400, "checksum_mismatch");
     assert_eq!(get(s, &existing, &[]).body, b"hello");
 
     for headers in [
@@ -583,33 +478,34 @@ fn checksums(s: &Stack) -> Outcome {
         &[("x-strata-checksum-sha256", "abc")][..],
         &[("content-md5", md5_b64), ("x-strata-checksum-sha256", sha)][..],
     ] {
-        put(s, &fresh, headers, b"hello").error(400, "invalid_request");
+        put(s, &fresh, headers, b"hello").assert_error(400, "invalid_request");
     }
-    get(s, &fresh, &[]).error(404, "object_not_found");
+    get(s, &fresh, &[]).assert_error(404, "object_not_found");
     Ok(())
 }
 
-fn delete(s: &Stack) -> Outcome {
-    let p = obj(&format!("{}/d.txt", prefix("del")));
+fn delete_is_idempotent_and_honours_if_match(s: &Stack) -> Outcome {
+    let p = obj(&format!("{}/d.txt", unique("it-del")));
     let etag = put(s, &p, &[], b"bye")
         .header("etag")
         .unwrap_or_default()
         .to_string();
-    admin(s, "DELETE", &p, &[("if-match", "\"other\"")], None).error(412, "precondition_failed");
+    admin(s, "DELETE", &p, &[("if-match", "\"other\"")], None)
+        .assert_error(412, "precondition_failed");
     assert_eq!(get(s, &p, &[]).body, b"bye", "a failed If-Match deleted");
     let r = admin(s, "DELETE", &p, &[("if-match", &etag)], None);
     assert_eq!(r.status, 204);
     assert!(r.body.is_empty());
-    get(s, &p, &[]).error(404, "object_not_found");
+    get(s, &p, &[]).assert_error(404, "object_not_found");
     // Idempotent.
     assert_eq!(admin(s, "DELETE", &p, &[], None).status, 204);
     // If-Match on nothing fails.
-    admin(s, "DELETE", &p, &[("if-match", "*")], None).error(412, "precondition_failed");
+    admin(s, "DELETE", &p, &[("if-match", "*")], None).assert_error(412, "precondition_failed");
     Ok(())
 }
 
-fn upload_validation(s: &Stack) -> Outcome {
-    let base = prefix("upval");
+fn uploads_need_a_length_and_valid_headers(s: &Stack) -> Outcome {
+    let base = unique("it-upval");
     let p = obj(&format!("{base}/u"));
     // A chunked body has no length: 411, nothing stored.
     let r = request(
@@ -620,8 +516,8 @@ fn upload_validation(s: &Stack) -> Outcome {
         &[],
         Body::Reader(Box::new(std::io::Cursor::new(b"chunked body".to_vec()))),
     );
-    r.error(411, "length_required");
-    get(s, &p, &[]).error(404, "object_not_found");
+    r.assert_error(411, "length_required");
+    get(s, &p, &[]).assert_error(404, "object_not_found");
 
     // Over R2's single-upload limit: 413 before any byte is read. wrangler
     // dev's local proxy forwards an answer only once the request body has
@@ -645,11 +541,11 @@ fn upload_validation(s: &Stack) -> Outcome {
             headers,
             Body::Bytes(b"x"),
         );
-        r.error(400, "invalid_request");
+        r.assert_error(400, "invalid_request");
     }
     let big = "v".repeat(2100);
-    put(s, &p, &[("x-strata-meta-big", &big)], b"x").error(400, "invalid_request");
-    get(s, &p, &[]).error(404, "object_not_found");
+    put(s, &p, &[("x-strata-meta-big", &big)], b"x").assert_error(400, "invalid_request");
+    get(s, &p, &[]).assert_error(404, "object_not_found");
     Ok(())
 }
 
@@ -657,7 +553,7 @@ fn upload_validation(s: &Stack) -> Outcome {
 /// would let us lie), and returns the Worker's log line for it.
 fn raw_put_decision(s: &Stack, path: &str, length: u64) -> String {
     let addr = s.base.trim_start_matches("http://");
-    let marker = format!("raw-put-{}", COUNTER.fetch_add(1, Ordering::SeqCst));
+    let marker = unique("raw-put");
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
     let head = format!(
         "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nx-request-id: {marker}\r\nContent-Length: {length}\r\n\r\n",
@@ -668,23 +564,24 @@ fn raw_put_decision(s: &Stack, path: &str, length: u64) -> String {
         .unwrap_or_else(|| String::from("no log line for the request"))
 }
 
-fn keys(s: &Stack) -> Outcome {
-    let base = prefix("keys");
+fn key_edge_cases(s: &Stack) -> Outcome {
+    let base = unique("it-keys");
     // Empty key.
-    put(s, "/v1/objects/", &[], b"x").error(400, "invalid_request");
-    get(s, "/v1/objects/", &[]).error(400, "invalid_request");
+    put(s, "/v1/objects/", &[], b"x").assert_error(400, "invalid_request");
+    get(s, "/v1/objects/", &[]).assert_error(400, "invalid_request");
     // Length limits count bytes of UTF-8.
     let long = format!("{base}/{}", "k".repeat(1024 - base.len() - 1));
     assert_eq!(long.len(), 1024);
-    put(s, &obj(&long), &[], b"x").ok(201);
-    let v = put(s, &obj(&format!("{long}k")), &[], b"x").error(400, "invalid_request");
+    put(s, &obj(&long), &[], b"x").assert_status(201);
+    let v = put(s, &obj(&format!("{long}k")), &[], b"x").assert_error(400, "invalid_request");
     assert!(
         v["message"].as_str().unwrap_or("").contains("1025 bytes"),
         "{v}"
     );
     // Bad percent-encoding and non-UTF-8.
     for bad in ["a%zz", "a%2", "a%C3%28", "%FF"] {
-        let v = put(s, &obj(&format!("{base}/{bad}")), &[], b"x").error(400, "invalid_request");
+        let v =
+            put(s, &obj(&format!("{base}/{bad}")), &[], b"x").assert_error(400, "invalid_request");
         assert!(
             v["message"].as_str().unwrap_or("").contains("key"),
             "{bad}: {v}"
@@ -692,7 +589,7 @@ fn keys(s: &Stack) -> Outcome {
     }
     // `..` is plain text in a key (slashes encoded, since URL parsers remove
     // dot segments), decoded exactly once.
-    put(s, &obj(&format!("{base}%2F..%2Fescape")), &[], b"dots").ok(201);
+    put(s, &obj(&format!("{base}%2F..%2Fescape")), &[], b"dots").assert_status(201);
     let listed = get(s, &format!("/v1/objects?prefix={base}"), &[]).json();
     let names: Vec<&str> = listed["objects"]
         .as_array()
@@ -704,18 +601,18 @@ fn keys(s: &Stack) -> Outcome {
         names.contains(&format!("{base}/../escape").as_str()),
         "{names:?}"
     );
-    get(s, "/v1/objects/escape", &[]).error(404, "object_not_found");
+    get(s, "/v1/objects/escape", &[]).assert_error(404, "object_not_found");
     assert_eq!(
         get(s, &obj(&format!("{base}/..%2Fescape")), &[]).body,
         b"dots"
     );
     // `%252F` is the three characters `%2F`, not a slash.
-    put(s, &obj(&format!("{base}/a%252Fb")), &[], b"pct").ok(201);
+    put(s, &obj(&format!("{base}/a%252Fb")), &[], b"pct").assert_status(201);
     assert_eq!(
         get(s, &format!("/v1/objects?prefix={base}%2Fa%25"), &[]).json()["objects"][0]["key"],
         format!("{base}/a%2Fb")
     );
-    get(s, &obj(&format!("{base}/a%2Fb")), &[]).error(404, "object_not_found");
+    get(s, &obj(&format!("{base}/a%2Fb")), &[]).assert_error(404, "object_not_found");
     // Unicode, spaces, plus signs and reserved characters round-trip.
     for (path, key) in [
         ("%E6%97%A5%E6%9C%AC/%F0%9F%98%80.txt", "日本/😀.txt"),
@@ -723,7 +620,7 @@ fn keys(s: &Stack) -> Outcome {
         ("q%3Fh%23a%26b%3D", "q?h#a&b="),
     ] {
         let p = obj(&format!("{base}/{path}"));
-        put(s, &p, &[], key.as_bytes()).ok(201);
+        put(s, &p, &[], key.as_bytes()).assert_status(201);
         assert_eq!(get(s, &p, &[]).body, key.as_bytes(), "{key}");
         let listed = get(
             s,
@@ -743,8 +640,8 @@ fn keys(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn listing(s: &Stack) -> Outcome {
-    let base = prefix("list");
+fn listing_prefixes_delimiters_and_paging(s: &Stack) -> Outcome {
+    let base = unique("it-list");
     for (name, ct) in [
         ("a.txt", "text/plain"),
         ("b/1", "image/png"),
@@ -758,10 +655,10 @@ fn listing(s: &Stack) -> Outcome {
             &[("content-type", ct), ("x-strata-meta-name", name)],
             name.as_bytes(),
         )
-        .ok(201);
+        .assert_status(201);
     }
     let all = get(s, &format!("/v1/objects?prefix={base}/"), &[]);
-    all.ok(200);
+    all.assert_status(200);
     let v = all.json();
     assert_eq!(v["truncated"], false);
     assert_eq!(v["cursor"], Value::Null);
@@ -814,7 +711,7 @@ fn listing(s: &Stack) -> Outcome {
     assert_eq!(seen, expected);
 
     // limit is capped, not refused; bad parameters are 400.
-    get(s, &format!("/v1/objects?prefix={base}/&limit=5000"), &[]).ok(200);
+    get(s, &format!("/v1/objects?prefix={base}/&limit=5000"), &[]).assert_status(200);
     for q in [
         "limit=0",
         "limit=-1",
@@ -823,7 +720,7 @@ fn listing(s: &Stack) -> Outcome {
         "prefix=%zz",
         "prefix=a&prefix=b",
     ] {
-        get(s, &format!("/v1/objects?{q}"), &[]).error(400, "invalid_request");
+        get(s, &format!("/v1/objects?{q}"), &[]).assert_error(400, "invalid_request");
     }
     Ok(())
 }
@@ -854,10 +751,10 @@ fn part_data(part: u64, len: usize) -> Vec<u8> {
     out
 }
 
-fn multipart_large(s: &Stack) -> Outcome {
+fn multipart_200mb_up_and_down_sha256(s: &Stack) -> Outcome {
     const PART: usize = 10 * 1024 * 1024;
     const PARTS: u64 = 20;
-    let p = obj(&format!("{}/big.bin", prefix("mp")));
+    let p = obj(&format!("{}/big.bin", unique("it-mp")));
     let created = admin(
         s,
         "POST",
@@ -868,7 +765,7 @@ fn multipart_large(s: &Stack) -> Outcome {
         ],
         None,
     );
-    created.ok(200);
+    created.assert_status(200);
     let upload_id = created.json()["uploadId"]
         .as_str()
         .unwrap_or_default()
@@ -890,7 +787,7 @@ fn multipart_large(s: &Stack) -> Outcome {
             &[],
             Some(&data),
         );
-        r.ok(200);
+        r.assert_status(200);
         let v = r.json();
         assert_eq!(v["partNumber"], n);
         let etag = v["etag"].as_str().unwrap_or_default().to_string();
@@ -899,7 +796,7 @@ fn multipart_large(s: &Stack) -> Outcome {
     }
     let expected = hex(&sha.finalize());
     // Before completion there is no object.
-    get(s, &p, &[]).error(404, "object_not_found");
+    get(s, &p, &[]).assert_error(404, "object_not_found");
     let done = admin(
         s,
         "POST",
@@ -907,7 +804,7 @@ fn multipart_large(s: &Stack) -> Outcome {
         &[("content-type", "application/json")],
         Some(json!({"parts": parts}).to_string().as_bytes()),
     );
-    done.ok(200);
+    done.assert_status(200);
     let total = PART as u64 * PARTS;
     assert_eq!(done.json()["size"], total);
     let etag = done.header("etag").unwrap_or_default().to_string();
@@ -957,7 +854,7 @@ fn multipart_large(s: &Stack) -> Outcome {
     // A range across the boundary of parts 3 and 4.
     let start = 3 * PART - 5;
     let r = get(s, &p, &[("range", &format!("bytes={start}-{}", start + 9))]);
-    r.ok(206);
+    r.assert_status(206);
     let mut want = part_data(3, PART)[PART - 5..].to_vec();
     want.extend_from_slice(&part_data(4, 5));
     assert_eq!(r.body, want);
@@ -965,12 +862,12 @@ fn multipart_large(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn multipart_errors(s: &Stack) -> Outcome {
-    let p = obj(&format!("{}/m.bin", prefix("mperr")));
+fn multipart_errors_are_clear(s: &Stack) -> Outcome {
+    let p = obj(&format!("{}/m.bin", unique("it-mperr")));
     let start = |headers: &[(&str, &str)]| admin(s, "POST", &format!("{p}?uploads"), headers, None);
     // Conditions and checksums R2 cannot apply to a multipart upload are refused.
-    start(&[("if-none-match", "*")]).error(400, "invalid_request");
-    start(&[("content-md5", "XUFAKrxLKna5cZ2REBfFkg==")]).error(400, "invalid_request");
+    start(&[("if-none-match", "*")]).assert_error(400, "invalid_request");
+    start(&[("content-md5", "XUFAKrxLKna5cZ2REBfFkg==")]).assert_error(400, "invalid_request");
     let id = encode(start(&[]).json()["uploadId"].as_str().unwrap_or_default());
 
     let part = |n: &str, headers: &[(&str, &str)], body: &[u8]| {
@@ -983,14 +880,14 @@ fn multipart_errors(s: &Stack) -> Outcome {
         )
     };
     for n in ["0", "10001", "x", ""] {
-        part(n, &[], b"x").error(400, "invalid_request");
+        part(n, &[], b"x").assert_error(400, "invalid_request");
     }
     part(
         "1",
         &[("content-md5", "XUFAKrxLKna5cZ2REBfFkg==")],
         b"hello",
     )
-    .error(400, "invalid_request");
+    .assert_error(400, "invalid_request");
     let chunked = request(
         &s.base,
         "PUT",
@@ -999,7 +896,7 @@ fn multipart_errors(s: &Stack) -> Outcome {
         &[],
         Body::Reader(Box::new(std::io::Cursor::new(vec![1u8; 10]))),
     );
-    chunked.error(411, "length_required");
+    chunked.assert_error(411, "length_required");
 
     // Two small parts: R2 refuses a first part under 5 MiB.
     let e1 = part("1", &[], b"first").json()["etag"].clone();
@@ -1014,11 +911,12 @@ fn multipart_errors(s: &Stack) -> Outcome {
         )
     };
     complete(json!({"parts": [{"partNumber": 1, "etag": e1}, {"partNumber": 2, "etag": e2}]}))
-        .error(400, "invalid_request");
-    complete(json!({"parts": [{"partNumber": 1, "etag": "wrong"}]})).error(400, "invalid_request");
+        .assert_error(400, "invalid_request");
+    complete(json!({"parts": [{"partNumber": 1, "etag": "wrong"}]}))
+        .assert_error(400, "invalid_request");
     complete(json!({"parts": [{"partNumber": 2, "etag": e2}, {"partNumber": 1, "etag": e1}]}))
-        .error(400, "invalid_request");
-    complete(json!({"parts": []})).error(400, "invalid_request");
+        .assert_error(400, "invalid_request");
+    complete(json!({"parts": []})).assert_error(400, "invalid_request");
     admin(
         s,
         "POST",
@@ -1026,26 +924,28 @@ fn multipart_errors(s: &Stack) -> Outcome {
         &[],
         Some(b"{not json"),
     )
-    .error(400, "invalid_json");
-    get(s, &p, &[]).error(404, "object_not_found");
+    .assert_error(400, "invalid_json");
+    get(s, &p, &[]).assert_error(404, "object_not_found");
     // Listing parts is not something R2's binding offers: a clear 400.
-    let v = get(s, &format!("{p}?uploadId={id}"), &[]).error(400, "invalid_request");
+    let v = get(s, &format!("{p}?uploadId={id}"), &[]).assert_error(400, "invalid_request");
     assert!(
         v["message"].as_str().unwrap_or("").contains("listParts"),
         "{v}"
     );
     // Odd query strings are 400s, never a plain write.
-    admin(s, "POST", &p, &[], None).error(400, "invalid_request");
-    admin(s, "PUT", &format!("{p}?uploadId={id}"), &[], Some(b"x")).error(400, "invalid_request");
-    admin(s, "PUT", &format!("{p}?partNumber=1"), &[], Some(b"x")).error(400, "invalid_request");
-    get(s, &format!("{p}?versionId=1"), &[]).error(400, "invalid_request");
+    admin(s, "POST", &p, &[], None).assert_error(400, "invalid_request");
+    admin(s, "PUT", &format!("{p}?uploadId={id}"), &[], Some(b"x"))
+        .assert_error(400, "invalid_request");
+    admin(s, "PUT", &format!("{p}?partNumber=1"), &[], Some(b"x"))
+        .assert_error(400, "invalid_request");
+    get(s, &format!("{p}?versionId=1"), &[]).assert_error(400, "invalid_request");
 
     // A single part (the last may be small) completes.
     let one = complete(json!({"parts": [{"partNumber": 1, "etag": e1}]}));
-    one.ok(200);
+    one.assert_status(200);
     assert_eq!(get(s, &p, &[]).body, b"first");
     // The upload is finished: more parts or another completion find nothing.
-    part("3", &[], b"late").error(404, "upload_not_found");
+    part("3", &[], b"late").assert_error(404, "upload_not_found");
 
     // Abort, idempotently; an aborted upload takes no parts.
     let id = encode(start(&[]).json()["uploadId"].as_str().unwrap_or_default());
@@ -1059,7 +959,7 @@ fn multipart_errors(s: &Stack) -> Outcome {
         &[],
         Some(b"x"),
     )
-    .error(404, "upload_not_found");
+    .assert_error(404, "upload_not_found");
     // An upload id that never existed.
     admin(
         s,
@@ -1068,15 +968,15 @@ fn multipart_errors(s: &Stack) -> Outcome {
         &[],
         Some(b"x"),
     )
-    .error(404, "upload_not_found");
+    .assert_error(404, "upload_not_found");
     // The completed object is untouched by all this.
     assert_eq!(get(s, &p, &[]).body, b"first");
     Ok(())
 }
 
 fn scopes(s: &Stack) -> Outcome {
-    let p = obj(&format!("{}/s.txt", prefix("scope")));
-    put(s, &p, &[], b"scoped").ok(201);
+    let p = obj(&format!("{}/s.txt", unique("it-scope")));
+    put(s, &p, &[], b"scoped").assert_status(201);
     let reader = s.objects_read_key.as_str();
     let writer = s.key("objects:write");
     let other = s.key("d1:read");
@@ -1097,23 +997,23 @@ fn scopes(s: &Stack) -> Outcome {
     // Read scope reads, and nothing else.
     assert_eq!(call(Some(reader), "GET", &p).body, b"scoped");
     assert_eq!(call(Some(reader), "HEAD", &p).status, 200);
-    call(Some(reader), "GET", "/v1/objects?limit=1").ok(200);
+    call(Some(reader), "GET", "/v1/objects?limit=1").assert_status(200);
     for (method, path) in [
         ("PUT", p.clone()),
         ("DELETE", p.clone()),
         ("POST", format!("{p}?uploads")),
     ] {
-        let v = call(Some(reader), method, &path).error(403, "forbidden");
+        let v = call(Some(reader), method, &path).assert_error(403, "forbidden");
         assert_eq!(v["details"]["requiredScope"], "objects:write");
     }
     // Write implies read.
     assert_eq!(call(Some(writer), "GET", &p).status, 200);
-    call(Some(writer), "PUT", &p).ok(200);
+    call(Some(writer), "PUT", &p).assert_status(200);
     // Other scopes, and no key.
-    call(Some(other), "GET", &p).error(403, "forbidden");
-    call(Some(other), "GET", "/v1/objects").error(403, "forbidden");
+    call(Some(other), "GET", &p).assert_error(403, "forbidden");
+    call(Some(other), "GET", "/v1/objects").assert_error(403, "forbidden");
     let r = call(None, "GET", &p);
-    r.error(401, "unauthorized");
+    r.assert_error(401, "unauthorized");
     assert!(r.header("www-authenticate").is_some());
     Ok(())
 }
@@ -1138,11 +1038,11 @@ fn path_of(url: &str) -> String {
 }
 
 fn signed_urls(s: &Stack) -> Outcome {
-    let base = prefix("signed");
+    let base = unique("it-signed");
     let key = format!("{base}/photo ü.jpg");
     let p = obj(&format!("{base}/photo%20%C3%BC.jpg"));
     let data = pattern(300);
-    put(s, &p, &[("content-type", "image/jpeg")], &data).ok(201);
+    put(s, &p, &[("content-type", "image/jpeg")], &data).assert_status(201);
 
     // A read key may sign GETs.
     let r = sign(
@@ -1150,7 +1050,7 @@ fn signed_urls(s: &Stack) -> Outcome {
         &s.objects_read_key,
         json!({"method": "GET", "key": key, "expiresIn": 600}),
     );
-    r.ok(200);
+    r.assert_status(200);
     let v = r.json();
     let url = v["url"].as_str().unwrap_or_default().to_string();
     assert!(url.starts_with(&s.base), "{url}");
@@ -1161,7 +1061,7 @@ fn signed_urls(s: &Stack) -> Outcome {
 
     // No API key needed; the object's semantics are unchanged.
     let r = request(&s.base, "GET", &path, None, &[], Body::None);
-    r.ok(200);
+    r.assert_status(200);
     assert_eq!(r.body, data);
     assert_eq!(r.header("content-type"), Some("image/jpeg"));
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
@@ -1194,7 +1094,7 @@ fn signed_urls(s: &Stack) -> Outcome {
     assert_eq!(r.status, 304);
     // A GET URL does not upload.
     let r = request(&s.base, "PUT", &path, None, &[], Body::Bytes(b"evil"));
-    r.error(403, "signature_invalid");
+    r.assert_error(403, "signature_invalid");
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
     assert_eq!(get(s, &p, &[]).body, data);
 
@@ -1205,19 +1105,19 @@ fn signed_urls(s: &Stack) -> Outcome {
         &s.objects_read_key,
         json!({"method": "PUT", "key": upload_key}),
     )
-    .error(403, "forbidden");
+    .assert_error(403, "forbidden");
     sign(
         s,
         s.key("d1:read"),
         json!({"method": "GET", "key": upload_key}),
     )
-    .error(403, "forbidden");
+    .assert_error(403, "forbidden");
     let r = sign(
         s,
         s.key("objects:write"),
         json!({"method": "PUT", "key": upload_key, "expiresIn": 60}),
     );
-    r.ok(200);
+    r.assert_status(200);
     let put_path = path_of(r.json()["url"].as_str().unwrap_or_default());
     // A browser's preflight is answered.
     let r = request(
@@ -1247,7 +1147,7 @@ fn signed_urls(s: &Stack) -> Outcome {
         ],
         Body::Bytes(b"from a browser"),
     );
-    r.ok(201);
+    r.assert_status(201);
     let r = get(s, &obj(&format!("{base}/upload.txt")), &[]);
     assert_eq!(r.body, b"from a browser");
     assert_eq!(r.header("x-strata-meta-via"), Some("signed"));
@@ -1260,9 +1160,10 @@ fn signed_urls(s: &Stack) -> Outcome {
         &[("if-none-match", "*")],
         Body::Bytes(b"again"),
     );
-    r.error(412, "precondition_failed");
+    r.assert_error(412, "precondition_failed");
     // A PUT URL does not download.
-    request(&s.base, "GET", &put_path, None, &[], Body::None).error(403, "signature_invalid");
+    request(&s.base, "GET", &put_path, None, &[], Body::None)
+        .assert_error(403, "signature_invalid");
 
     // The log names the signing key, never the signature or the secret.
     std::thread::sleep(Duration::from_millis(300));
@@ -1280,11 +1181,11 @@ fn signed_urls(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn signed_url_refusals(s: &Stack) -> Outcome {
-    let base = prefix("signref");
+fn signed_url_tampering_and_expiry_are_403(s: &Stack) -> Outcome {
+    let base = unique("it-signref");
     let key = format!("{base}/a.txt");
-    put(s, &obj(&key), &[], b"secret data").ok(201);
-    put(s, &obj(&format!("{base}/b.txt")), &[], b"other data").ok(201);
+    put(s, &obj(&key), &[], b"secret data").assert_status(201);
+    put(s, &obj(&format!("{base}/b.txt")), &[], b"other data").assert_status(201);
     let url = sign(
         s,
         &s.admin_key,
@@ -1343,7 +1244,7 @@ fn signed_url_refusals(s: &Stack) -> Outcome {
         route.to_string(),
     ] {
         let r = request(&s.base, "GET", &tampered, None, &[], Body::None);
-        let v = r.error(403, "signature_invalid");
+        let v = r.assert_error(403, "signature_invalid");
         assert!(
             !r.text().contains("secret data") && !r.text().contains("other data"),
             "{tampered}: {v}"
@@ -1351,7 +1252,8 @@ fn signed_url_refusals(s: &Stack) -> Outcome {
     }
     // The same URL, once expired.
     std::thread::sleep(Duration::from_millis(2100));
-    let v = request(&s.base, "GET", &path, None, &[], Body::None).error(403, "signature_invalid");
+    let v = request(&s.base, "GET", &path, None, &[], Body::None)
+        .assert_error(403, "signature_invalid");
     assert!(
         v["message"].as_str().unwrap_or("").contains("expired"),
         "{v}"
@@ -1366,7 +1268,7 @@ fn signed_url_refusals(s: &Stack) -> Outcome {
         json!({"method": "GET", "key": "k".repeat(1025)}),
         json!({"method": "GET"}),
     ] {
-        sign(s, &s.admin_key, body).error(400, "invalid_request");
+        sign(s, &s.admin_key, body).assert_error(400, "invalid_request");
     }
     // The cap itself is accepted.
     sign(
@@ -1374,7 +1276,7 @@ fn signed_url_refusals(s: &Stack) -> Outcome {
         &s.admin_key,
         json!({"method": "GET", "key": key, "expiresIn": 604800}),
     )
-    .ok(200);
+    .assert_status(200);
     request(
         &s.base,
         "POST",
@@ -1383,14 +1285,14 @@ fn signed_url_refusals(s: &Stack) -> Outcome {
         &[],
         Body::Bytes(b"{}"),
     )
-    .error(401, "unauthorized");
+    .assert_error(401, "unauthorized");
     Ok(())
 }
 
-fn missing_signing_secret(s: &Stack) -> Outcome {
+fn missing_signing_secret_is_config_invalid(s: &Stack) -> Outcome {
     // Signed URLs made by the main worker, checked by one without the secret.
-    let key = format!("{}/x", prefix("nosecret"));
-    put(s, &obj(&key), &[], b"x").ok(201);
+    let key = format!("{}/x", unique("it-nosecret"));
+    put(s, &obj(&key), &[], b"x").assert_status(201);
     let url = sign(s, &s.admin_key, json!({"method": "GET", "key": key})).json()["url"]
         .as_str()
         .unwrap_or_default()
@@ -1404,21 +1306,13 @@ fn missing_signing_secret(s: &Stack) -> Outcome {
         &[],
         Body::Bytes(json!({"method": "GET", "key": key}).to_string().as_bytes()),
     );
-    let v = r.error(500, "config_invalid");
+    let v = r.assert_error(500, "config_invalid");
     assert_eq!(v["details"]["setting"], "SIGNING_SECRET");
     let r = request(&w.base, "GET", &path_of(&url), None, &[], Body::None);
-    r.error(500, "config_invalid");
+    r.assert_error(500, "config_invalid");
     // (A secret shorter than 32 bytes is refused the same way; core's
     // signing tests cover it without a third Worker.)
     Ok(())
-}
-
-/// Seconds since the epoch.
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// An HS256 token the test Worker accepts, for `sub` with `scope`, expiring
@@ -1444,18 +1338,18 @@ fn signed_path(s: &Stack, signer: &str, method: &str, key: &str) -> String {
         signer,
         json!({"method": method, "key": key, "expiresIn": 600}),
     );
-    r.ok(200);
+    r.assert_status(200);
     path_of(r.json()["url"].as_str().unwrap_or_default())
 }
 
-fn signed_url_revocation(s: &Stack) -> Outcome {
+fn signed_urls_stop_working_when_their_signer_is_revoked(s: &Stack) -> Outcome {
     // Keys cannot be removed from the running Worker, so a second Worker on
     // the same bucket and SIGNING_SECRET plays the same deployment after a
     // key-ring change: test-objects:write removed, test-objects-read down to
     // d1:read, JWTs no longer accepted.
-    let key = format!("{}/kept.txt", prefix("revoke"));
+    let key = format!("{}/kept.txt", unique("it-revoke"));
     let p = obj(&key);
-    put(s, &p, &[], b"still here").ok(201);
+    put(s, &p, &[], b"still here").assert_status(201);
     let token = hs256_token("revocation-test", "objects:read", unix_now() + 900);
     let by_reader = signed_path(s, &s.objects_read_key, "GET", &key);
     let by_writer = signed_path(s, s.key("objects:write"), "PUT", &key);
@@ -1468,7 +1362,7 @@ fn signed_url_revocation(s: &Stack) -> Outcome {
     // Each works where its signer is in force.
     for path in [&by_reader, &by_admin, &by_token] {
         let r = request(&s.base, "GET", path, None, &[], Body::None);
-        assert_eq!(r.ok(200).body, b"still here", "{path}");
+        assert_eq!(r.assert_status(200).body, b"still here", "{path}");
     }
     let r = request(
         &s.base,
@@ -1478,7 +1372,7 @@ fn signed_url_revocation(s: &Stack) -> Outcome {
         &[],
         Body::Bytes(b"still here"),
     );
-    r.ok(200);
+    r.assert_status(200);
 
     let ring = json!({
         "test-admin": {"sha256": key_hash_hex(&s.admin_key), "scopes": ["admin"]},
@@ -1495,14 +1389,14 @@ fn signed_url_revocation(s: &Stack) -> Outcome {
     )?;
     // A signer still in force: the URL works there too.
     let r = request(&w.base, "GET", &by_admin, None, &[], Body::None);
-    assert_eq!(r.ok(200).body, b"still here");
+    assert_eq!(r.assert_status(200).body, b"still here");
     for (method, path, body) in [
         ("GET", &by_reader, Body::None),
         ("PUT", &by_writer, Body::Bytes(b"overwritten")),
         ("GET", &by_token, Body::None),
     ] {
         let r = request(&w.base, method, path, None, &[], body);
-        let v = r.error(403, "signature_invalid");
+        let v = r.assert_error(403, "signature_invalid");
         assert!(
             v["message"].as_str().unwrap_or("").contains("revoked"),
             "{method} {path}: {v}"
@@ -1517,9 +1411,9 @@ fn signed_url_revocation(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn jwt_signed_url_lifetime(s: &Stack) -> Outcome {
-    let key = format!("{}/t.txt", prefix("jwturl"));
-    put(s, &obj(&key), &[], b"for a while").ok(201);
+fn jwt_signed_urls_never_outlive_the_token(s: &Stack) -> Outcome {
+    let key = format!("{}/t.txt", unique("it-jwturl"));
+    put(s, &obj(&key), &[], b"for a while").assert_status(201);
     let exp = unix_now() + 120;
     let token = hs256_token("lifetime-test", "objects:read", exp);
     // Longer than the token lives: refused, saying how long is left.
@@ -1528,7 +1422,7 @@ fn jwt_signed_url_lifetime(s: &Stack) -> Outcome {
         &token,
         json!({"method": "GET", "key": key, "expiresIn": 600}),
     );
-    let v = r.error(400, "invalid_request");
+    let v = r.assert_error(400, "invalid_request");
     let left = v["details"]["maxExpiresIn"].as_u64().unwrap_or(0);
     assert!((100..=120).contains(&left), "{v}");
     assert_eq!(v["details"]["tokenExpires"], exp, "{v}");
@@ -1541,34 +1435,34 @@ fn jwt_signed_url_lifetime(s: &Stack) -> Outcome {
     );
     // The default hour is shortened to the token's life.
     let r = sign(s, &token, json!({"method": "GET", "key": key}));
-    assert_eq!(r.ok(200).json()["expires"], exp);
+    assert_eq!(r.assert_status(200).json()["expires"], exp);
     // Within it: as asked, and the URL works.
     let r = sign(
         s,
         &token,
         json!({"method": "GET", "key": key, "expiresIn": 60}),
     );
-    let v = r.ok(200).json();
+    let v = r.assert_status(200).json();
     assert!(v["expires"].as_u64().unwrap_or(u64::MAX) <= exp, "{v}");
     let path = path_of(v["url"].as_str().unwrap_or_default());
     let r = request(&s.base, "GET", &path, None, &[], Body::None);
-    assert_eq!(r.ok(200).body, b"for a while");
+    assert_eq!(r.assert_status(200).body, b"for a while");
     // API keys do not expire: they may still sign for the full 7 days.
     sign(
         s,
         &s.objects_read_key,
         json!({"method": "GET", "key": key, "expiresIn": 604800}),
     )
-    .ok(200);
+    .assert_status(200);
     Ok(())
 }
 
-fn nosniff_and_sandbox(s: &Stack) -> Outcome {
-    let key = format!("{}/page.html", prefix("sandbox"));
+fn bodies_are_served_nosniff_and_sandboxed(s: &Stack) -> Outcome {
+    let key = format!("{}/page.html", unique("it-sandbox"));
     let p = obj(&key);
     let html =
         b"<!doctype html><script>fetch('/v1/objects').then(r => r.text()).then(alert)</script>";
-    put(s, &p, &[("content-type", "text/html")], html).ok(201);
+    put(s, &p, &[("content-type", "text/html")], html).assert_status(201);
     let safe = |r: &Resp, what: &str| {
         assert_eq!(
             r.header("x-content-type-options"),
@@ -1582,28 +1476,34 @@ fn nosniff_and_sandbox(s: &Stack) -> Outcome {
         );
     };
     let r = get(s, &p, &[]);
-    assert_eq!(r.ok(200).header("content-type"), Some("text/html"));
+    assert_eq!(
+        r.assert_status(200).header("content-type"),
+        Some("text/html")
+    );
     assert_eq!(r.body, html);
     safe(&r, "GET");
-    safe(admin(s, "HEAD", &p, &[], None).ok(200), "HEAD");
-    safe(get(s, &p, &[("range", "bytes=0-14")]).ok(206), "ranged GET");
+    safe(admin(s, "HEAD", &p, &[], None).assert_status(200), "HEAD");
+    safe(
+        get(s, &p, &[("range", "bytes=0-14")]).assert_status(206),
+        "ranged GET",
+    );
     // Also through a signed URL.
     let path = signed_path(s, &s.admin_key, "GET", &key);
     for method in ["GET", "HEAD"] {
         let r = request(&s.base, method, &path, None, &[], Body::None);
-        safe(r.ok(200), &format!("signed {method}"));
+        safe(r.assert_status(200), &format!("signed {method}"));
     }
     Ok(())
 }
 
-fn unknown_upload_ids(s: &Stack) -> Outcome {
-    let base = prefix("mpu404");
+fn finishing_an_unknown_upload_is_404(s: &Stack) -> Outcome {
+    let base = unique("it-mpu404");
     let p = obj(&format!("{base}/target.bin"));
     let other = obj(&format!("{base}/other.bin"));
     // An upload that exists, for another key.
     let started = admin(s, "POST", &format!("{other}?uploads"), &[], None);
     let real = encode(
-        started.ok(200).json()["uploadId"]
+        started.assert_status(200).json()["uploadId"]
             .as_str()
             .unwrap_or_default(),
     );
@@ -1616,10 +1516,11 @@ fn unknown_upload_ids(s: &Stack) -> Outcome {
             &[("content-type", "application/json")],
             Some(parts.as_bytes()),
         );
-        complete.error(404, "upload_not_found");
-        admin(s, "DELETE", &format!("{p}?uploadId={id}"), &[], None).error(404, "upload_not_found");
+        complete.assert_error(404, "upload_not_found");
+        admin(s, "DELETE", &format!("{p}?uploadId={id}"), &[], None)
+            .assert_error(404, "upload_not_found");
     }
-    get(s, &p, &[]).error(404, "object_not_found");
+    get(s, &p, &[]).assert_error(404, "object_not_found");
     // The real upload is untouched: it takes a part and completes.
     let part = admin(
         s,
@@ -1628,7 +1529,7 @@ fn unknown_upload_ids(s: &Stack) -> Outcome {
         &[],
         Some(b"only part"),
     );
-    let etag = part.ok(200).json()["etag"]
+    let etag = part.assert_status(200).json()["etag"]
         .as_str()
         .unwrap_or_default()
         .to_string();
@@ -1643,7 +1544,7 @@ fn unknown_upload_ids(s: &Stack) -> Outcome {
                 .as_bytes(),
         ),
     )
-    .ok(200);
+    .assert_status(200);
     assert_eq!(get(s, &other, &[]).body, b"only part");
     // Finished uploads keep their answers: aborting again is 204,
     // completing again 404.
@@ -1658,6 +1559,6 @@ fn unknown_upload_ids(s: &Stack) -> Outcome {
         &[("content-type", "application/json")],
         Some(parts.as_bytes()),
     )
-    .error(404, "upload_not_found");
+    .assert_error(404, "upload_not_found");
     Ok(())
 }

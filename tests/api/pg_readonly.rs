@@ -12,46 +12,23 @@
 //! a Worker without that setting, where the statement check and the
 //! transaction's snapshot are all that stand in the way.
 
-use crate::client::{call_base, Reply};
+use crate::client::{call_base, post_json, unique};
 use crate::stack::Stack;
 use crate::{Outcome, TestFn};
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// The tests of this module.
 pub fn tests() -> Vec<TestFn> {
-    vec![
-        (
-            "pg_readonly::escapes_are_refused_with_the_read_role",
-            escapes_with_the_read_role,
-        ),
-        (
-            "pg_readonly::escapes_are_refused_without_the_read_role",
-            escapes_without_the_read_role,
-        ),
-        (
-            "pg_readonly::reads_log_in_as_the_read_role",
-            reads_log_in_as_the_read_role,
-        ),
+    trials![
+        pg_readonly::escapes_are_refused_with_the_read_role,
+        pg_readonly::escapes_are_refused_without_the_read_role,
+        pg_readonly::reads_log_in_as_the_read_role,
     ]
-}
-
-fn post(base: &str, path: &str, key: &str, body: &Value) -> Reply {
-    call_base(
-        base,
-        "POST",
-        path,
-        Some(key),
-        &[("content-type", "application/json")],
-        Some(body.to_string().as_bytes()),
-    )
 }
 
 /// A statement with the admin key on the stack's Worker that must succeed.
 fn admin(s: &Stack, sql: &str) -> Value {
-    let r = post(
+    let r = post_json(
         &s.base,
         "/v1/pg/query",
         &s.admin_key,
@@ -70,11 +47,7 @@ struct Fixture {
 
 impl Fixture {
     fn new(s: &Stack) -> Fixture {
-        let n = format!(
-            "pgro_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
+        let n = unique("pgro");
         let f = Fixture {
             table: n.clone(),
             seq: format!("{n}_seq"),
@@ -201,6 +174,13 @@ impl Fixture {
 fn refuse_every_escape(s: &Stack, base: &str) -> Outcome {
     let f = Fixture::new(s);
     let sql_read = s.key("sql:read");
+    let refusals = [
+        (403, "read_only"),
+        (403, "insufficient_privilege"),
+        // More than one statement in one, or no such prepared transaction.
+        (400, "invalid_request"),
+        (400, "sql_error"),
+    ];
     for statements in f.escapes() {
         let body: Vec<Value> = statements.iter().map(|sql| json!({ "sql": sql })).collect();
         let attempts = [
@@ -215,40 +195,24 @@ fn refuse_every_escape(s: &Stack, base: &str) -> Outcome {
             ),
         ];
         for (key, request) in attempts {
-            let r = post(base, "/v1/pg/batch", key, &request);
-            let code = r.json()["code"].as_str().unwrap_or_default().to_string();
-            let refused = match r.status {
-                403 => code == "read_only" || code == "insufficient_privilege",
-                // More than one statement in one, or no such prepared transaction.
-                400 => code == "invalid_request" || code == "sql_error",
-                _ => false,
-            };
-            assert!(
-                refused,
-                "{statements:?} with {request}: {} {}",
-                r.status, r.body
-            );
+            let r = post_json(base, "/v1/pg/batch", key, &request);
+            r.assert_error_in(&refusals, &format!("{statements:?} with {request}"));
             f.assert_unchanged(s, &statements);
         }
         if statements.len() == 1 {
-            let r = post(
+            let r = post_json(
                 base,
                 "/v1/pg/query",
                 sql_read,
                 &json!({ "sql": statements[0] }),
             );
-            assert!(
-                r.status == 403 || r.status == 400,
-                "{statements:?}: {} {}",
-                r.status,
-                r.body
-            );
+            r.assert_error_in(&refusals, &format!("{statements:?}"));
             f.assert_unchanged(s, &statements);
         }
     }
     // The same transaction-control statement is nobody's business on a
     // read-write request: the admin's own batch is not refused by the check.
-    let r = post(
+    let r = post_json(
         base,
         "/v1/pg/batch",
         &s.admin_key,
@@ -258,7 +222,7 @@ fn refuse_every_escape(s: &Stack, base: &str) -> Outcome {
     Ok(())
 }
 
-fn escapes_with_the_read_role(s: &Stack) -> Outcome {
+fn escapes_are_refused_with_the_read_role(s: &Stack) -> Outcome {
     assert!(
         !s.database_url_read.is_empty(),
         "the stack runs with DATABASE_URL_READ"
@@ -266,10 +230,10 @@ fn escapes_with_the_read_role(s: &Stack) -> Outcome {
     refuse_every_escape(s, &s.base)
 }
 
-fn escapes_without_the_read_role(s: &Stack) -> Outcome {
+fn escapes_are_refused_without_the_read_role(s: &Stack) -> Outcome {
     let w = s.spawn_isolated_worker("wrangler-pg-no-read-role", &[("DATABASE_URL_READ", "")])?;
     // Reads share DATABASE_URL here: the owner, who could write.
-    let r = post(
+    let r = post_json(
         &w.base,
         "/v1/pg/query",
         s.key("sql:read"),
@@ -283,7 +247,7 @@ fn escapes_without_the_read_role(s: &Stack) -> Outcome {
 fn reads_log_in_as_the_read_role(s: &Stack) -> Outcome {
     let f = Fixture::new(s);
     let who = |key: &str, read_only: bool| {
-        let r = post(
+        let r = post_json(
             &s.base,
             "/v1/pg/batch",
             key,
@@ -304,7 +268,7 @@ fn reads_log_in_as_the_read_role(s: &Stack) -> Outcome {
     assert_ne!(who(&s.admin_key, false)["u"], "strata_read");
     // A table made after the role (by the admin, as migrations would) is
     // readable by it: raw SQL, and REST through its schema introspection.
-    let r = post(
+    let r = post_json(
         &s.base,
         "/v1/pg/query",
         s.key("sql:read"),
@@ -325,7 +289,7 @@ fn reads_log_in_as_the_read_role(s: &Stack) -> Outcome {
     // The role's own refusal, which the statement check lets through: the
     // role lacks the privilege (42501) before READ ONLY is even consulted,
     // where the owner would meet only the transaction's refusal (25006).
-    let r = post(
+    let r = post_json(
         &s.base,
         "/v1/pg/query",
         s.key("sql:read"),

@@ -8,34 +8,19 @@ use crate::{Outcome, TestFn};
 use serde_json::{json, Value};
 
 pub fn tests() -> Vec<TestFn> {
-    vec![
-        ("rest::reads_agree_on_both_stores", reads_agree),
-        (
-            "rest::ranges_counts_and_single_objects",
-            ranges_counts_single,
-        ),
-        (
-            "rest::keyset_cursor_pages_stay_correct_under_inserts",
-            keyset_cursor,
-        ),
-        (
-            "rest::keyless_tables_page_every_row_once_or_refuse_cursors",
-            keyless_tables,
-        ),
-        (
-            "rest::extension_relations_are_never_exposed",
-            extension_relations,
-        ),
-        ("rest::writes_upserts_and_guards", writes),
-        (
-            "rest::inserts_over_the_row_cap_write_nothing",
-            insert_row_cap,
-        ),
-        ("rest::bad_requests_are_clear_4xx", bad_requests),
-        ("rest::scopes_follow_the_tables_store", scopes),
-        ("rest::a_table_graduates_by_configuration", graduation),
-        ("rest::hostile_identifiers_and_values", hostile),
-        ("rest::official_postgrest_js_client", postgrest_js),
+    trials![
+        rest::reads_agree_on_both_stores,
+        rest::ranges_counts_and_single_objects,
+        rest::keyset_cursor_pages_stay_correct_under_inserts,
+        rest::keyless_tables_page_every_row_once_or_refuse_cursors,
+        rest::extension_relations_are_never_exposed,
+        rest::writes_upserts_and_guards,
+        rest::inserts_over_the_row_cap_write_nothing,
+        rest::bad_requests_are_clear_4xx,
+        rest::scopes_follow_the_tables_store,
+        rest::a_table_graduates_by_configuration,
+        rest::hostile_identifiers_and_values,
+        rest::official_postgrest_js_client,
     ]
 }
 
@@ -77,7 +62,7 @@ fn people(s: &Stack, store: &str, table: &str) {
     );
 }
 
-fn reads_agree(s: &Stack) -> Outcome {
+fn reads_agree_on_both_stores(s: &Stack) -> Outcome {
     for (store, table) in PAIRS {
         people(s, store, table);
     }
@@ -158,7 +143,7 @@ fn reads_agree(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn ranges_counts_single(s: &Stack) -> Outcome {
+fn ranges_counts_and_single_objects(s: &Stack) -> Outcome {
     for (store, table) in [("d1", "rest_pages"), ("pg", "rest_pages_pg")] {
         sql(
             s,
@@ -254,7 +239,7 @@ fn next_link(r: &Reply) -> Option<String> {
     Some(url[url.find("/v1/rest/")? + "/v1/rest/".len()..].to_string())
 }
 
-fn keyset_cursor(s: &Stack) -> Outcome {
+fn keyset_cursor_pages_stay_correct_under_inserts(s: &Stack) -> Outcome {
     for (store, table) in [("d1", "rest_cursor"), ("pg", "rest_cursor_pg")] {
         sql(
             s,
@@ -346,7 +331,7 @@ fn sorted_texts(rows: &[Value]) -> Vec<String> {
     texts
 }
 
-fn keyless_tables(s: &Stack) -> Outcome {
+fn keyless_tables_page_every_row_once_or_refuse_cursors(s: &Stack) -> Outcome {
     // Rows equal in every column: no ordering over the columns can tell
     // them apart, so a cursor built from column values alone would skip
     // whichever of them straddle a page boundary.
@@ -419,7 +404,7 @@ fn keyless_tables(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn extension_relations(s: &Stack) -> Outcome {
+fn extension_relations_are_never_exposed(s: &Stack) -> Outcome {
     // pg_stat_statements' views land in schema public (where the extension
     // is created) and would show other roles' queries: `"*"` never exposes
     // what an extension owns.
@@ -448,7 +433,7 @@ fn extension_relations(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn insert_row_cap(s: &Stack) -> Outcome {
+fn inserts_over_the_row_cap_write_nothing(s: &Stack) -> Outcome {
     for (store, table) in [("d1", "rest_cap"), ("pg", "rest_cap_pg")] {
         sql(
             s,
@@ -488,7 +473,7 @@ fn insert_row_cap(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn writes(s: &Stack) -> Outcome {
+fn writes_upserts_and_guards(s: &Stack) -> Outcome {
     for (store, table) in [("d1", "rest_writes"), ("pg", "rest_writes_pg")] {
         sql(s, store, &format!("create table {table} (id integer primary key, name text not null, qty integer default 1)"));
         // Insert one (minimal: 201, no body).
@@ -644,7 +629,7 @@ fn writes(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn bad_requests(s: &Stack) -> Outcome {
+fn bad_requests_are_clear_4xx(s: &Stack) -> Outcome {
     people(s, "pg", "rest_bad_pg");
     rest(s, "GET", "no_such_table_anywhere", &[], None).assert_error(404, "not_found");
     rest(s, "GET", "strata_meta", &[], None).assert_error(404, "not_found");
@@ -707,7 +692,7 @@ fn bad_requests(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn scopes(s: &Stack) -> Outcome {
+fn scopes_follow_the_tables_store(s: &Stack) -> Outcome {
     people(s, "pg", "rest_scopes_pg");
     let read =
         |key: &str, path: &str| call(s, "GET", &format!("/v1/rest/{path}"), Some(key), &[], None);
@@ -732,7 +717,7 @@ fn scopes(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn graduation(s: &Stack) -> Outcome {
+fn a_table_graduates_by_configuration(s: &Stack) -> Outcome {
     // rest_grad lives on D1 in one deployment and on Postgres in the next:
     // the same URL and the same answer, only REST_TABLES changes.
     for store in ["d1", "pg"] {
@@ -791,7 +776,7 @@ fn graduation(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn hostile(s: &Stack) -> Outcome {
+fn hostile_identifiers_and_values(s: &Stack) -> Outcome {
     for (store, table) in [("d1", "rest_hostile"), ("pg", "rest_hostile_pg")] {
         sql(
             s,
@@ -901,7 +886,7 @@ fn urlencode(s: &str) -> String {
 
 /// Runs `tests/rest-client/` (node's test runner, npm `@supabase/postgrest-js`)
 /// against this stack.
-fn postgrest_js(s: &Stack) -> Outcome {
+fn official_postgrest_js_client(s: &Stack) -> Outcome {
     let root = crate::stack::repo_root();
     let out = std::process::Command::new("node")
         .current_dir(&root)

@@ -1,66 +1,34 @@
 //! `/v1/{d1,pg}/query` and `/batch` against real D1 and real Postgres.
 
-use crate::client::{call, call_base, Reply};
+use crate::client::{call, call_base, post_json, unique, Reply};
 use crate::stack::{free_port, Stack};
 use crate::{Outcome, TestFn};
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub fn tests() -> Vec<TestFn> {
-    vec![
-        ("sql::pg_types_round_trip", pg_types_round_trip),
-        ("sql::d1_types_round_trip", d1_types_round_trip),
-        (
-            "sql::same_statements_same_json_on_both_stores",
-            same_json_on_both,
-        ),
-        ("sql::array_row_mode_and_column_order", array_row_mode),
-        ("sql::d1_big_integers_never_rounded", d1_big_integers),
-        (
-            "sql::failed_batch_changes_nothing",
-            failed_batch_changes_nothing,
-        ),
-        ("sql::batch_results_in_order", batch_results_in_order),
-        ("sql::pg_batch_isolation_and_read_only", pg_batch_isolation),
-        ("sql::read_keys_cannot_write_pg", read_keys_cannot_write_pg),
-        ("sql::read_keys_cannot_write_d1", read_keys_cannot_write_d1),
-        ("sql::write_scopes_and_sql_scope", write_scopes),
-        ("sql::store_errors_map_by_kind", store_errors_map_by_kind),
-        ("sql::bad_bodies_are_4xx", bad_bodies),
-        ("sql::limits_are_checked_before_the_store", limits),
-        (
-            "sql::neon_unreachable_is_503_and_d1_still_works",
-            neon_unreachable,
-        ),
-        ("sql::slow_statement_is_504", slow_statement),
+    trials![
+        sql::pg_types_round_trip,
+        sql::d1_types_round_trip,
+        sql::same_statements_same_json_on_both_stores,
+        sql::array_row_mode_and_column_order,
+        sql::d1_big_integers_never_rounded,
+        sql::failed_batch_changes_nothing,
+        sql::batch_results_in_order,
+        sql::pg_batch_isolation_and_read_only,
+        sql::read_keys_cannot_write_pg,
+        sql::read_keys_cannot_write_d1,
+        sql::write_scopes_and_sql_scope,
+        sql::store_errors_map_by_kind,
+        sql::bad_bodies_are_4xx,
+        sql::limits_are_checked_before_the_store,
+        sql::neon_unreachable_is_503_and_d1_still_works,
+        sql::slow_statement_is_504,
     ]
 }
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-/// A table name no other test uses.
-fn table(prefix: &str) -> String {
-    format!(
-        "{prefix}_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-fn post(s: &Stack, path: &str, key: &str, body: &Value) -> Reply {
-    call(
-        s,
-        "POST",
-        path,
-        Some(key),
-        &[("content-type", "application/json")],
-        Some(body.to_string().as_bytes()),
-    )
-}
-
 fn query(s: &Stack, store: &str, key: &str, sql: &str, params: Value) -> Reply {
-    post(
-        s,
+    post_json(
+        &s.base,
         &format!("/v1/{store}/query"),
         key,
         &json!({"sql": sql, "params": params}),
@@ -163,7 +131,7 @@ fn pg_types_round_trip(s: &Stack) -> Outcome {
     assert_eq!(v["meta"]["command"], "SELECT");
 
     // Through a table and back, byte for byte.
-    let t = table("pg_types");
+    let t = unique("pg_types");
     ok(
         s,
         "pg",
@@ -210,7 +178,7 @@ fn base64_encode(bytes: &[u8]) -> String {
 }
 
 fn d1_types_round_trip(s: &Stack) -> Outcome {
-    let t = table("d1_types");
+    let t = unique("d1_types");
     ok(s, "d1", &format!("create table {t} (id integer primary key, r real, txt text, bin blob, doc text, n text)"), json!([]));
     let all_bytes: Vec<u8> = (0..=255).collect();
     let b64 = base64_encode(&all_bytes);
@@ -251,7 +219,7 @@ fn d1_types_round_trip(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn same_json_on_both(s: &Stack) -> Outcome {
+fn same_statements_same_json_on_both_stores(s: &Stack) -> Outcome {
     // Statements whose values the two stores agree on must answer the same rows.
     for (d1_sql, pg_sql, params) in [
         (
@@ -290,7 +258,7 @@ fn same_json_on_both(s: &Stack) -> Outcome {
         assert_eq!(names(&d1), names(&pg));
     }
     // The same table, the same writes, the same reads.
-    let t = table("both");
+    let t = unique("both");
     for store in ["d1", "pg"] {
         ok(
             s,
@@ -334,10 +302,10 @@ fn same_json_on_both(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn array_row_mode(s: &Stack) -> Outcome {
+fn array_row_mode_and_column_order(s: &Stack) -> Outcome {
     for store in ["d1", "pg"] {
-        let r = post(
-            s,
+        let r = post_json(
+            &s.base,
             &format!("/v1/{store}/query"),
             &s.admin_key,
             &json!({"sql": "select 1 as z, 2 as a, 3 as m", "rowMode": "array"}),
@@ -362,8 +330,8 @@ fn array_row_mode(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn d1_big_integers(s: &Stack) -> Outcome {
-    let t = table("d1_big");
+fn d1_big_integers_never_rounded(s: &Stack) -> Outcome {
+    let t = unique("d1_big");
     ok(
         s,
         "d1",
@@ -428,7 +396,7 @@ fn d1_big_integers(s: &Stack) -> Outcome {
 
 fn failed_batch_changes_nothing(s: &Stack) -> Outcome {
     for store in ["d1", "pg"] {
-        let t = table("atomic");
+        let t = unique("atomic");
         ok(
             s,
             store,
@@ -441,8 +409,8 @@ fn failed_batch_changes_nothing(s: &Stack) -> Outcome {
             &format!("insert into {t} values (1, 'one')"),
             json!([]),
         );
-        let r = post(
-            s,
+        let r = post_json(
+            &s.base,
             &format!("/v1/{store}/batch"),
             &s.admin_key,
             &json!({"statements": [
@@ -474,9 +442,9 @@ fn failed_batch_changes_nothing(s: &Stack) -> Outcome {
 
 fn batch_results_in_order(s: &Stack) -> Outcome {
     for (store, p) in [("d1", "?"), ("pg", "$1")] {
-        let t = table("batch");
-        let r = post(
-            s,
+        let t = unique("batch");
+        let r = post_json(
+            &s.base,
             &format!("/v1/{store}/batch"),
             &s.admin_key,
             &json!({"statements": [
@@ -500,9 +468,9 @@ fn batch_results_in_order(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn pg_batch_isolation(s: &Stack) -> Outcome {
-    let r = post(
-        s,
+fn pg_batch_isolation_and_read_only(s: &Stack) -> Outcome {
+    let r = post_json(
+        &s.base,
         "/v1/pg/batch",
         &s.admin_key,
         &json!({"statements": [{"sql": "select current_setting('transaction_isolation') as iso, current_setting('transaction_read_only') as ro"}],
@@ -513,8 +481,8 @@ fn pg_batch_isolation(s: &Stack) -> Outcome {
         r.json()["results"][0]["rows"],
         json!([{"iso": "serializable", "ro": "on"}])
     );
-    let r = post(
-        s,
+    let r = post_json(
+        &s.base,
         "/v1/pg/batch",
         &s.admin_key,
         &json!({"statements": [{"sql": "select current_setting('transaction_isolation') as iso"}], "isolation": "repeatable_read"}),
@@ -525,10 +493,10 @@ fn pg_batch_isolation(s: &Stack) -> Outcome {
     );
     // A write in a readOnly batch is refused by Postgres itself (a plain
     // INSERT never gets there: tests/api/pg_readonly.rs).
-    let t = table("ro");
+    let t = unique("ro");
     ok(s, "pg", &format!("create table {t} (id int)"), json!([]));
-    let r = post(
-        s,
+    let r = post_json(
+        &s.base,
         "/v1/pg/batch",
         &s.admin_key,
         &json!({"statements": [{"sql": format!("with w as (insert into {t} values (1) returning *) select * from w")}], "readOnly": true}),
@@ -537,8 +505,8 @@ fn pg_batch_isolation(s: &Stack) -> Outcome {
     assert_eq!(e["details"]["sqlstate"], "25006");
     assert_eq!(count(s, "pg", &t), 0);
     // D1 has no isolation levels: a clear 400.
-    let r = post(
-        s,
+    let r = post_json(
+        &s.base,
         "/v1/d1/batch",
         &s.admin_key,
         &json!({"statements": [{"sql": "select 1"}], "isolation": "serializable"}),
@@ -548,7 +516,7 @@ fn pg_batch_isolation(s: &Stack) -> Outcome {
 }
 
 fn read_keys_cannot_write_pg(s: &Stack) -> Outcome {
-    let t = table("pg_ro");
+    let t = unique("pg_ro");
     ok(
         s,
         "pg",
@@ -590,8 +558,8 @@ fn read_keys_cannot_write_pg(s: &Stack) -> Outcome {
     );
     r.assert_error(403, "read_only");
     // A batch from a read key is read-only even if it does not ask.
-    let r = post(
-        s,
+    let r = post_json(
+        &s.base,
         "/v1/pg/batch",
         key,
         &json!({"statements": [{"sql": format!("delete from {t}")}]}),
@@ -603,7 +571,7 @@ fn read_keys_cannot_write_pg(s: &Stack) -> Outcome {
 }
 
 fn read_keys_cannot_write_d1(s: &Stack) -> Outcome {
-    let t = table("d1_ro");
+    let t = unique("d1_ro");
     ok(
         s,
         "d1",
@@ -625,34 +593,37 @@ fn read_keys_cannot_write_d1(s: &Stack) -> Outcome {
         json!([]),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    for sql in [
-        format!("insert into {t} values (2, 'b')"),
-        format!("update {t} set v = 'x'"),
-        format!("delete from {t}"),
-        format!("replace into {t} values (1, 'z')"),
-        format!("with x as (select 1) delete from {t}"),
-        format!("with x as (select 2, 'c') insert into {t} select * from x"),
-        format!("drop table {t}"),
-        format!("alter table {t} add column w"),
-        "attach database ':memory:' as other".to_string(),
-        "pragma foreign_keys = off".to_string(),
-        "pragma writable_schema = on".to_string(),
-        format!("select 1; delete from {t}"),
-        format!("/* select */ delete from {t}"),
-        format!("insert into {t} values (3, 'c') returning *"),
-        "vacuum".to_string(),
+    // Every write is 403 read_only; a second statement after a read is 400
+    // invalid_request (one statement per query).
+    let (read_only, one_statement) = ((403, "read_only"), (400, "invalid_request"));
+    for (sql, (status, code)) in [
+        (format!("insert into {t} values (2, 'b')"), read_only),
+        (format!("update {t} set v = 'x'"), read_only),
+        (format!("delete from {t}"), read_only),
+        (format!("replace into {t} values (1, 'z')"), read_only),
+        (format!("with x as (select 1) delete from {t}"), read_only),
+        (
+            format!("with x as (select 2, 'c') insert into {t} select * from x"),
+            read_only,
+        ),
+        (format!("drop table {t}"), read_only),
+        (format!("alter table {t} add column w"), read_only),
+        ("attach database ':memory:' as other".to_string(), read_only),
+        ("pragma foreign_keys = off".to_string(), read_only),
+        ("pragma writable_schema = on".to_string(), read_only),
+        (format!("select 1; delete from {t}"), one_statement),
+        (format!("/* select */ delete from {t}"), read_only),
+        (
+            format!("insert into {t} values (3, 'c') returning *"),
+            read_only,
+        ),
+        ("vacuum".to_string(), read_only),
     ] {
         let r = query(s, "d1", key, &sql, json!([]));
-        assert!(
-            r.status == 403 || r.status == 400,
-            "{sql}: {} {}",
-            r.status,
-            r.body
-        );
-        r.assert_error(r.status, r.json()["code"].as_str().unwrap_or(""));
+        r.assert_error_in(&[(status, code)], &sql);
     }
-    let r = post(
-        s,
+    let r = post_json(
+        &s.base,
         "/v1/d1/batch",
         key,
         &json!({"statements": [{"sql": "select 1"}, {"sql": format!("delete from {t}")}]}),
@@ -663,9 +634,9 @@ fn read_keys_cannot_write_d1(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn write_scopes(s: &Stack) -> Outcome {
+fn write_scopes_and_sql_scope(s: &Stack) -> Outcome {
     for store in ["d1", "pg"] {
-        let t = table("scopes");
+        let t = unique("scopes");
         // `sql` may write; `sql:read` may read.
         let r = query(
             s,
@@ -721,8 +692,8 @@ fn write_scopes(s: &Stack) -> Outcome {
 
 fn store_errors_map_by_kind(s: &Stack) -> Outcome {
     for store in ["d1", "pg"] {
-        let parent = table("parent");
-        let child = table("child");
+        let parent = unique("parent");
+        let child = unique("child");
         ok(s, store, &format!("create table {parent} (id integer primary key, name text not null unique, n integer check (n > 0))"), json!([]));
         ok(s, store, &format!("create table {child} (id integer primary key, parent_id integer not null references {parent}(id))"), json!([]));
         if store == "d1" {
@@ -802,7 +773,7 @@ fn store_errors_map_by_kind(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn bad_bodies(s: &Stack) -> Outcome {
+fn bad_bodies_are_4xx(s: &Stack) -> Outcome {
     for store in ["d1", "pg"] {
         let path = format!("/v1/{store}/query");
         let send = |ct: &str, body: &[u8]| {
@@ -845,7 +816,7 @@ fn bad_bodies(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn limits(s: &Stack) -> Outcome {
+fn limits_are_checked_before_the_store(s: &Stack) -> Outcome {
     let params: Vec<u32> = (0..101).collect();
     let placeholders = vec!["?"; 101].join(",");
     let r = query(
@@ -859,8 +830,8 @@ fn limits(s: &Stack) -> Outcome {
     assert_eq!(e["details"]["limit"], 100);
     let statements: Vec<Value> = (0..101).map(|_| json!({"sql": "select 1"})).collect();
     for store in ["d1", "pg"] {
-        post(
-            s,
+        post_json(
+            &s.base,
             &format!("/v1/{store}/batch"),
             &s.admin_key,
             &json!({"statements": statements}),
@@ -873,7 +844,7 @@ fn limits(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn neon_unreachable(s: &Stack) -> Outcome {
+fn neon_unreachable_is_503_and_d1_still_works(s: &Stack) -> Outcome {
     let dead = format!("http://127.0.0.1:{}/sql", free_port()?);
     let w = s.spawn_isolated_worker("wrangler-sql-dead-neon", &[("NEON_SQL_URL", &dead)])?;
     let body = json!({"sql": "select 1"}).to_string();
@@ -901,7 +872,7 @@ fn neon_unreachable(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn slow_statement(s: &Stack) -> Outcome {
+fn slow_statement_is_504(s: &Stack) -> Outcome {
     let w = s.spawn_isolated_worker("wrangler-sql-timeout", &[("STORE_TIMEOUT_MS", "500")])?;
     let body = json!({"sql": "select pg_sleep(3)"}).to_string();
     let r = call_base(

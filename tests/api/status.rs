@@ -6,21 +6,15 @@ use crate::stack::Stack;
 use crate::{Outcome, TestFn};
 
 pub fn tests() -> Vec<TestFn> {
-    vec![
-        ("status::all_stores_ok_with_latency", all_stores_ok),
-        ("status::any_valid_key_may_ask", any_valid_key),
-        (
-            "status::unreachable_neon_is_503_naming_it",
-            unreachable_neon,
-        ),
-        (
-            "status::bad_configuration_names_the_setting",
-            bad_configuration,
-        ),
+    trials![
+        status::all_stores_ok_with_latency,
+        status::any_valid_key_may_ask,
+        status::unreachable_neon_is_503_naming_it,
+        status::bad_configuration_names_the_setting,
     ]
 }
 
-fn all_stores_ok(s: &Stack) -> Outcome {
+fn all_stores_ok_with_latency(s: &Stack) -> Outcome {
     let r = get(s, "/v1/status");
     assert_eq!(r.status, 200, "{}", r.body);
     let v = r.json();
@@ -35,13 +29,13 @@ fn all_stores_ok(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn any_valid_key(s: &Stack) -> Outcome {
+fn any_valid_key_may_ask(s: &Stack) -> Outcome {
     let r = call(s, "GET", "/v1/status", Some(&s.objects_read_key), &[], None);
     assert_eq!(r.status, 200, "{}", r.body);
     Ok(())
 }
 
-fn unreachable_neon(s: &Stack) -> Outcome {
+fn unreachable_neon_is_503_naming_it(s: &Stack) -> Outcome {
     // A port nothing listens on: the Neon check fails, D1 and R2 still pass.
     let dead = format!("http://127.0.0.1:{}/sql", free_port()?);
     let w = s.spawn_isolated_worker("wrangler-dead-neon", &[("NEON_SQL_URL", &dead)])?;
@@ -57,7 +51,7 @@ fn unreachable_neon(s: &Stack) -> Outcome {
     Ok(())
 }
 
-fn bad_configuration(s: &Stack) -> Outcome {
+fn bad_configuration_names_the_setting(s: &Stack) -> Outcome {
     // A DATABASE_URL that is not a URL: the error names the setting, never
     // its value, and the other stores are unaffected.
     let secret = "not-a-url-but-secret-s3cr3t";

@@ -22,7 +22,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 pub fn benches() -> Vec<TestFn> {
-    vec![("bench::load_mixed_all_stores", load)]
+    trials![bench::load_mixed_all_stores,]
 }
 
 fn setup(s: &Stack) {
@@ -169,7 +169,7 @@ fn run_wrk(s: &Stack, pgid: i32, seconds: u64, name: &str) -> Result<Phase, Stri
     Ok(Phase { report, samples })
 }
 
-fn load(s: &Stack) -> Outcome {
+fn load_mixed_all_stores(s: &Stack) -> Outcome {
     let warmup = env_secs("STRATA_LOAD_WARMUP", 180);
     let seconds = env_secs("STRATA_LOAD_SECONDS", 60).max(20);
     setup(s);
