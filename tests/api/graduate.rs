@@ -12,13 +12,10 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 pub fn tests() -> Vec<TestFn> {
-    vec![
-        ("graduate::d1_to_pg_and_back", d1_to_pg_and_back),
-        (
-            "graduate::a_mismatch_is_not_flipped",
-            a_mismatch_is_not_flipped,
-        ),
-        ("graduate::a_killed_copy_resumes", a_killed_copy_resumes),
+    trials![
+        graduate::d1_to_pg_and_back,
+        graduate::a_mismatch_is_not_flipped,
+        graduate::a_killed_copy_resumes,
     ]
 }
 
