@@ -1,0 +1,83 @@
+"""The S3-compatible API (/s3) with a second SDK, boto3 at its default
+settings (since 1.36 it sends a CRC32 with every upload). Run by the
+integration harness (tests/api/s3.rs) with the project venv:
+  STRATA_BASE_URL        the worker
+  STRATA_S3_CREDENTIALS  S3_CREDENTIALS: STRATATESTRW (read-write), STRATATESTRO (read-only)
+"""
+
+import hashlib
+import io
+import json
+import os
+import urllib.request
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+base = os.environ["STRATA_BASE_URL"]
+creds = json.loads(os.environ["STRATA_S3_CREDENTIALS"])
+BUCKET = "strata"
+
+
+def client(key_id, secret=None):
+    return boto3.client(
+        "s3",
+        region_name="auto",
+        endpoint_url=f"{base}/s3",
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret or creds[key_id]["secret"],
+        config=Config(s3={"addressing_style": "path"}),
+    )
+
+
+def error_code(call):
+    try:
+        call()
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+    raise AssertionError("expected an error")
+
+
+def main():
+    s3 = client("STRATATESTRW")
+    ro = client("STRATATESTRO")
+
+    # put_object with bytes; get it back, with metadata.
+    s3.put_object(Bucket=BUCKET, Key="boto/hello.txt", Body=b"Hello R2!", Metadata={"owner": "boto"})
+    got = s3.get_object(Bucket=BUCKET, Key="boto/hello.txt")
+    assert got["Body"].read() == b"Hello R2!"
+    assert got["Metadata"] == {"owner": "boto"}, got["Metadata"]
+
+    # upload_fileobj: a file-like body (s3transfer), multipart beyond 8 MiB.
+    data = bytes((i * 13) % 251 for i in range(20 * 1024 * 1024))
+    s3.upload_fileobj(io.BytesIO(data), BUCKET, "boto/big.bin")
+    back = io.BytesIO()
+    s3.download_fileobj(BUCKET, "boto/big.bin", back)
+    assert hashlib.sha256(back.getvalue()).hexdigest() == hashlib.sha256(data).hexdigest()
+
+    # Range, head, list, delete.
+    part = s3.get_object(Bucket=BUCKET, Key="boto/big.bin", Range="bytes=0-9")["Body"].read()
+    assert part == data[:10]
+    assert s3.head_object(Bucket=BUCKET, Key="boto/big.bin")["ContentLength"] == len(data)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="boto/")["Contents"]]
+    assert keys == ["boto/big.bin", "boto/hello.txt"], keys
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [BUCKET]
+    s3.delete_object(Bucket=BUCKET, Key="boto/big.bin")
+    assert error_code(lambda: s3.get_object(Bucket=BUCKET, Key="boto/big.bin")) == ("NoSuchKey", 404)
+    assert error_code(lambda: s3.head_object(Bucket=BUCKET, Key="boto/big.bin")) == ("404", 404)
+
+    # A read-only pair cannot write; a wrong secret is refused.
+    assert error_code(lambda: ro.put_object(Bucket=BUCKET, Key="boto/x", Body=b"x")) == ("AccessDenied", 403)
+    wrong = client("STRATATESTRW", "not-the-secret-at-all-000000000000000000")
+    assert error_code(lambda: wrong.list_objects_v2(Bucket=BUCKET))[0] == "SignatureDoesNotMatch"
+
+    # A presigned GET with plain urllib.
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": "boto/hello.txt"}, ExpiresIn=60)
+    with urllib.request.urlopen(url) as r:
+        assert r.read() == b"Hello R2!"
+    print("boto3: ok")
+
+
+if __name__ == "__main__":
+    main()
