@@ -144,7 +144,10 @@ async fn close(mut session: Session) -> Result<(), Error> {
     frontend::terminate(&mut bye);
     session.send(&bye).await?;
     if let Transport::Ws(ws) = &mut session.transport {
-        let _ = ws.close(None).await;
+        // A Close frame, as `WebSocketStream::close(None)` sends; built together with
+        // pgcluster or devtools (`cargo clippy --workspace`), `ws.close` resolves to
+        // `SinkExt::close` instead and does not compile.
+        let _ = ws.send(Message::Close(None)).await;
     }
     Ok(())
 }
