@@ -9,10 +9,7 @@ use crate::stack::Stack;
 use crate::{Outcome, TestFn};
 
 pub fn tests() -> Vec<TestFn> {
-    vec![
-        ("s3::aws_sdk_for_javascript", aws_sdk_for_javascript),
-        ("s3::boto3", boto3),
-    ]
+    trials![s3::aws_sdk_for_javascript, s3::boto3]
 }
 
 fn aws_sdk_for_javascript(s: &Stack) -> Outcome {
