@@ -107,6 +107,7 @@ test('HeadObject, conditionals, DeleteObject, NoSuchKey', async () => {
   const notModified = await s3.send(new GetObjectCommand({ Bucket, Key: 'cond.txt', IfNoneMatch: put.ETag })).catch((e) => e);
   assert.equal(notModified.$metadata?.httpStatusCode, 304);
   await rejects(s3.send(new GetObjectCommand({ Bucket, Key: 'cond.txt', IfMatch: '"nope"' })), 'PreconditionFailed', 412);
+  await rejects(s3.send(new GetObjectCommand({ Bucket, Key: 'cond.txt', Range: 'bytes=100-200' })), 'InvalidRange', 416);
   await s3.send(new DeleteObjectCommand({ Bucket, Key: 'cond.txt' }));
   await rejects(s3.send(new GetObjectCommand({ Bucket, Key: 'cond.txt' })), 'NoSuchKey', 404);
   await rejects(s3.send(new HeadObjectCommand({ Bucket, Key: 'cond.txt' })), 'NotFound', 404);
