@@ -42,8 +42,10 @@ pub async fn handle(mut req: Request, ctx: &mut Ctx) -> Result<Response, ApiErro
     Ok(match result {
         Ok(response) => response,
         Err(e) => {
+            // The one place an S3 error's internal cause is logged.
             if e.status >= 500 {
-                worker::console_error!("s3 {method} {path}: {} {}", e.code, e.message);
+                let cause = e.cause.as_deref().unwrap_or(&e.message);
+                worker::console_error!("s3 {method} {path}: {} {cause}", e.code);
             }
             error_response(
                 &e,

@@ -15,6 +15,9 @@ pub struct S3Error {
     pub message: String,
     /// Headers the response carries besides the body's.
     pub headers: Vec<(&'static str, String)>,
+    /// What happened, for the log only (never in the response): an
+    /// [`ApiError`]'s cause or message when it came from Strata's own errors.
+    pub cause: Option<String>,
 }
 
 macro_rules! s3_errors {
@@ -71,6 +74,7 @@ impl S3Error {
             status,
             message: message.into(),
             headers: Vec::new(),
+            cause: None,
         }
     }
 
@@ -128,6 +132,10 @@ impl From<ApiError> for S3Error {
             },
         };
         let mut mapped = mapped;
+        mapped.cause = Some(match &e.cause {
+            Some(cause) => format!("{}: {cause}", e.code.as_str()),
+            None => format!("{}: {}", e.code.as_str(), e.message),
+        });
         mapped.headers.extend(
             e.headers
                 .iter()
@@ -159,6 +167,8 @@ mod tests {
         let e: S3Error = ApiError::new(ErrorCode::Internal, "db at 10.0.0.1 said no").into();
         assert_eq!((e.code, e.status), ("InternalError", 500));
         assert!(!e.message.contains("10.0.0.1"));
+        assert!(!e.body("/s3", "r").contains("10.0.0.1"));
+        assert!(e.cause.as_deref().is_some_and(|c| c.contains("10.0.0.1")));
         let e: S3Error = ApiError::new(ErrorCode::StoreUnavailable, "r2")
             .with_header("Retry-After", "1")
             .into();
