@@ -11,8 +11,6 @@
 
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ErrorCode};
-use serde::Deserialize;
-use std::collections::BTreeMap;
 
 /// The setting's name.
 pub const SETTING: &str = "S3_CREDENTIALS";
@@ -62,24 +60,38 @@ pub struct S3Credentials {
     keys: Vec<S3Credential>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCredential {
-    secret: String,
-    scopes: Vec<String>,
-}
-
 impl S3Credentials {
     /// Parses and validates the setting's JSON.
     pub fn parse(json: &str) -> Result<S3Credentials, ApiError> {
         let config = |m: String| ApiError::new(ErrorCode::ConfigInvalid, format!("{SETTING}: {m}"));
-        let raw: BTreeMap<String, RawCredential> = serde_json::from_str(json).map_err(|_| {
+        // Read through `serde_json::Value`, which the Worker already
+        // carries, rather than a derived type of its own (bundle size).
+        let shape = || {
             config(
                 "not a JSON object of {\"<access key id>\": {\"secret\", \"scopes\"}}".to_string(),
             )
-        })?;
+        };
+        let raw: serde_json::Value = serde_json::from_str(json).map_err(|_| shape())?;
+        let raw = raw.as_object().ok_or_else(shape)?;
         let mut keys = Vec::with_capacity(raw.len());
         for (id, cred) in raw {
+            let id = id.clone();
+            let fields = cred.as_object().ok_or_else(shape)?;
+            if fields.keys().any(|k| k != "secret" && k != "scopes") {
+                return Err(shape());
+            }
+            let secret = fields
+                .get("secret")
+                .and_then(serde_json::Value::as_str)
+                .ok_or_else(shape)?
+                .to_string();
+            let scope_names: Vec<&str> = fields
+                .get("scopes")
+                .and_then(serde_json::Value::as_array)
+                .ok_or_else(shape)?
+                .iter()
+                .map(|v| v.as_str().ok_or_else(shape))
+                .collect::<Result<_, _>>()?;
             let id_ok = (3..=128).contains(&id.len())
                 && id
                     .bytes()
@@ -90,18 +102,18 @@ impl S3Credentials {
                         .to_string(),
                 ));
             }
-            if cred.secret.chars().count() < MIN_SECRET_CHARS
-                || !cred.secret.bytes().all(|b| b.is_ascii_graphic())
+            if secret.chars().count() < MIN_SECRET_CHARS
+                || !secret.bytes().all(|b| b.is_ascii_graphic())
             {
                 return Err(config(format!(
                     "the secret of {id} must be at least {MIN_SECRET_CHARS} printable ASCII characters"
                 )));
             }
-            if cred.scopes.is_empty() {
+            if scope_names.is_empty() {
                 return Err(config(format!("{id} has no scopes")));
             }
             let mut scopes = Vec::new();
-            for name in &cred.scopes {
+            for name in scope_names {
                 match Scope::parse(name).filter(|s| ALLOWED_SCOPES.contains(s)) {
                     Some(s) if !scopes.contains(&s) => scopes.push(s),
                     Some(_) => {}
@@ -114,7 +126,7 @@ impl S3Credentials {
             }
             keys.push(S3Credential {
                 access_key_id: id,
-                secret: cred.secret,
+                secret,
                 scopes,
             });
         }
