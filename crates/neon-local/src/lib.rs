@@ -1,9 +1,9 @@
 //! `neon-local`: Neon's SQL-over-HTTP endpoint (`POST /sql`) and its WebSocket protocol
 //! (`GET /v1`, `/v2`) served over a real PostgreSQL, so the Worker and the official
 //! `@neondatabase/serverless` driver — `neon()` over HTTP, `Pool` and `Client` over WebSocket —
-//! run offline exactly as against Neon. The HTTP protocol is specified in
-//! `shared/reference/neon-sql-over-http.md`; its types and value encoding live in
-//! `strata_core::neon`, shared with the Worker's client.
+//! run offline exactly as against Neon. The HTTP protocol (the one Neon's serverless driver
+//! speaks) is described in `strata_core::neon`, where its types and value encoding live, shared
+//! with the Worker's client.
 //!
 //! # Using it
 //!

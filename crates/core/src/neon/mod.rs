@@ -1,4 +1,5 @@
-//! Neon's SQL-over-HTTP protocol (see `shared/reference/neon-sql-over-http.md`).
+//! Neon's SQL-over-HTTP protocol, as Neon's serverless driver speaks it (`POST /sql` with the
+//! connection string in `Neon-Connection-String`, JSON queries and batches, text-format rows).
 //!
 //! Everything here is pure: no I/O, no runtime. Both sides of the protocol use it — the
 //! Worker's Neon client (compiled to wasm32) builds requests and decodes responses with these
