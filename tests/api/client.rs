@@ -259,3 +259,30 @@ pub fn unix_now() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
+
+/// Runs a real client's own test program (node's test runner, the venv's
+/// python) from the repository root against this stack, with `env` set, and
+/// returns everything it printed; fails the test if it failed.
+pub fn run_client_suite(
+    what: &str,
+    program: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<String, libtest_mimic::Failed> {
+    let root = crate::stack::repo_root();
+    let out = std::process::Command::new(program)
+        .current_dir(&root)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !out.status.success() {
+        return Err(format!("{what} failed:\n{text}").into());
+    }
+    Ok(text)
+}

@@ -887,20 +887,15 @@ fn urlencode(s: &str) -> String {
 /// Runs `tests/rest-client/` (node's test runner, npm `@supabase/postgrest-js`)
 /// against this stack.
 fn official_postgrest_js_client(s: &Stack) -> Outcome {
-    let root = crate::stack::repo_root();
-    let out = std::process::Command::new("node")
-        .current_dir(&root)
-        .args(["--test", "tests/rest-client/"])
-        .env("STRATA_BASE_URL", &s.base)
-        .env("STRATA_API_KEY", &s.admin_key)
-        .output()
-        .map_err(|e| format!("cannot run node: {e}"))?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "postgrest-js tests failed:\n{text}");
+    let text = crate::client::run_client_suite(
+        "postgrest-js tests",
+        std::path::Path::new("node"),
+        &["--test", "tests/rest-client/"],
+        &[
+            ("STRATA_BASE_URL", &s.base),
+            ("STRATA_API_KEY", &s.admin_key),
+        ],
+    )?;
     assert!(text.contains("# pass 2"), "both stores ran:\n{text}");
     Ok(())
 }

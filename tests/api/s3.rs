@@ -5,48 +5,41 @@
 //! tests/s3-client against the live stack with the read-write and read-only
 //! pairs of `stack::S3_CREDENTIALS`.
 
+use crate::client::run_client_suite;
 use crate::stack::Stack;
 use crate::{Outcome, TestFn};
+use std::path::Path;
 
 pub fn tests() -> Vec<TestFn> {
     trials![s3::aws_sdk_for_javascript, s3::boto3]
 }
 
 fn aws_sdk_for_javascript(s: &Stack) -> Outcome {
-    let root = crate::stack::repo_root();
-    let out = std::process::Command::new("node")
-        .current_dir(&root)
-        .args(["--test", "--test-concurrency=1", "tests/s3-client/"])
-        .env("STRATA_BASE_URL", &s.base)
-        .env("STRATA_API_KEY", &s.admin_key)
-        .env("STRATA_S3_CREDENTIALS", crate::stack::S3_CREDENTIALS)
-        .output()
-        .map_err(|e| format!("cannot run node: {e}"))?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "S3 client tests failed:\n{text}");
+    let text = run_client_suite(
+        "S3 client tests",
+        Path::new("node"),
+        &["--test", "--test-concurrency=1", "tests/s3-client/"],
+        &[
+            ("STRATA_BASE_URL", &s.base),
+            ("STRATA_API_KEY", &s.admin_key),
+            ("STRATA_S3_CREDENTIALS", crate::stack::S3_CREDENTIALS),
+        ],
+    )?;
     assert!(text.contains("# fail 0"), "{text}");
     Ok(())
 }
 
 fn boto3(s: &Stack) -> Outcome {
-    let root = crate::stack::repo_root();
-    let out = std::process::Command::new(root.join(".venv/bin/python"))
-        .current_dir(&root)
-        .arg("tests/s3-client/boto3_test.py")
-        .env("STRATA_BASE_URL", &s.base)
-        .env("STRATA_S3_CREDENTIALS", crate::stack::S3_CREDENTIALS)
-        .output()
-        .map_err(|e| format!("cannot run the venv's python (scripts/tools.sh makes it): {e}"))?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "boto3 tests failed:\n{text}");
+    let python = crate::stack::repo_root().join(".venv/bin/python");
+    let text = run_client_suite(
+        "boto3 tests (scripts/tools.sh makes the venv)",
+        &python,
+        &["tests/s3-client/boto3_test.py"],
+        &[
+            ("STRATA_BASE_URL", &s.base),
+            ("STRATA_S3_CREDENTIALS", crate::stack::S3_CREDENTIALS),
+        ],
+    )?;
     assert!(text.contains("boto3: ok"), "{text}");
     Ok(())
 }
