@@ -190,6 +190,40 @@ pub fn fetch(
     body: Body,
     transfer: bool,
 ) -> Reply<Vec<u8>> {
+    // A body we can send again, should the local runtime restart under it.
+    let again = match &body {
+        Body::None => Some(Body::None),
+        Body::Bytes(b) => Some(Body::Bytes(b)),
+        Body::Reader(_) => None,
+    };
+    let reply = fetch_once(base, method, path, key, headers, body, transfer);
+    match again {
+        Some(body) if restarted_mid_request(&reply) => {
+            // `wrangler dev`'s proxy answers this (plain text, never the
+            // Worker's JSON) when workerd restarted while the request was in
+            // flight, and retries only GET and HEAD by itself. The request
+            // did not reach the Worker; send it once more, and say so.
+            eprintln!("{method} {path}: the local runtime restarted mid-request; sending it again");
+            fetch_once(base, method, path, key, headers, body, transfer)
+        }
+        _ => reply,
+    }
+}
+
+/// Whether a reply is `wrangler dev`'s own "restarted mid-request" 503.
+fn restarted_mid_request(reply: &Reply<Vec<u8>>) -> bool {
+    reply.status == 503 && reply.body.starts_with(b"Your worker restarted mid-request")
+}
+
+fn fetch_once(
+    base: &str,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Body,
+    transfer: bool,
+) -> Reply<Vec<u8>> {
     let mut resp = send(base, method, path, key, headers, body, transfer);
     let status = resp.status().as_u16();
     let headers = header_list(&resp);
