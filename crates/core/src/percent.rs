@@ -66,6 +66,21 @@ pub fn decode_path(s: &str) -> Option<String> {
     decode(s, false).ok()
 }
 
+/// Splits a raw query string into decoded `(name, value)` pairs as HTML
+/// forms encode them (`+` is a space), strictly: the first pair with a
+/// malformed escape or bytes that are not UTF-8 is the error (raw, so the
+/// caller can name it in its own error format).
+pub fn decode_query(raw: Option<&str>) -> Result<Vec<(String, String)>, &str> {
+    let mut pairs = Vec::new();
+    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = decode(k, true).map_err(|_| pair)?;
+        let v = decode(v, true).map_err(|_| pair)?;
+        pairs.push((k, v));
+    }
+    Ok(pairs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -153,21 +153,12 @@ fn parse_u64(key: &str, v: &str) -> Result<u64, ApiError> {
 /// UTF-8 are a 400, never replacement characters that would quietly filter
 /// on another value.
 pub fn decode_query(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
-    use crate::percent::decode as percent_decode;
-    let mut pairs = Vec::new();
-    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |s: &str| {
-            percent_decode(s, true).map_err(|_| {
-                parse_error(
-                    pair,
-                    "the query string has an invalid percent-encoding or is not UTF-8 once decoded",
-                )
-            })
-        };
-        pairs.push((decode(k)?, decode(v)?));
-    }
-    Ok(pairs)
+    crate::percent::decode_query(raw).map_err(|pair| {
+        parse_error(
+            pair,
+            "the query string has an invalid percent-encoding or is not UTF-8 once decoded",
+        )
+    })
 }
 
 /// Splits at commas that are outside parentheses and double quotes.

@@ -164,19 +164,6 @@ pub struct Target<'a> {
     pub path_key: Option<&'a str>,
 }
 
-fn query_pairs(query: Option<&str>) -> Result<Vec<(String, String)>, S3Error> {
-    let mut out = Vec::new();
-    for part in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (n, v) = part.split_once('=').unwrap_or((part, ""));
-        let dec = |s: &str| {
-            percent::decode(s, true)
-                .map_err(|_| S3Error::new("InvalidURI", 400, "Couldn't parse the specified URI."))
-        };
-        out.push((dec(n)?, dec(v)?));
-    }
-    Ok(out)
-}
-
 /// The length of the payload, decoded: `x-amz-decoded-content-length` for
 /// aws-chunked bodies, `Content-Length` otherwise.
 pub fn payload_length(headers: &RequestHeaders, payload: Payload) -> Option<u64> {
@@ -245,7 +232,7 @@ impl S3Command {
         payload: Payload,
         principal: &Principal,
     ) -> Result<S3Command, S3Error> {
-        let params = query_pairs(query)?;
+        let params = super::sigv4::query_pairs(query)?;
         let has = |n: &str| params.iter().any(|(k, _)| k == n);
         let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
         if let Some((name, _)) = params

@@ -226,17 +226,9 @@ pub fn parse_amz_date(text: &str) -> Option<u64> {
 }
 
 /// `(name, value)` pairs of a query string, decoded once (`+` is a space).
-fn query_pairs(query: Option<&str>) -> Result<Vec<(String, String)>, S3Error> {
-    let mut out = Vec::new();
-    for part in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (n, v) = part.split_once('=').unwrap_or((part, ""));
-        let dec = |s: &str| {
-            percent::decode(s, true)
-                .map_err(|_| S3Error::new("InvalidURI", 400, "Couldn't parse the specified URI."))
-        };
-        out.push((dec(n)?, dec(v)?));
-    }
-    Ok(out)
+pub(super) fn query_pairs(query: Option<&str>) -> Result<Vec<(String, String)>, S3Error> {
+    percent::decode_query(query)
+        .map_err(|_| S3Error::new("InvalidURI", 400, "Couldn't parse the specified URI."))
 }
 
 /// The canonical request of SigV4.
