@@ -19,9 +19,11 @@ use std::rc::Rc;
 /// A store failed to do what was asked, or refused it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoreError {
-    /// The store refused the request for a reason that is the client's (a
-    /// constraint, a syntax error, an unknown object...): already the
-    /// client's error.
+    /// An answer already decided as the client sees it: mostly the store
+    /// refusing for the client's reason (a constraint, a syntax error, an
+    /// unknown object...). The Neon and D1 adapters also pass their own
+    /// mapped outages this way (`sql::errors` maps Postgres's and SQLite's
+    /// failures by kind, 503/504 included), with the cause already attached.
     Refused(ApiError),
     /// The store is misconfigured (a missing binding or setting).
     Config(ApiError),
