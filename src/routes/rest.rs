@@ -19,8 +19,7 @@ use worker::{Request, Response};
 
 /// Handles every method on a table.
 pub async fn handle(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
-    let placement = Placement::parse(settings::text(&ctx.env, "REST_TABLES").as_deref())?
-        .with_runtime(stores::placement::runtime(&ctx.env).await?.to_vec());
+    let placement = current_placement(ctx).await?;
     let limits = Limits {
         max_rows: settings::number(&ctx.env, "REST_MAX_ROWS", 1000)?,
         max_insert_rows: settings::number(&ctx.env, "REST_MAX_INSERT_ROWS", 1000)?,
@@ -36,10 +35,21 @@ pub async fn handle(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Resp
         limits,
     )?;
     let body = if command.needs_body() {
-        Some(http::read_json_body(&mut req, &ctx.env).await?)
+        let body = http::read_json_body(&mut req, &ctx.env).await?;
+        command.still_writable(&current_placement(ctx).await?)?;
+        Some(body)
     } else {
         None
     };
     let reply = service::execute(&command, body.as_deref(), &SqlBindings::new(&ctx.env)).await?;
     Ok(http::reply(reply))
+}
+
+/// Where the tables are: `REST_TABLES`, overridden by the run-time rows
+/// (cached per isolate for `PLACEMENT_CACHE_SECONDS`).
+async fn current_placement(ctx: &Ctx) -> Result<Placement, ApiError> {
+    Ok(
+        Placement::parse(settings::text(&ctx.env, "REST_TABLES").as_deref())?
+            .with_runtime(stores::placement::runtime(&ctx.env).await?.to_vec()),
+    )
 }

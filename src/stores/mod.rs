@@ -144,6 +144,8 @@ pub async fn run_sql(
     let timeout = crate::settings::store_timeout_ms(env).map_err(StoreError::Config)?;
     match store {
         Store::D1 => {
+            // A missing binding is the store's configuration, not an answer.
+            d1::database(env)?;
             let limit = crate::settings::max_result_bytes(env).map_err(StoreError::Config)?;
             let run = async {
                 d1::run(env, statements, options.mode, limit)

@@ -164,6 +164,23 @@ impl Command {
         })
     }
 
+    /// Checks a write against the placement again, once its body has been
+    /// read: reading a body takes as long as the client likes, so a table
+    /// that started moving meanwhile must not take the write (it could land
+    /// on the source after the copy read it, and be lost at the flip).
+    pub fn still_writable(&self, placement: &Placement) -> Result<(), ApiError> {
+        if self.action == Action::Read {
+            return Ok(());
+        }
+        match placement.resolve(&self.table) {
+            Some(p) if p.state == State::Moving || p.store != self.store => {
+                Err(table_moving(&self.table, p.since.as_deref()))
+            }
+            Some(_) => Ok(()),
+            None => Err(table_not_found()),
+        }
+    }
+
     /// Whether [`execute`] needs the request's JSON body.
     pub fn needs_body(&self) -> bool {
         matches!(self.action, Action::Insert | Action::Update)
@@ -880,6 +897,24 @@ mod tests {
             let details = e.details.clone().unwrap();
             assert_eq!(details["since"], "2026-11-30T10:00:00Z");
         }
+        // A write parsed while the table was ready is refused if the table
+        // started moving (or moved) while its body was being read.
+        let ready = Placement::parse(Some(r#"{"todos": "d1"}"#)).unwrap();
+        let write = Command::parse(
+            "POST",
+            "todos",
+            "https://h/v1/rest/todos",
+            &RequestHeaders::default(),
+            &principal(&[Scope::Admin]),
+            &ready,
+            limits,
+        )
+        .unwrap();
+        assert!(write.still_writable(&ready).is_ok());
+        assert_eq!(write.still_writable(&placement).unwrap_err().status(), 503);
+        let moved = Placement::parse(Some(r#"{"todos": "pg"}"#)).unwrap();
+        assert_eq!(write.still_writable(&moved).unwrap_err().status(), 503);
+        assert!(parse("GET").unwrap().still_writable(&placement).is_ok());
         // The scope is still checked first: a reader learns nothing new.
         let e = Command::parse(
             "POST",
