@@ -100,7 +100,7 @@ async fn serve(
         Input::None => (None, None, None),
         Input::Xml => (None, Some(read_small(req, &auth, &headers).await?), None),
         Input::Stream(length) => {
-            if service::body_needs_worker(&headers, auth.payload) {
+            if command.body_needs_worker(&headers, auth.payload) {
                 let (stream, refused) = checked_stream(req, &auth, &headers, length)?;
                 (Some(stream), None, Some(refused))
             } else {

@@ -124,6 +124,13 @@ impl ChunkedDecoder {
                     }
                     out.extend_from_slice(bytes);
                     self.decoded += n as u64;
+                    if self.declared.is_some_and(|d| self.decoded > d) {
+                        // Longer than `x-amz-decoded-content-length`: refused
+                        // now, before the store's fixed-length input overflows.
+                        return Err(incomplete(
+                            "the decoded body is longer than x-amz-decoded-content-length",
+                        ));
+                    }
                     input = rest;
                     self.state = if left == n as u64 {
                         self.end_chunk()?;

@@ -353,6 +353,23 @@ impl S3Command {
         })
     }
 
+    /// Whether this command's body must pass through the Worker to be
+    /// checked: [`body_needs_worker`], or a signed SHA-256 the store will
+    /// not verify for it (R2 checks one on a plain PUT only, not on a
+    /// multipart part) — unchecked, a replayed request could carry another
+    /// body.
+    pub fn body_needs_worker(&self, headers: &RequestHeaders, payload: Payload) -> bool {
+        let store_checks_sha256 = matches!(
+            self.op,
+            Op::Object {
+                sha256_in_store: true,
+                ..
+            }
+        );
+        body_needs_worker(headers, payload)
+            || (matches!(payload, Payload::Sha256(_)) && !store_checks_sha256)
+    }
+
     /// What of the body [`execute`] needs.
     pub fn input(&self) -> Input {
         match &self.op {

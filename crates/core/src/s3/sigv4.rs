@@ -212,6 +212,9 @@ pub fn parse_amz_date(text: &str) -> Option<u64> {
         return None;
     }
     // Days from the civil date (Howard Hinnant's algorithm), years >= 1970.
+    if y < 1970 {
+        return None;
+    }
     let (y, m) = if mo <= 2 {
         (y - 1, mo + 9)
     } else {
@@ -484,6 +487,19 @@ pub fn authenticate(
         return Err(S3Error::signature_does_not_match(
             "SignedHeaders must be lowercase, sorted, and include host.",
         ));
+    }
+    // S3's rule: every `x-amz-*` header sent is signed. An unsigned one
+    // could be added to a captured request or a presigned URL — metadata,
+    // a content length of 0 for an aws-chunked body, a trailer — and change
+    // what is stored.
+    if let Some((name, _)) = req
+        .headers
+        .iter()
+        .find(|(n, _)| n.starts_with("x-amz-") && !claim.signed_headers.contains(n))
+    {
+        return Err(S3Error::access_denied(format!(
+            "There were headers present in the request which were not signed: {name}"
+        )));
     }
     let credential = credentials
         .get(claim.access_key_id)

@@ -57,6 +57,7 @@ fn parses_amz_dates() {
         "20131324T000000Z",
         "20130524T000000",
         "2013052aT000000Z",
+        "00000101T000000Z",
         "",
     ] {
         assert_eq!(parse_amz_date(bad), None, "{bad}");
@@ -98,6 +99,11 @@ fn aws_example_get_object_with_range() {
             .code,
         "SignatureDoesNotMatch"
     );
+    // An x-amz-* header that was not signed cannot be added to it.
+    let mut added: Vec<(String, String)> = h.iter().map(|(n, v)| (n.into(), v.into())).collect();
+    added.push(("x-amz-meta-evil".into(), "1".into()));
+    let e = check("GET", "/test.txt", None, &RequestHeaders::new(added), T0).unwrap_err();
+    assert_eq!((e.code, e.status), ("AccessDenied", 403));
     // Clock skew: 15 minutes either way.
     assert!(check("GET", "/test.txt", None, &h, T0 + MAX_SKEW_SECS).is_ok());
     let e = check("GET", "/test.txt", None, &h, T0 + MAX_SKEW_SECS + 1).unwrap_err();
