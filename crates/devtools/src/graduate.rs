@@ -843,6 +843,15 @@ pub fn run(api: &Api, opts: &Options, progress: Progress) -> Result<Value> {
             opts.table
         )));
     }
+    // The D1 read names each value's storage class `__t<i>` next to the
+    // columns: a column of that name would be overwritten in the copy and in
+    // the digest alike, and verification could not see it.
+    if let Some(c) = def.columns.iter().find(|c| c.name.starts_with("__t")) {
+        return Err(GraduateError::Plan(format!(
+            "{} has a column named {:?}: names starting with __t are reserved by graduate; rename it first",
+            opts.table, c.name
+        )));
+    }
     let (ddl, notes) = target_ddl(&def, to);
     let existing = read_table(api, to, &opts.table)?;
 
