@@ -16,7 +16,7 @@ export WRANGLER_SEND_METRICS := false
 WORKER_INPUTS := $(shell find src crates/core/src -name '*.rs') \
 	Cargo.toml Cargo.lock crates/core/Cargo.toml openapi/openapi.json
 
-.PHONY: bench-load help tools build dev test test-unit test-integration test-neon-driver host-bins clean
+.PHONY: bench-load bench-compare help tools build dev test test-unit test-integration test-neon-driver host-bins clean
 .PHONY: migrate deploy deploy-dry-run provision bundle-budget lint-workflows lint
 
 help:
@@ -28,6 +28,7 @@ help:
 	@echo "make deploy          release: build, bundle budget, migrations, wrangler deploy (needs accounts)"
 	@echo "make deploy-dry-run  every release step that needs no account"
 	@echo "make provision       create the D1 database, R2 bucket and Neon project (needs accounts)"
+	@echo "make bench-compare   per-request cost: Strata against a minimal JS Worker, side by side (BENCHMARKS.md)"
 
 tools:
 	@scripts/tools.sh
@@ -96,6 +97,15 @@ bench-load: build host-bins
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }; }; } \
 		|| { echo "install wrk (apt-get install wrk)"; exit 1; }
 	cargo test --locked -p strata-tests --test api -- --ignored bench::load --nocapture
+
+# Per-request cost side by side: Strata and a minimal JS Worker with the same
+# bindings (bench/js-worker), same launcher, interleaved wrk rounds with 16
+# connections; medians and ratios (bench/compare.mjs, BENCHMARKS.md).
+# ARGS passes options, e.g. ARGS="--rounds 3 --routes health,d1".
+bench-compare: build host-bins
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }; }; } \
+		|| { echo "install wrk (apt-get install wrk)"; exit 1; }
+	node bench/compare.mjs $(ARGS)
 
 # Move a REST table between D1 and Postgres on the running `make dev` stack
 # (docs/graduation.md): make graduate TABLE=todos TO=pg [ARGS=--dry-run]

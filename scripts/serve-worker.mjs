@@ -11,10 +11,13 @@
 //
 // Usage: node scripts/serve-worker.mjs [--ip 127.0.0.1] [--port 8787]
 //          [--persist-to DIR] [--var NAME:VALUE]... [--no-watch] [--inspect]
-// --inspect keeps the inspector (for attaching DevTools), as `wrangler dev`.
+//          [--inspector-port N] [--config wrangler.toml]
+// --inspect keeps the inspector (for attaching DevTools), as `wrangler dev`;
+// --inspector-port picks its port (default 9229). --config serves another
+// Worker (bench/compare.mjs serves its JS baseline with this same launcher).
 import { unstable_startWorker } from "wrangler";
 
-const opts = { ip: "127.0.0.1", port: 8787, persist: undefined, vars: {}, watch: true, inspect: false };
+const opts = { ip: "127.0.0.1", port: 8787, persist: undefined, vars: {}, watch: true, inspect: false, inspectorPort: undefined, config: "wrangler.toml" };
 const args = process.argv.slice(2);
 for (let i = 0; i < args.length; i++) {
   const flag = args[i];
@@ -37,6 +40,8 @@ for (let i = 0; i < args.length; i++) {
     }
     case "--no-watch": opts.watch = false; break;
     case "--inspect": opts.inspect = true; break;
+    case "--inspector-port": opts.inspect = true; opts.inspectorPort = Number(value()); break;
+    case "--config": opts.config = value(); break;
     default: fail(`unknown option ${flag}`);
   }
 }
@@ -48,11 +53,11 @@ function fail(message) {
 }
 
 const worker = await unstable_startWorker({
-  config: "wrangler.toml",
+  config: opts.config,
   bindings: opts.vars,
   dev: {
     server: { hostname: opts.ip, port: opts.port },
-    inspector: opts.inspect ? { hostname: "127.0.0.1" } : false,
+    inspector: opts.inspect ? { hostname: "127.0.0.1", port: opts.inspectorPort } : false,
     persist: opts.persist,
     watch: opts.watch,
     logLevel: "log",
