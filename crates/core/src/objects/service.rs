@@ -485,21 +485,17 @@ async fn put<S: ObjectStore>(
     metadata: &UploadMetadata,
     checksum: Option<Checksum>,
 ) -> Result<ObjectReply<S::Body>, ApiError> {
-    let current = store.head(key).await?;
-    let validators = current.as_ref().map(ObjectMeta::validators);
-    if preconditions.evaluate(Access::Write, validators.as_ref()) != Outcome::Proceed {
-        return Err(precondition_failed());
-    }
-    // Pinned, the store applies the preconditions atomically with the write.
-    let pin = preconditions.constrains_write().then(|| match &current {
-        Some(meta) => Pin::Etag(meta.etag.clone()),
-        None => Pin::Absent,
-    });
-    let stored = store
-        .put(key, body, length, metadata, checksum.as_ref(), pin)
-        .await?
-        .ok_or_else(precondition_failed)?;
-    if current.is_some() {
+    let (stored, replaced) = write(
+        store,
+        key,
+        body,
+        length,
+        preconditions,
+        metadata,
+        checksum.as_ref(),
+    )
+    .await?;
+    if replaced {
         return Ok(json_with_etag(200, &stored));
     }
     let mut created = json_with_etag(201, &stored);
@@ -507,6 +503,35 @@ async fn put<S: ObjectStore>(
         .reply
         .with_header("location", format!("/v1/objects/{}", key.to_url_path()));
     Ok(created)
+}
+
+/// Writes `body` as the object once the preconditions hold, pinned to the
+/// state they were checked against (the store applies them atomically with
+/// the write). Answers the object stored and whether it replaced one. Also
+/// S3's CopyObject's write.
+pub(crate) async fn write<S: ObjectStore>(
+    store: &S,
+    key: &ObjectKey,
+    body: Option<S::Upload>,
+    length: u64,
+    preconditions: &Preconditions,
+    metadata: &UploadMetadata,
+    checksum: Option<&Checksum>,
+) -> Result<(ObjectMeta, bool), ApiError> {
+    let current = store.head(key).await?;
+    let validators = current.as_ref().map(ObjectMeta::validators);
+    if preconditions.evaluate(Access::Write, validators.as_ref()) != Outcome::Proceed {
+        return Err(precondition_failed());
+    }
+    let pin = preconditions.constrains_write().then(|| match &current {
+        Some(meta) => Pin::Etag(meta.etag.clone()),
+        None => Pin::Absent,
+    });
+    let stored = store
+        .put(key, body, length, metadata, checksum, pin)
+        .await?
+        .ok_or_else(precondition_failed)?;
+    Ok((stored, current.is_some()))
 }
 
 /// `DELETE`: 204 whether or not the object existed.
@@ -550,7 +575,7 @@ fn refuse_preconditions(headers: &RequestHeaders, context: &str) -> Result<(), A
 
 /// A timed-out write may have been applied: say so, keeping the cause for
 /// the log.
-fn for_write(e: ApiError) -> ApiError {
+pub(crate) fn for_write(e: ApiError) -> ApiError {
     let cause = e.cause.clone();
     let mut e = e.for_write();
     if e.cause.is_none() {

@@ -8,6 +8,7 @@
 //!   decoded as a streaming state machine with bounded buffers.
 //! * [`checksum`]: the flexible checksums (`x-amz-checksum-*`).
 //! * [`error`]: S3's XML errors and the statuses S3 uses.
+//! * [`copy`]: CopyObject and UploadPartCopy, streamed store to store.
 //! * [`xml`]: the XML bodies S3 answers with (listings, buckets).
 //! * [`service`]: one request parsed into an operation, and its answer.
 //!
@@ -16,6 +17,7 @@
 
 pub mod checksum;
 pub mod chunked;
+pub mod copy;
 pub mod credentials;
 pub mod error;
 pub mod service;

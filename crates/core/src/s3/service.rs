@@ -9,6 +9,7 @@
 //! answer back into S3's (XML bodies, `ETag` headers, S3 error codes).
 
 use super::checksum::Expected;
+use super::copy::Copy;
 use super::sigv4::Payload;
 use super::xml::{self, ListEcho};
 use super::S3Error;
@@ -16,6 +17,7 @@ use crate::auth::{Principal, Scope};
 use crate::http::RequestHeaders;
 use crate::objects::list::{ListPage, ListParams, MAX_LIST_LIMIT};
 use crate::objects::metadata::{META_PREFIX, SHA256_HEADER};
+use crate::objects::operation::Operation;
 use crate::objects::service::{self as objects, Body, Command};
 use crate::objects::{hex, ObjectKey};
 use crate::percent;
@@ -73,6 +75,7 @@ enum Op {
     DeleteObjects {
         checksum: Option<Expected>,
     },
+    Copy(Box<Copy>),
     Object {
         kind: ObjectOp,
         key: ObjectKey,
@@ -268,9 +271,37 @@ impl S3Command {
         };
         let key = ObjectKey::from_path(Some(path_key)).map_err(S3Error::from)?;
         if headers.get("x-amz-copy-source").is_some() {
-            return Err(S3Error::not_implemented(
-                "CopyObject is not implemented yet",
-            ));
+            if method != "PUT" {
+                return Err(S3Error::invalid_request(
+                    "x-amz-copy-source applies to PUT only",
+                ));
+            }
+            let part = if has("uploadId") || has("partNumber") {
+                let query = format!(
+                    "uploadId={}&partNumber={}",
+                    percent::encode(get("uploadId").unwrap_or(""), false),
+                    percent::encode(get("partNumber").unwrap_or(""), false)
+                );
+                match Operation::parse("PUT", Some(&query)).map_err(S3Error::from)? {
+                    Operation::UploadPart {
+                        upload_id,
+                        part_number,
+                    } => Some((upload_id, part_number)),
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            let translated = objects_headers(headers, payload, false);
+            return Ok(S3Command {
+                op: Op::Copy(Box::new(Copy::parse(
+                    target.bucket,
+                    key,
+                    &translated,
+                    part,
+                    principal,
+                )?)),
+            });
         }
         if method == "GET" && has("partNumber") {
             return Err(S3Error::not_implemented(
@@ -491,15 +522,16 @@ fn bucket_op(
 
 /// Runs the command against `store`: `upload` is the body's stream when
 /// [`S3Command::input`] asked for one, `xml` its bytes when it asked for XML.
-pub async fn execute<S: ObjectStore>(
+pub async fn execute<B, S: ObjectStore<Body = B, Upload = B>>(
     command: S3Command,
     store: &S,
-    upload: Option<S::Upload>,
+    upload: Option<B>,
     xml_body: Option<&[u8]>,
     bucket: &str,
     owner: &str,
-) -> Result<S3Reply<S::Body>, S3Error> {
+) -> Result<S3Reply<B>, S3Error> {
     match command.op {
+        Op::Copy(copy) => Ok(S3Reply::xml(200, copy.execute(store).await?)),
         Op::ListBuckets => Ok(S3Reply::xml(200, xml::list_buckets(bucket, owner))),
         Op::HeadBucket => {
             let mut r = S3Reply::empty(200);

@@ -195,12 +195,14 @@ pub fn complete_multipart(location: &str, bucket: &str, key: &str, etag: &str) -
     out
 }
 
-/// `CopyObjectResult`.
-pub fn copy_object(meta: &ObjectMeta) -> String {
-    let mut out = format!("{DECL}<CopyObjectResult xmlns=\"{NS}\">");
-    el(&mut out, "LastModified", &rfc3339_millis(meta.uploaded_ms));
-    el(&mut out, "ETag", &format!("\"{}\"", meta.etag));
-    out.push_str("</CopyObjectResult>");
+/// `CopyObjectResult` or `CopyPartResult` (`root`).
+pub fn copy_result(root: &str, etag: &str, uploaded_ms: u64) -> String {
+    let mut out = format!("{DECL}<{root} xmlns=\"{NS}\">");
+    el(&mut out, "LastModified", &rfc3339_millis(uploaded_ms));
+    el(&mut out, "ETag", &format!("\"{}\"", etag.trim_matches('"')));
+    out.push_str("</");
+    out.push_str(root);
+    out.push('>');
     out
 }
 

@@ -316,7 +316,7 @@ fn scopes_buckets_and_unimplemented_operations() {
             "PUT",
             Some("k"),
             None,
-            vec![("x-amz-copy-source", "strata/x")],
+            vec![("x-amz-copy-source", "strata/x?versionId=3")],
         ),
         ("GET", None, Some("list-type=2&start-after=a"), vec![]),
     ] {
@@ -540,4 +540,222 @@ fn missing_objects_and_multipart_in_s3_terms() {
     )
     .unwrap();
     assert_eq!(run(&store, abort, None, None).unwrap().status, 204);
+}
+
+fn put_object(store: &Fake, key: &str, body: &[u8], extra: &[(&str, &str)]) {
+    let length = body.len().to_string();
+    let mut h = vec![("content-length", length.as_str())];
+    h.extend_from_slice(extra);
+    let put = parse(
+        "PUT",
+        Some("strata"),
+        Some(key),
+        None,
+        &headers(&h),
+        Payload::Unsigned,
+        RW,
+    )
+    .unwrap();
+    run(store, put, Some(body.to_vec()), None).unwrap();
+}
+
+fn copy(store: &Fake, key: &str, h: &[(&str, &str)], scopes: &[Scope]) -> Result<String, S3Error> {
+    copy_query(store, key, None, h, scopes)
+}
+
+fn copy_query(
+    store: &Fake,
+    key: &str,
+    query: Option<&str>,
+    h: &[(&str, &str)],
+    scopes: &[Scope],
+) -> Result<String, S3Error> {
+    let command = parse(
+        "PUT",
+        Some("strata"),
+        Some(key),
+        query,
+        &headers(h),
+        Payload::Unsigned,
+        scopes,
+    )?;
+    assert_eq!(command.input(), Input::None);
+    match run(store, command, None, None)?.body {
+        Some(S3Body::Xml(xml)) => Ok(xml),
+        other => panic!("not XML: {other:?}"),
+    }
+}
+
+#[test]
+fn copy_object_keeps_or_replaces_the_metadata() {
+    let store = Fake::default();
+    put_object(
+        &store,
+        "dir/a%20b%3F.txt",
+        b"hello",
+        &[("content-type", "text/plain"), ("x-amz-meta-owner", "ada")],
+    );
+    // URL-encoded source, with and without the leading slash.
+    for source in ["strata/dir/a%20b%3F.txt", "/strata/dir%2Fa%20b%3F.txt"] {
+        let xml = copy(&store, "c1", &[("x-amz-copy-source", source)], RW).unwrap();
+        assert!(xml.contains("<CopyObjectResult"), "{xml}");
+        assert!(xml.contains("<ETag>&quot;etag5&quot;</ETag>"), "{xml}");
+        assert!(xml.contains("<LastModified>2023-11-14T22:13:20.000Z</LastModified>"));
+        let objects = store.objects.borrow();
+        let (meta, bytes) = &objects["c1"];
+        assert_eq!(bytes, b"hello");
+        assert_eq!(meta.http.content_type.as_deref(), Some("text/plain"));
+        assert_eq!(meta.custom.get("owner").map(String::as_str), Some("ada"));
+    }
+    // COPY ignores the request's metadata; REPLACE takes it (and only it).
+    copy(
+        &store,
+        "c2",
+        &[
+            ("x-amz-copy-source", "strata/c1"),
+            ("x-amz-meta-owner", "bob"),
+            ("content-type", "text/csv"),
+        ],
+        RW,
+    )
+    .unwrap();
+    assert_eq!(store.objects.borrow()["c2"].0.custom["owner"], "ada");
+    copy(
+        &store,
+        "c2",
+        &[
+            ("x-amz-copy-source", "strata/c1"),
+            ("x-amz-metadata-directive", "REPLACE"),
+            ("x-amz-meta-team", "x"),
+            ("content-type", "text/csv"),
+        ],
+        RW,
+    )
+    .unwrap();
+    let (meta, _) = store.objects.borrow()["c2"].clone();
+    assert_eq!(meta.http.content_type.as_deref(), Some("text/csv"));
+    assert_eq!(meta.custom.get("owner"), None);
+    assert_eq!(meta.custom["team"], "x");
+    // Onto itself: only with REPLACE.
+    let e = copy(&store, "c1", &[("x-amz-copy-source", "strata/c1")], RW).unwrap_err();
+    assert_eq!((e.code, e.status), ("InvalidRequest", 400));
+    copy(
+        &store,
+        "c1",
+        &[
+            ("x-amz-copy-source", "strata/c1"),
+            ("x-amz-metadata-directive", "REPLACE"),
+        ],
+        RW,
+    )
+    .unwrap();
+    assert!(store.objects.borrow()["c1"].0.custom.is_empty());
+}
+
+#[test]
+fn copy_object_conditions_scopes_and_bad_sources() {
+    let store = Fake::default();
+    put_object(&store, "src", b"abc", &[]);
+    let src = ("x-amz-copy-source", "strata/src");
+    let e412 = |h: &[(&str, &str)]| {
+        let e = copy(&store, "dst", h, RW).unwrap_err();
+        assert_eq!((e.code, e.status), ("PreconditionFailed", 412), "{h:?}");
+    };
+    e412(&[src, ("x-amz-copy-source-if-match", "\"other\"")]);
+    e412(&[src, ("x-amz-copy-source-if-none-match", "\"etag3\"")]);
+    e412(&[
+        src,
+        (
+            "x-amz-copy-source-if-modified-since",
+            "Wed, 01 Jan 2025 00:00:00 GMT",
+        ),
+    ]);
+    e412(&[
+        src,
+        (
+            "x-amz-copy-source-if-unmodified-since",
+            "Sat, 01 Jan 2000 00:00:00 GMT",
+        ),
+    ]);
+    // The destination's own condition.
+    put_object(&store, "dst", b"x", &[]);
+    e412(&[src, ("if-none-match", "*")]);
+    assert_eq!(store.objects.borrow()["dst"].1, b"x");
+    copy(
+        &store,
+        "dst",
+        &[
+            src,
+            ("x-amz-copy-source-if-match", "\"etag3\""),
+            (
+                "x-amz-copy-source-if-unmodified-since",
+                "Wed, 01 Jan 2025 00:00:00 GMT",
+            ),
+        ],
+        RW,
+    )
+    .unwrap();
+    assert_eq!(store.objects.borrow()["dst"].1, b"abc");
+    // Writing the destination needs objects:write.
+    let e = copy(&store, "d", &[src], &[Scope::ObjectsRead]).unwrap_err();
+    assert_eq!((e.code, e.status), ("AccessDenied", 403));
+    for (source, code) in [
+        ("strata/missing", "NoSuchKey"),
+        ("other/src", "NoSuchBucket"),
+        ("strata", "InvalidArgument"),
+        ("strata/a%zz", "InvalidArgument"),
+        ("strata/src?partNumber=1", "InvalidArgument"),
+        ("strata/", "InvalidRequest"),
+    ] {
+        let e = copy(&store, "d", &[("x-amz-copy-source", source)], RW).unwrap_err();
+        assert_eq!(e.code, code, "{source}");
+    }
+    let e = copy(
+        &store,
+        "d",
+        &[src, ("x-amz-metadata-directive", "MOVE")],
+        RW,
+    )
+    .unwrap_err();
+    assert_eq!(e.code, "InvalidArgument");
+    let e = parse(
+        "GET",
+        Some("strata"),
+        Some("d"),
+        None,
+        &headers(&[src]),
+        Payload::Unsigned,
+        RW,
+    )
+    .unwrap_err();
+    assert_eq!(e.code, "InvalidRequest");
+    assert!(!store.objects.borrow().contains_key("d"));
+}
+
+#[test]
+fn upload_part_copy_with_a_source_range() {
+    let store = Fake::default();
+    put_object(&store, "src", b"0123456789", &[]);
+    let part = |range: Option<&str>| {
+        let mut h = vec![("x-amz-copy-source", "strata/src")];
+        h.extend(range.map(|r| ("x-amz-copy-source-range", r)));
+        copy_query(&store, "dst", Some("partNumber=2&uploadId=u1"), &h, RW)
+    };
+    let xml = part(Some("bytes=2-5")).unwrap();
+    assert!(xml.contains("<CopyPartResult"), "{xml}");
+    assert!(xml.contains("<ETag>&quot;part2&quot;</ETag>"), "{xml}");
+    part(None).unwrap();
+    for bad in ["bytes=5-10", "bytes=5-", "bytes=6-5", "5-6"] {
+        let e = part(Some(bad)).unwrap_err();
+        assert_eq!((e.code, e.status), ("InvalidArgument", 400), "{bad}");
+    }
+    let e = copy_query(
+        &store,
+        "dst",
+        Some("partNumber=0&uploadId=u1"),
+        &[("x-amz-copy-source", "strata/src")],
+        RW,
+    )
+    .unwrap_err();
+    assert_eq!(e.status, 400);
 }
