@@ -13,13 +13,20 @@ use strata_core::rest::placement::Placement;
 use strata_core::ApiError;
 use worker::{Request, Response};
 
+/// The placement as D1 has it now, not as this isolate cached it: the
+/// admin routes are for whoever is about to act on it.
+async fn fresh_placement(ctx: &Ctx) -> Result<Placement, ApiError> {
+    stores::placement::forget();
+    Ok(
+        Placement::parse(settings::text(&ctx.env, "REST_TABLES").as_deref())?
+            .with_runtime(stores::placement::runtime(&ctx.env).await?.to_vec()),
+    )
+}
+
 /// `GET /v1/admin/placement`.
 pub async fn list(ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
     caller.principal.require(Scope::Admin)?;
-    // A fresh read: the list is for whoever is about to act on it.
-    stores::placement::forget();
-    let placement = Placement::parse(settings::text(&ctx.env, "REST_TABLES").as_deref())?
-        .with_runtime(stores::placement::runtime(&ctx.env).await?.to_vec());
+    let placement = fresh_placement(ctx).await?;
     let cache_seconds = stores::placement::cache_seconds(&ctx.env)?;
     let reply = admin::list(
         &caller.principal,
@@ -40,7 +47,8 @@ pub async fn put(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Respons
         &body,
         &caller.principal,
     )?;
-    let result = admin::put(&command, &SqlBindings::new(&ctx.env)).await;
+    let placement = fresh_placement(ctx).await?;
+    let result = admin::put(&command, &placement, &SqlBindings::new(&ctx.env)).await;
     stores::placement::forget();
     Ok(http::reply(result?))
 }

@@ -95,6 +95,9 @@ impl ErrorCode {
     /// The stable string clients match on.
     pub fn as_str(self) -> &'static str {
         match self {
+    /// A placement change that is not a safe step from the table's current
+    /// placement (or that raced another change); nothing was written.
+    PlacementConflict,
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Unauthorized => "unauthorized",
@@ -141,6 +144,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Unauthorized => 401,
+            ErrorCode::PlacementConflict => "placement_conflict",
             ErrorCode::Forbidden => 403,
             ErrorCode::InvalidJson
             | ErrorCode::InvalidRequest
@@ -183,6 +187,7 @@ impl ErrorCode {
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::PayloadTooLarge,
+            ErrorCode::PlacementConflict => 409,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::StoreUnavailable,
         ErrorCode::Timeout,
@@ -228,6 +233,7 @@ pub struct ApiError(Box<ApiErrorFields>);
 
 /// The fields of an [`ApiError`].
 #[derive(Debug, Clone, PartialEq)]
+        ErrorCode::PlacementConflict,
 pub struct ApiErrorFields {
     /// What went wrong, as a stable code.
     pub code: ErrorCode,

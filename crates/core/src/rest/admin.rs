@@ -8,8 +8,12 @@
 //! * `PUT /v1/admin/placement/{table}` — `{"store": "d1"|"pg", "state":
 //!   "ready"|"moving", "target"?: "d1"|"pg"}` writes the table's run-time
 //!   row. The table must exist in `store` (a flip to a store without the
-//!   table would 404 every request). Every isolate sees the change within
-//!   `PLACEMENT_CACHE_SECONDS`.
+//!   table would 404 every request), and the change must be one safe step
+//!   from where the table is now (see [`check_step`]): a table changes
+//!   store only by being frozen (`moving`, with its target) and then
+//!   flipped to that target. The write is a compare-and-set against the
+//!   placement the check saw, so two admins racing cannot both win. Every
+//!   isolate sees the change within `PLACEMENT_CACHE_SECONDS`.
 
 use super::build::table_ref;
 use super::placement::{Origin, Placement, Resolved, RuntimeEntry, State};
@@ -163,12 +167,17 @@ impl PutCommand {
             .as_deref()
             .map(|t| parse_store("target", t))
             .transpose()?;
-        if state == State::Ready && target.is_some() {
-            return Err(ApiError::new(
-                ErrorCode::InvalidRequest,
-                "target applies to a moving table only",
-            )
-            .with_details(json!({ "field": "target" })));
+        let bad_target = |message: &str| {
+            Err(ApiError::new(ErrorCode::InvalidRequest, message)
+                .with_details(json!({ "field": "target" })))
+        };
+        match (state, target) {
+            (State::Ready, Some(_)) => return bad_target("target applies to a moving table only"),
+            (State::Moving, None) => return bad_target("a moving table needs its target store"),
+            (State::Moving, Some(t)) if t == store => {
+                return bad_target("target is the store the table moves away from")
+            }
+            _ => {}
         }
         Ok(PutCommand {
             table,
@@ -188,11 +197,74 @@ const UPSERT_SQL: &str = "INSERT INTO strata_placement \
      since = CASE WHEN strata_placement.store = excluded.store AND strata_placement.state = excluded.state \
      THEN strata_placement.since ELSE excluded.since END, \
      source = excluded.source, target = excluded.target, updated_at = excluded.updated_at \
+     WHERE strata_placement.store = ?6 AND strata_placement.state = ?7 \
+     AND strata_placement.target IS ?8 \
      RETURNING table_name, store, state, since, source, target, updated_at";
 
-/// `PUT /v1/admin/placement/{table}`: writes the row, answers the table's
-/// placement as `GET` shows it.
-pub async fn put<S: SqlStores>(cmd: &PutCommand, stores: &S) -> Result<Reply, ApiError> {
+fn conflict(table: &str, message: &str, now: Option<&Resolved>) -> ApiError {
+    ApiError::new(ErrorCode::PlacementConflict, message)
+        .with_details(json!({
+            "table": table,
+            "store": now.map(|r| store_name(r.store)),
+            "state": now.map(|r| r.state.as_str()),
+            "target": now.and_then(|r| r.target).map(store_name),
+        }))
+        .with_hint("read GET /v1/admin/placement; strata-dev graduate moves a table safely")
+}
+
+/// Whether `cmd` is one safe step from `now` (the table's placement, `None`
+/// when it is not served at all):
+///
+/// * `ready` on the store serving it: a pin, or the end of an aborted move;
+/// * `ready` on the target of its move: the flip;
+/// * `ready` anywhere, for a table not served yet: exposing it;
+/// * `moving` away from the store serving it, to the other store, unless
+///   another move is under way (abort that one first).
+///
+/// Anything else would switch the store under live clients without a
+/// freeze, or serve reads from a store the data has not reached.
+pub fn check_step(cmd: &PutCommand, now: Option<&Resolved>) -> Result<(), ApiError> {
+    let Some(now) = now else {
+        return match cmd.state {
+            State::Ready => Ok(()),
+            State::Moving => Err(conflict(
+                &cmd.table,
+                "a table that is not served yet has nothing to move: put it ready",
+                None,
+            )),
+        };
+    };
+    let moving_to = (now.state == State::Moving).then_some(now.target).flatten();
+    let ok = match cmd.state {
+        State::Ready => cmd.store == now.store || moving_to == Some(cmd.store),
+        State::Moving => cmd.store == now.store && (moving_to.is_none() || moving_to == cmd.target),
+    };
+    if ok {
+        return Ok(());
+    }
+    let message = match (cmd.state, moving_to) {
+        (State::Ready, None) => {
+            "a table changes store only through a move: put it moving (with its target) first"
+        }
+        (State::Ready, Some(_)) => {
+            "a moving table can only be flipped to its target or returned to its source"
+        }
+        (State::Moving, Some(_)) if cmd.store == now.store => {
+            "another move of this table is under way: abort it first"
+        }
+        (State::Moving, _) => "a move starts from the store that serves the table",
+    };
+    Err(conflict(&cmd.table, message, Some(now)))
+}
+
+/// `PUT /v1/admin/placement/{table}`: checks the step from `placement` (a
+/// fresh read), writes the row if the placement is still what was checked,
+/// answers the table's placement as `GET` shows it.
+pub async fn put<S: SqlStores>(
+    cmd: &PutCommand,
+    placement: &Placement,
+    stores: &S,
+) -> Result<Reply, ApiError> {
     let schema = stores.schema(cmd.store, &cmd.table).await?;
     if schema.table(&cmd.table).is_none() {
         return Err(ApiError::new(
@@ -201,6 +273,23 @@ pub async fn put<S: SqlStores>(cmd: &PutCommand, stores: &S) -> Result<Reply, Ap
         )
         .with_details(json!({ "table": cmd.table, "store": store_name(cmd.store) })));
     }
+    let mut now = placement.resolve(&cmd.table);
+    // A placement naming a store that lacks the table serves nothing.
+    if let Some(r) = now.as_ref().filter(|r| r.origin == Origin::Config) {
+        if r.store != cmd.store
+            && stores
+                .schema(r.store, &cmd.table)
+                .await?
+                .table(&cmd.table)
+                .is_none()
+        {
+            now = None;
+        }
+    }
+    check_step(cmd, now.as_ref())?;
+    // Compare-and-set: the row must still be what was checked (no row, when
+    // the setting decided; `store = NULL` never matches).
+    let expected = now.as_ref().filter(|r| r.origin == Origin::Runtime);
     let source = (cmd.state == State::Moving).then_some(cmd.store);
     let statement = Statement {
         sql: UPSERT_SQL.to_string(),
@@ -210,6 +299,9 @@ pub async fn put<S: SqlStores>(cmd: &PutCommand, stores: &S) -> Result<Reply, Ap
             json!(cmd.state.as_str()),
             json!(source.map(store_name)),
             json!(cmd.target.map(store_name)),
+            json!(expected.map(|r| store_name(r.store))),
+            json!(expected.map(|r| r.state.as_str())),
+            json!(expected.and_then(|r| r.target).map(store_name)),
         ],
     };
     let mut results = stores
@@ -217,9 +309,13 @@ pub async fn put<S: SqlStores>(cmd: &PutCommand, stores: &S) -> Result<Reply, Ap
         .await
         .map_err(|e| ApiError::from(e).for_write())?;
     let rows = results.pop().map(|r| r.rows).unwrap_or_default();
-    let entry = RuntimeEntry::from_rows(&rows)
-        .pop()
-        .ok_or_else(ApiError::internal)?;
+    let entry = RuntimeEntry::from_rows(&rows).pop().ok_or_else(|| {
+        conflict(
+            &cmd.table,
+            "the placement changed while this request was checked: read it again",
+            None,
+        )
+    })?;
     let resolved = Resolved {
         store: entry.store,
         state: entry.state,
@@ -296,10 +392,21 @@ mod tests {
                     let row = json!({"table_name": p[0], "store": p[1], "state": p[2],
                         "since": "2026-11-30T10:00:00.000Z", "source": p[3], "target": p[4],
                         "updated_at": "2026-11-30T10:00:00.000Z"});
-                    self.placement
-                        .borrow_mut()
-                        .retain(|r| r["table_name"] != p[0]);
-                    self.placement.borrow_mut().push(row.clone());
+                    // The upsert's compare-and-set: an existing row is
+                    // updated only if it is what the caller checked.
+                    let mut rows = self.placement.borrow_mut();
+                    if let Some(old) = rows.iter().find(|r| r["table_name"] == p[0]) {
+                        let same = !p[5].is_null()
+                            && old["store"] == p[5]
+                            && old["state"] == p[6]
+                            && old["target"] == p[7];
+                        if !same {
+                            out.push(result(Vec::new()));
+                            continue;
+                        }
+                    }
+                    rows.retain(|r| r["table_name"] != p[0]);
+                    rows.push(row.clone());
                     out.push(result(vec![row]));
                 } else {
                     return Err(StoreError::unavailable("d1", "unexpected statement"));
@@ -313,6 +420,15 @@ mod tests {
         }
 
         fn forget_schema(&self, _store: Store) {}
+    }
+
+    impl Fake {
+        fn wrote(&self) -> bool {
+            self.ran
+                .borrow()
+                .iter()
+                .any(|(_, sql)| sql.starts_with("INSERT"))
+        }
     }
 
     fn fake() -> Fake {
@@ -363,7 +479,7 @@ mod tests {
             &admin(),
         )
         .unwrap();
-        let r = block_on(put(&cmd, &fake)).unwrap();
+        let r = block_on(put(&cmd, &placement(&fake), &fake)).unwrap();
         assert_eq!(
             r.json_body().unwrap(),
             json!({"table": "todos", "store": "d1", "state": "moving", "source": "runtime",
@@ -375,7 +491,7 @@ mod tests {
         // The flip: the table exists on Postgres.
         let cmd =
             PutCommand::parse("todos", br#"{"store": "pg", "state": "ready"}"#, &admin()).unwrap();
-        block_on(put(&cmd, &fake)).unwrap();
+        block_on(put(&cmd, &placement(&fake), &fake)).unwrap();
         assert_eq!(placement(&fake).store_for("todos"), Some(Store::Pg));
         let body = block_on(list(&admin(), &placement(&fake), 5, &fake))
             .unwrap()
@@ -437,8 +553,121 @@ mod tests {
         let fake = fake();
         let cmd =
             PutCommand::parse("orders", br#"{"store": "d1", "state": "ready"}"#, &admin()).unwrap();
-        assert_eq!(block_on(put(&cmd, &fake)).unwrap_err().status(), 404);
-        assert!(fake.ran.borrow().is_empty());
+        assert_eq!(
+            block_on(put(&cmd, &placement(&fake), &fake))
+                .unwrap_err()
+                .status(),
+            404
+        );
+        assert!(!fake.wrote());
+    }
+
+    fn put_as(fake: &Fake, p: &Placement, table: &str, body: &str) -> Result<Reply, ApiError> {
+        let cmd = PutCommand::parse(table, body.as_bytes(), &admin())?;
+        block_on(put(&cmd, p, fake))
+    }
+
+    fn code(r: Result<Reply, ApiError>) -> &'static str {
+        match r {
+            Ok(_) => "ok",
+            Err(e) => e.code.as_str(),
+        }
+    }
+
+    #[test]
+    fn a_table_changes_store_only_through_a_move() {
+        let fake = fake();
+        let put = |table: &str, body: &str| code(put_as(&fake, &placement(&fake), table, body));
+        // `todos` is served by D1 (the setting); it exists on Postgres too.
+        assert_eq!(
+            put("todos", r#"{"store": "pg", "state": "ready"}"#),
+            "placement_conflict"
+        );
+        assert_eq!(
+            put(
+                "todos",
+                r#"{"store": "pg", "state": "moving", "target": "d1"}"#
+            ),
+            "placement_conflict"
+        );
+        assert!(!fake.wrote(), "a refused step writes nothing");
+        // Target missing, or the store it leaves: a bad body.
+        assert_eq!(
+            put("todos", r#"{"store": "d1", "state": "moving"}"#),
+            "invalid_request"
+        );
+        assert_eq!(
+            put(
+                "todos",
+                r#"{"store": "d1", "state": "moving", "target": "d1"}"#
+            ),
+            "invalid_request"
+        );
+        // Freeze, freeze again (a resumed move), then only the target or the
+        // source may end it; a move the other way is refused meanwhile.
+        let freeze = r#"{"store": "d1", "state": "moving", "target": "pg"}"#;
+        assert_eq!(put("todos", freeze), "ok");
+        assert_eq!(put("todos", freeze), "ok");
+        assert_eq!(
+            put(
+                "todos",
+                r#"{"store": "pg", "state": "moving", "target": "d1"}"#
+            ),
+            "placement_conflict"
+        );
+        assert_eq!(put("todos", r#"{"store": "d1", "state": "ready"}"#), "ok");
+        assert_eq!(put("todos", freeze), "ok");
+        assert_eq!(put("todos", r#"{"store": "pg", "state": "ready"}"#), "ok");
+        assert_eq!(placement(&fake).store_for("todos"), Some(Store::Pg));
+        // Served by Postgres now: straight back to D1 is refused too.
+        assert_eq!(
+            put("todos", r#"{"store": "d1", "state": "ready"}"#),
+            "placement_conflict"
+        );
+        // A table no store serves yet (configured on D1, which lacks it) may
+        // be exposed where it exists, but not moved.
+        let p = Placement::parse(Some(r#"{"orders": "d1"}"#)).unwrap();
+        assert_eq!(
+            code(put_as(
+                &fake,
+                &p,
+                "orders",
+                r#"{"store": "pg", "state": "moving", "target": "d1"}"#
+            )),
+            "placement_conflict"
+        );
+        assert_eq!(
+            code(put_as(
+                &fake,
+                &p,
+                "orders",
+                r#"{"store": "pg", "state": "ready"}"#
+            )),
+            "ok"
+        );
+    }
+
+    #[test]
+    fn a_change_checked_against_a_stale_placement_writes_nothing() {
+        let fake = fake();
+        let stale = placement(&fake);
+        let freeze = r#"{"store": "d1", "state": "moving", "target": "pg"}"#;
+        assert_eq!(
+            code(put_as(&fake, &placement(&fake), "todos", freeze)),
+            "ok"
+        );
+        // Checked against the placement before the freeze: a pin on D1 looks
+        // safe, but the row is no longer what was checked.
+        let e = put_as(
+            &fake,
+            &stale,
+            "todos",
+            r#"{"store": "d1", "state": "ready"}"#,
+        )
+        .unwrap_err();
+        assert_eq!((e.code, e.status()), (ErrorCode::PlacementConflict, 409));
+        let todos = placement(&fake).resolve("todos").unwrap();
+        assert_eq!((todos.store, todos.state), (Store::D1, State::Moving));
     }
 
     #[test]
@@ -469,7 +698,7 @@ mod tests {
         f.fail = Some(StoreError::Timeout { store: "d1" });
         let cmd =
             PutCommand::parse("todos", br#"{"store": "d1", "state": "ready"}"#, &admin()).unwrap();
-        let e = block_on(put(&cmd, &f)).unwrap_err();
+        let e = block_on(put(&cmd, &placement(&fake()), &f)).unwrap_err();
         assert_eq!(e.status(), 504);
         assert_eq!(e.details.clone().unwrap()["retryable"], false);
     }
