@@ -16,6 +16,8 @@ pub fn tests() -> Vec<TestFn> {
         graduate::d1_to_pg_and_back,
         graduate::a_mismatch_is_not_flipped,
         graduate::a_killed_copy_resumes,
+        graduate::placement_changes_are_safe_steps,
+        graduate::a_text_key_moves_in_byte_order,
     ]
 }
 
@@ -203,6 +205,22 @@ fn d1_to_pg_and_back(s: &Stack) -> Outcome {
         );
         assert_eq!(r.status, 200, "{}", r.body);
     }
+    // A unique index and a secondary index carried over; one on an expression reported.
+    admin_sql(
+        s,
+        "d1",
+        &format!("CREATE UNIQUE INDEX grad_items_big ON {TABLE} (big)"),
+    );
+    admin_sql(
+        s,
+        "d1",
+        &format!("CREATE INDEX grad_items_t_r ON {TABLE} (t, r DESC)"),
+    );
+    admin_sql(
+        s,
+        "d1",
+        &format!("CREATE INDEX grad_items_lower ON {TABLE} (lower(t))"),
+    );
     // Placed on D1 at run time (REST_TABLES' "*" would say Postgres).
     let r = put_json(
         s,
@@ -248,6 +266,18 @@ fn d1_to_pg_and_back(s: &Stack) -> Outcome {
         "{plan}"
     );
     assert_eq!(plan["misfits"], json!([]), "{plan}");
+    assert_eq!(
+        plan["indexes"],
+        json!([
+            format!("CREATE UNIQUE INDEX \"grad_items_big\" ON \"{TABLE}\" (\"big\")"),
+            format!("CREATE INDEX \"grad_items_t_r\" ON \"{TABLE}\" (\"t\", \"r\" DESC)"),
+        ]),
+        "{plan}"
+    );
+    assert!(
+        plan["notes"].to_string().contains("grad_items_lower"),
+        "{plan}"
+    );
     assert_eq!(placement(s)["state"], "ready");
     assert_eq!(
         query(
@@ -338,6 +368,25 @@ fn d1_to_pg_and_back(s: &Stack) -> Outcome {
             json!({"big": big(3)})
         ]
     );
+    // The indexes came along: a duplicate of a unique value is refused on Postgres too.
+    let defs = query(
+        s,
+        "pg",
+        &format!("SELECT indexdef FROM pg_indexes WHERE tablename = '{TABLE}' ORDER BY indexname"),
+    );
+    let defs = serde_json::to_string(&defs).unwrap();
+    assert!(
+        defs.contains("CREATE UNIQUE INDEX grad_items_big ON public.grad_items USING btree (big)")
+            && defs.contains("USING btree (t, r DESC)"),
+        "{defs}"
+    );
+    let r = put_json(
+        s,
+        "POST",
+        &format!("/v1/rest/{TABLE}"),
+        &json!({"id": 900003, "big": big(1), "t": "dup"}),
+    );
+    r.assert_error(409, "unique_violation");
     // The source is kept.
     assert_eq!(
         query(s, "d1", &format!("SELECT count(*) AS n FROM {TABLE}"))[0]["n"],
@@ -393,6 +442,18 @@ fn d1_to_pg_and_back(s: &Stack) -> Outcome {
     );
     // The same REST reads, the same bodies, byte for byte.
     assert_eq!(reads(s), before);
+    let back = query(
+        s,
+        "d1",
+        &format!("SELECT name, \"unique\" AS u FROM pragma_index_list('{TABLE}') WHERE origin = 'c' ORDER BY name"),
+    );
+    assert_eq!(
+        back,
+        vec![
+            json!({"name": "grad_items_big", "u": 1}),
+            json!({"name": "grad_items_t_r", "u": 0})
+        ]
+    );
     let bigs = query(
         s,
         "d1",
@@ -448,6 +509,97 @@ fn small_table(s: &Stack, table: &str, rows: u64) {
         &json!({"store": "d1", "state": "ready"}),
     );
     assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// The admin route refuses any placement change that is not one safe step: a table with a
+/// copy on both stores cannot be switched without a freeze, and nothing is written.
+fn placement_changes_are_safe_steps(s: &Stack) -> Outcome {
+    let table = "grad_steps";
+    small_table(s, table, 5);
+    admin_sql(
+        s,
+        "pg",
+        &format!("CREATE TABLE {table} (id bigint PRIMARY KEY, t text)"),
+    );
+    let path = format!("/v1/admin/placement/{table}");
+    let r = put_json(s, "PUT", &path, &json!({"store": "pg", "state": "ready"}));
+    let e = r.assert_error(409, "placement_conflict");
+    assert_eq!(
+        (&e["details"]["store"], &e["details"]["state"]),
+        (&json!("d1"), &json!("ready"))
+    );
+    let r = put_json(
+        s,
+        "PUT",
+        &path,
+        &json!({"store": "pg", "state": "moving", "target": "d1"}),
+    );
+    r.assert_error(409, "placement_conflict");
+    let r = put_json(s, "PUT", &path, &json!({"store": "d1", "state": "moving"}));
+    r.assert_error(400, "invalid_request");
+    let p = placement_of(s, table);
+    assert_eq!(
+        (&p["store"], &p["state"], &p["rows"]),
+        (&json!("d1"), &json!("ready"), &json!(5))
+    );
+    // Freeze, then the abort (back on the source) is a safe step.
+    let freeze = json!({"store": "d1", "state": "moving", "target": "pg"});
+    assert_eq!(put_json(s, "PUT", &path, &freeze).status, 200);
+    let r = put_json(s, "PUT", &path, &json!({"store": "d1", "state": "ready"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(placement_of(s, table)["state"], "ready");
+    Ok(())
+}
+
+/// A Postgres table keyed by text in a locale collation (where "a" < "B") moves to D1, which
+/// compares bytes ("B" < "a"): the copy pages, resumes and verifies in byte order on both sides.
+fn a_text_key_moves_in_byte_order(s: &Stack) -> Outcome {
+    let table = "grad_textkey";
+    admin_sql(s, "d1", &format!("DROP TABLE IF EXISTS {table}"));
+    admin_sql(s, "pg", &format!("DROP TABLE IF EXISTS {table}"));
+    admin_sql(
+        s,
+        "pg",
+        &format!("CREATE TABLE {table} (k text COLLATE \"und-x-icu\" PRIMARY KEY, v int)"),
+    );
+    let keys: Vec<String> = (0..60)
+        .map(|i| match i % 4 {
+            0 => format!("a{i}"),
+            1 => format!("B{i}"),
+            2 => format!("é{i}"),
+            _ => format!("Z{i}"),
+        })
+        .collect();
+    let values: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!("('{k}', {i})"))
+        .collect();
+    admin_sql(
+        s,
+        "pg",
+        &format!("INSERT INTO {table} (k, v) VALUES {}", values.join(", ")),
+    );
+    let out = graduate_table(s, table, &["--to", "d1", "--batch", "7"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p = placement_of(s, table);
+    assert_eq!(
+        (&p["store"], &p["state"], &p["rows"]),
+        (&json!("d1"), &json!("ready"), &json!(60))
+    );
+    // D1's order is byte order: upper case before lower case before "é".
+    let rows = query(
+        s,
+        "d1",
+        &format!("SELECT k FROM {table} ORDER BY k LIMIT 2"),
+    );
+    assert_eq!(rows, vec![json!({"k": "B1"}), json!({"k": "B13"})]);
+    Ok(())
 }
 
 /// A row changed in the target during the copy (here by a trigger on the pre-created, empty

@@ -289,6 +289,110 @@ pub struct TableDef {
     /// A lone INTEGER PRIMARY KEY (D1) or an identity column (Postgres): the target generates
     /// keys too, its sequence set past the largest copied.
     pub generated_key: bool,
+    /// Unique constraints and secondary indexes on plain columns (not the primary key).
+    pub indexes: Vec<Index>,
+    /// Indexes that cannot be carried over (on expressions, partial, not b-tree), as notes.
+    pub skipped_indexes: Vec<String>,
+}
+
+/// A unique constraint or secondary index of the source, on plain columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Index {
+    /// Its name on the target.
+    pub name: String,
+    /// `UNIQUE`.
+    pub unique: bool,
+    /// Its columns in order, each with `DESC`.
+    pub columns: Vec<(String, bool)>,
+}
+
+/// The unique constraints and indexes of `table` on `store`, and notes on those left out.
+fn read_indexes(api: &Api, store: Side, table: &str) -> Result<(Vec<Index>, Vec<String>)> {
+    // One row per key column: index, unique, whether it can be carried (`ok`: a plain b-tree
+    // index without a predicate), the column (NULL for an expression) and its direction.
+    let rows = match store {
+        Side::D1 => api.query(
+            store,
+            "SELECT il.name AS idx, il.\"unique\" AS uniq, il.partial = 0 AS ok, ii.name AS col, ii.\"desc\" AS dsc \
+             FROM pragma_index_list(?1) AS il, pragma_index_xinfo(il.name) AS ii \
+             WHERE il.origin <> 'pk' AND ii.key = 1 ORDER BY il.name, ii.seqno",
+            vec![json!(table)],
+        )?,
+        Side::Pg => api.query(
+            store,
+            "SELECT ic.relname AS idx, i.indisunique AS uniq, \
+             (i.indpred IS NULL AND am.amname = 'btree') AS ok, a.attname AS col, \
+             pg_catalog.pg_index_column_has_property(i.indexrelid, k.n::int4, 'desc') AS dsc \
+             FROM pg_catalog.pg_index i \
+             JOIN pg_catalog.pg_class c ON c.oid = i.indrelid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid \
+             JOIN pg_catalog.pg_am am ON am.oid = ic.relam \
+             CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY AS k(att, n) \
+             LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.att AND k.att > 0 \
+             WHERE n.nspname = 'public' AND c.relname = $1 AND NOT i.indisprimary AND k.n <= i.indnkeyatts \
+             ORDER BY ic.relname, k.n",
+            vec![json!(table)],
+        )?,
+    };
+    let mut indexes: Vec<Index> = Vec::new();
+    let mut skipped: Vec<String> = Vec::new();
+    let mut bad: Vec<String> = Vec::new();
+    for r in &rows {
+        let name = text(&r["idx"]);
+        let col = r["col"].as_str();
+        if !flag(&r["ok"]) || col.is_none() {
+            if !bad.contains(&name) {
+                bad.push(name);
+            }
+            continue;
+        }
+        let column = (col.unwrap_or_default().to_string(), flag(&r["dsc"]));
+        match indexes.iter_mut().find(|i| i.name == name) {
+            Some(i) => i.columns.push(column),
+            None => indexes.push(Index {
+                name,
+                unique: flag(&r["uniq"]),
+                columns: vec![column],
+            }),
+        }
+    }
+    indexes.retain(|i| !bad.contains(&i.name));
+    for name in bad {
+        skipped.push(format!(
+            "index {name:?} not carried over (on an expression, partial, or not a b-tree): create it on the target"
+        ));
+    }
+    // SQLite names the index of a UNIQUE constraint `sqlite_autoindex_…`, a name no
+    // CREATE INDEX may use: such an index gets Postgres's name for the constraint.
+    for i in indexes.iter_mut() {
+        if i.name.starts_with("sqlite_") {
+            let cols: Vec<&str> = i.columns.iter().map(|(c, _)| c.as_str()).collect();
+            i.name = format!("{table}_{}_key", cols.join("_"));
+        }
+    }
+    Ok((indexes, skipped))
+}
+
+/// The `CREATE [UNIQUE] INDEX` statements of `def`'s indexes.
+pub fn index_ddl(def: &TableDef) -> Vec<String> {
+    def.indexes
+        .iter()
+        .map(|i| {
+            let cols: Vec<String> = i
+                .columns
+                .iter()
+                .map(|(c, desc)| format!("{}{}", ident(c), if *desc { " DESC" } else { "" }))
+                .collect();
+            format!(
+                "CREATE {}INDEX {} ON {} ({})",
+                if i.unique { "UNIQUE " } else { "" },
+                ident(&i.name),
+                ident(&def.name),
+                cols.join(", ")
+            )
+        })
+        .collect()
 }
 
 fn ident(name: &str) -> String {
@@ -383,11 +487,14 @@ pub fn read_table(api: &Api, store: Side, table: &str) -> Result<Option<TableDef
             }
         }
     }
+    let (indexes, skipped_indexes) = read_indexes(api, store, table)?;
     Ok(Some(TableDef {
         name: table.to_string(),
         columns,
         key,
         generated_key,
+        indexes,
+        skipped_indexes,
     }))
 }
 
@@ -448,6 +555,11 @@ pub fn target_ddl(def: &TableDef, to: Side) -> (String, Vec<String>) {
     let mut lines: Vec<String> = Vec::new();
     for c in &def.columns {
         let mut line = format!("{} {}", ident(&c.name), target_type(c, to));
+        // SQLite compares text byte by byte (BINARY): so does the Postgres copy, so that
+        // `order=`, filters and unique keys behave as they did, whatever the database's locale.
+        if to == Side::Pg && matches!(c.class, Class::Text | Class::Untyped) {
+            line.push_str(" COLLATE \"C\"");
+        }
         let lone_key = def.generated_key && def.key.len() == 1 && def.key[0] == c.name;
         if lone_key && to == Side::Pg {
             line.push_str(" GENERATED BY DEFAULT AS IDENTITY");
@@ -471,10 +583,8 @@ pub fn target_ddl(def: &TableDef, to: Side) -> (String, Vec<String>) {
         let key: Vec<String> = def.key.iter().map(|k| ident(k)).collect();
         lines.push(format!("PRIMARY KEY ({})", key.join(", ")));
     }
-    notes.push(
-        "unique constraints and secondary indexes are not carried over: create them on the target"
-            .into(),
-    );
+    notes.extend(def.skipped_indexes.iter().cloned());
+    notes.push("checks and foreign keys are not carried over: create them on the target".into());
     (
         format!(
             "CREATE TABLE {} (\n  {}\n)",
@@ -514,13 +624,24 @@ fn placeholders(store: Side, from: usize, n: usize) -> Vec<String> {
 }
 
 /// A key column named through its table: the select list aliases each column to its own name
-/// (on D1, as text), and SQLite's `ORDER BY` would otherwise sort by that alias.
-fn key_col(def: &TableDef, k: &str) -> String {
-    format!("{}.{}", ident(&def.name), ident(k))
+/// (on D1, as text), and SQLite's `ORDER BY` would otherwise sort by that alias. Text keys on
+/// Postgres compare in byte order (`COLLATE "C"`), as SQLite's BINARY collation does, so both
+/// stores page, resume and verify over the same key ranges whatever the database's locale.
+fn key_col(def: &TableDef, store: Side, k: &str) -> String {
+    let text_key = def
+        .columns
+        .iter()
+        .any(|c| c.name == k && matches!(c.class, Class::Text | Class::Untyped));
+    let collate = if store == Side::Pg && text_key {
+        " COLLATE \"C\""
+    } else {
+        ""
+    };
+    format!("{}.{}{collate}", ident(&def.name), ident(k))
 }
 
-fn key_tuple(def: &TableDef) -> String {
-    let k: Vec<String> = def.key.iter().map(|c| key_col(def, c)).collect();
+fn key_tuple(def: &TableDef, store: Side) -> String {
+    let k: Vec<String> = def.key.iter().map(|c| key_col(def, store, c)).collect();
     format!("({})", k.join(", "))
 }
 
@@ -541,7 +662,7 @@ fn page(
     if let Some(after) = after {
         sql.push_str(&format!(
             " WHERE {} > ({})",
-            key_tuple(def),
+            key_tuple(def, store),
             placeholders(store, 1, after.len()).join(", ")
         ));
         params.extend(after.iter().cloned());
@@ -550,7 +671,7 @@ fn page(
         " ORDER BY {} LIMIT {limit}",
         def.key
             .iter()
-            .map(|k| key_col(def, k))
+            .map(|k| key_col(def, store, k))
             .collect::<Vec<_>>()
             .join(", ")
     ));
@@ -572,7 +693,7 @@ fn range(
         ident(&def.name),
         placeholders(store, 1, n).join(", "),
         placeholders(store, n + 1, n).join(", "),
-        k = key_tuple(def),
+        k = key_tuple(def, store),
     );
     let mut params = first.to_vec();
     params.extend(last.iter().cloned());
@@ -853,6 +974,7 @@ pub fn run(api: &Api, opts: &Options, progress: Progress) -> Result<Value> {
         )));
     }
     let (ddl, notes) = target_ddl(&def, to);
+    let indexes = index_ddl(&def);
     let existing = read_table(api, to, &opts.table)?;
 
     if opts.dry_run {
@@ -880,7 +1002,7 @@ pub fn run(api: &Api, opts: &Options, progress: Progress) -> Result<Value> {
         }
         let report = json!({
             "event": "plan", "table": opts.table, "from": from.name(), "to": to.name(),
-            "rows": rows, "ddl": ddl, "notes": notes, "targetExists": existing.is_some(),
+            "rows": rows, "ddl": ddl, "indexes": indexes, "notes": notes, "targetExists": existing.is_some(),
             "misfits": misfits,
         });
         progress(&report);
@@ -908,7 +1030,14 @@ pub fn run(api: &Api, opts: &Options, progress: Progress) -> Result<Value> {
     // The target table: created, or resumed after its largest key.
     let mut after: Option<Vec<Value>> = None;
     match &existing {
-        None => api.batch(to, &[(ddl.clone(), Vec::new())])?,
+        // The table and its indexes at once: a resumed move finds both or neither.
+        None => api.batch(
+            to,
+            &std::iter::once(&ddl)
+                .chain(&indexes)
+                .map(|sql| (sql.clone(), Vec::new()))
+                .collect::<Vec<_>>(),
+        )?,
         Some(t) => {
             let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
             let want: Vec<&str> = def.columns.iter().map(|c| c.name.as_str()).collect();
@@ -922,7 +1051,7 @@ pub fn run(api: &Api, opts: &Options, progress: Progress) -> Result<Value> {
             let desc: Vec<String> = def
                 .key
                 .iter()
-                .map(|k| format!("{} DESC", key_col(&def, k)))
+                .map(|k| format!("{} DESC", key_col(&def, to, k)))
                 .collect();
             let sql = format!(
                 "SELECT {} FROM {} ORDER BY {} LIMIT 1",
@@ -1098,11 +1227,13 @@ mod tests {
             ],
             key: vec!["id".into()],
             generated_key: true,
+            indexes: Vec::new(),
+            skipped_indexes: Vec::new(),
         };
         let (ddl, notes) = target_ddl(&def, Side::Pg);
         assert_eq!(
             ddl,
-            "CREATE TABLE \"t\" (\n  \"id\" bigint GENERATED BY DEFAULT AS IDENTITY NOT NULL,\n  \"n\" text NOT NULL DEFAULT 'x',\n  \"at\" text,\n  \"f\" boolean DEFAULT true,\n  PRIMARY KEY (\"id\")\n)"
+            "CREATE TABLE \"t\" (\n  \"id\" bigint GENERATED BY DEFAULT AS IDENTITY NOT NULL,\n  \"n\" text COLLATE \"C\" NOT NULL DEFAULT 'x',\n  \"at\" text COLLATE \"C\",\n  \"f\" boolean DEFAULT true,\n  PRIMARY KEY (\"id\")\n)"
         );
         assert!(notes[0].contains("CURRENT_TIMESTAMP"), "{notes:?}");
         let (ddl, _) = target_ddl(&def, Side::D1);
@@ -1119,6 +1250,38 @@ mod tests {
             portable_default("false", Class::Boolean, Side::D1).as_deref(),
             Some("0")
         );
+    }
+
+    #[test]
+    fn indexes_are_created_with_their_columns_and_directions() {
+        let def = TableDef {
+            name: "t\"x".into(),
+            columns: vec![col("id", "INTEGER", Class::Integer, true, None)],
+            key: vec!["id".into()],
+            generated_key: false,
+            indexes: vec![
+                Index {
+                    name: "u".into(),
+                    unique: true,
+                    columns: vec![("a".into(), false)],
+                },
+                Index {
+                    name: "i--x".into(),
+                    unique: false,
+                    columns: vec![("b".into(), false), ("c\"".into(), true)],
+                },
+            ],
+            skipped_indexes: vec!["index \"e\" not carried over".into()],
+        };
+        assert_eq!(
+            index_ddl(&def),
+            vec![
+                "CREATE UNIQUE INDEX \"u\" ON \"t\"\"x\" (\"a\")",
+                "CREATE INDEX \"i--x\" ON \"t\"\"x\" (\"b\", \"c\"\"\" DESC)",
+            ]
+        );
+        let (_, notes) = target_ddl(&def, Side::Pg);
+        assert!(notes.iter().any(|n| n.contains("\"e\"")), "{notes:?}");
     }
 
     #[test]
@@ -1168,6 +1331,8 @@ mod tests {
             ],
             key: vec!["id".into()],
             generated_key: false,
+            indexes: Vec::new(),
+            skipped_indexes: Vec::new(),
         };
         let a = vec![json!({"id": "1", "v": "a"}), json!({"id": "2", "v": null})];
         let b = vec![json!({"id": 2, "v": null}), json!({"id": 1, "v": "a"})];
@@ -1197,6 +1362,8 @@ mod tests {
                 .collect(),
             key: vec!["c0".into()],
             generated_key: false,
+            indexes: Vec::new(),
+            skipped_indexes: Vec::new(),
         };
         let rows: Vec<Value> = (0..30).map(|i| json!({"c0": i.to_string()})).collect();
         let st = inserts(&def, Side::D1, &rows);
