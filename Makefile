@@ -14,7 +14,7 @@ export WRANGLER_SEND_METRICS := false
 
 # Everything the wasm build reads: a change to any of these rebuilds it.
 WORKER_INPUTS := $(shell find src crates/core/src -name '*.rs') \
-	Cargo.toml Cargo.lock crates/core/Cargo.toml openapi/openapi.json
+	Cargo.toml Cargo.lock crates/core/Cargo.toml openapi/openapi.json scripts/strip-wasm-names.mjs
 
 .PHONY: bench-load bench-compare help tools build dev test test-unit test-integration test-neon-driver host-bins clean
 .PHONY: migrate deploy deploy-dry-run provision bundle-budget lint-workflows lint
@@ -37,6 +37,7 @@ build: tools build/index.js
 
 build/index.js: $(WORKER_INPUTS)
 	$(CARGO_BIN)/worker-build --release
+	@node scripts/strip-wasm-names.mjs build/index_bg.wasm
 	@touch $@
 
 host-bins: tools
@@ -97,6 +98,13 @@ bench-load: build host-bins
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }; }; } \
 		|| { echo "install wrk (apt-get install wrk)"; exit 1; }
 	cargo test --locked -p strata-tests --test api -- --ignored bench::load --nocapture
+
+# /s3 against /v1/objects: PutObject and GetObject of 1 MiB and 256 MiB in
+# the same run (bench/s3.mjs; STRATA_BENCH_S3_SIZES, STRATA_BENCH_S3_REPS).
+# Numbers: BENCHMARKS.md.
+.PHONY: bench-s3
+bench-s3: build host-bins
+	cargo test --locked -p strata-tests --test api -- --ignored bench::s3 --nocapture
 
 # Per-request cost side by side: Strata and a minimal JS Worker with the same
 # bindings (bench/js-worker), same launcher, interleaved wrk rounds with 16

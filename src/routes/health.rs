@@ -5,7 +5,7 @@ use crate::http;
 use strata_core::ApiError;
 use worker::Response;
 
-/// Always `200 {"status":"ok"}`.
+/// Always `200 {"status":"ok"}` (a constant body: nothing to serialize).
 pub fn handle() -> Result<Response, ApiError> {
-    http::json(200, &serde_json::json!({ "status": "ok" }))
+    Ok(http::json_bytes(200, br#"{"status":"ok"}"#.to_vec()))
 }

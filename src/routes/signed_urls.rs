@@ -20,7 +20,7 @@ use strata_core::auth::Scope;
 use strata_core::objects::service::Command;
 use strata_core::objects::signing::{CredentialsInForce, SignRequest, Signer, SECRET_SETTING};
 use strata_core::objects::ObjectKey;
-use strata_core::{ApiError, ErrorCode};
+use strata_core::ApiError;
 use worker::{Headers, Request, Response, ResponseBuilder};
 
 /// Response headers a page may read from a signed response.
@@ -38,15 +38,9 @@ pub async fn create(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Resp
         http::now_secs(),
     )?;
     let signer = signer(ctx)?;
-    let url = req.url().map_err(|_| {
-        ApiError::new(
-            ErrorCode::InvalidRequest,
-            "the request URL cannot be parsed",
-        )
-    })?;
     let url = format!(
         "{}{}",
-        url.origin().ascii_serialization(),
+        http::origin_of(&http::url(&req)),
         grant.path_and_query(&signer)
     );
     http::json(200, &grant.to_json(&url))
