@@ -9,7 +9,7 @@ use super::StoreError;
 use crate::http::now_ms;
 use std::cell::RefCell;
 use std::rc::Rc;
-use strata_core::rest::schema::{introspection_sql, Schema};
+use strata_core::rest::schema::{foreign_keys_sql, introspection_sql, Schema};
 use strata_core::sql::request::Statement;
 use strata_core::sql::Store;
 use strata_core::store::RunOptions;
@@ -54,13 +54,15 @@ pub async fn get(env: &Env, store: Store) -> Result<Rc<Schema>, StoreError> {
     if let Some(schema) = hit {
         return Ok(schema);
     }
-    let statement = Statement {
-        sql: introspection_sql(store).to_string(),
+    // Tables and foreign keys (for embedding) in one round trip.
+    let statements = [introspection_sql(store), foreign_keys_sql(store)].map(|sql| Statement {
+        sql: sql.to_string(),
         params: Vec::new(),
-    };
-    let mut results = super::run_sql(env, store, &[statement], RunOptions::READ).await?;
+    });
+    let mut results = super::run_sql(env, store, &statements, RunOptions::READ).await?;
+    let keys = results.pop().map(|r| r.rows).unwrap_or_default();
     let rows = results.pop().map(|r| r.rows).unwrap_or_default();
-    let schema = Rc::new(Schema::from_rows(store, &rows));
+    let schema = Rc::new(Schema::from_rows(store, &rows).with_foreign_keys(&keys));
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         c.retain(|e| e.store != store);

@@ -896,6 +896,6 @@ fn official_postgrest_js_client(s: &Stack) -> Outcome {
             ("STRATA_API_KEY", &s.admin_key),
         ],
     )?;
-    assert!(text.contains("# pass 2"), "both stores ran:\n{text}");
+    assert!(text.contains("# pass 4"), "both stores ran:\n{text}");
     Ok(())
 }

@@ -89,3 +89,105 @@ for (const [store, table] of [['d1', 'rest_client'], ['pg', 'rest_client_pg']]) 
     assert.equal(status, 404);
   });
 }
+
+// Embedding, ordered write representations and limited writes (issue 18):
+// users <- posts (author_id, editor_id: two keys, so ambiguous) <- comments.
+for (const [store, s] of [['d1', ''], ['pg', '_pg']]) {
+  test(`postgrest-js embedding and write order on ${store}`, async () => {
+    const [users, posts, comments] = ['rc_users', 'rc_posts', 'rc_comments'].map((t) => t + s);
+    await sql(store, `create table ${users} (id integer primary key, name text not null)`);
+    await sql(store, `create table ${posts} (id integer primary key, author_id integer references ${users}(id), editor_id integer references ${users}(id), title text)`);
+    await sql(store, `create table ${comments} (id integer primary key, post_id integer not null references ${posts}(id), body text, votes integer)`);
+
+    // The chained upsert: the representation comes back in the asked order.
+    let { data, error, status } = await client
+      .from(users)
+      .upsert([{ id: 2, name: 'bob' }, { id: 1, name: 'ada' }], { onConflict: 'id' })
+      .select('id,name')
+      .order('id');
+    assert.equal(error, null);
+    assert.equal(status, 201);
+    assert.deepEqual(data, [{ id: 1, name: 'ada' }, { id: 2, name: 'bob' }]);
+    // ... also by a column it does not return, descending.
+    ({ data, error } = await client.from(users).upsert([{ id: 1, name: 'ada' }, { id: 2, name: 'bob' }]).select('name').order('id', { ascending: false }));
+    assert.equal(error, null);
+    assert.deepEqual(data, [{ name: 'bob' }, { name: 'ada' }]);
+
+    ({ error } = await client.from(posts).insert([
+      { id: 1, author_id: 1, editor_id: 2, title: 'p1' },
+      { id: 2, author_id: 1, editor_id: 1, title: 'p2' },
+      { id: 3, author_id: 2, editor_id: null, title: 'p3' },
+    ]));
+    assert.equal(error, null);
+    ({ error } = await client.from(comments).insert([
+      { id: 1, post_id: 1, body: 'c1', votes: 3 },
+      { id: 2, post_id: 1, body: 'c2', votes: 5 },
+      { id: 3, post_id: 2, body: 'c3', votes: 1 },
+    ]));
+    assert.equal(error, null);
+
+    // Two keys lead from posts to users: ambiguous, candidates named.
+    ({ data, error, status } = await client.from(posts).select(`title,${users}(name)`));
+    assert.equal(status, 300);
+    assert.equal(error.code, 'PGRST201');
+    assert.equal(error.details.length, 2);
+    assert.match(error.hint, /!/);
+
+    // Many-to-one as an object, picked by a column hint, aliased.
+    ({ data, error } = await client.from(posts).select(`title,author:${users}!author_id(name),editor:${users}!editor_id(name)`).order('id'));
+    assert.equal(error, null);
+    assert.deepEqual(data, [
+      { title: 'p1', author: { name: 'ada' }, editor: { name: 'bob' } },
+      { title: 'p2', author: { name: 'ada' }, editor: { name: 'ada' } },
+      { title: 'p3', author: { name: 'bob' }, editor: null },
+    ]);
+
+    // One-to-many two levels deep, with a filter and order on the grandchildren.
+    ({ data, error } = await client
+      .from(users)
+      .select(`name,posts:${posts}!author_id(title,${comments}(body,votes))`)
+      .eq('id', 1)
+      .order('id', { referencedTable: 'posts' })
+      .gt(`posts.${comments}.votes`, 2)
+      .order('votes', { referencedTable: `posts.${comments}`, ascending: false }));
+    assert.equal(error, null);
+    assert.deepEqual(data, [{
+      name: 'ada',
+      posts: [
+        { title: 'p1', [comments]: [{ body: 'c2', votes: 5 }, { body: 'c1', votes: 3 }] },
+        { title: 'p2', [comments]: [] },
+      ],
+    }]);
+    // limit on the embedded resource.
+    ({ data, error } = await client.from(posts).select(`id,${comments}(id)`).eq('id', 1).order('id', { referencedTable: comments, ascending: false }).limit(1, { referencedTable: comments }));
+    assert.equal(error, null);
+    assert.deepEqual(data, [{ id: 1, [comments]: [{ id: 2 }] }]);
+
+    // !inner: only parents with a matching child; counted the same way.
+    let count;
+    ({ data, error, count } = await client.from(posts).select(`title,${comments}!inner(body)`, { count: 'exact' }).eq(`${comments}.body`, 'c3'));
+    assert.equal(error, null);
+    assert.equal(count, 1);
+    assert.deepEqual(data, [{ title: 'p2', [comments]: [{ body: 'c3' }] }]);
+    ({ data } = await client.from(posts).select(`title,${comments}(body)`).eq(`${comments}.body`, 'c3').order('id'));
+    assert.deepEqual(data.map((p) => p[comments].length), [0, 1, 0]);
+
+    // No relationship; a table of the other store.
+    ({ error, status } = await client.from(comments).select(`body,${users}(name)`));
+    assert.equal(status, 400);
+    assert.equal(error.code, 'PGRST200');
+    const other = store === 'd1' ? 'rc_users_pg' : 'rc_users';
+    ({ error, status } = await client.from(posts).select(`title,${other}(name)`));
+    assert.equal(status, 400);
+    assert.equal(error.code, 'PGRST200');
+    assert.match(error.message, /another store/);
+
+    // Limited update: only the lowest-voted comment changes, returned in order.
+    ({ data, error } = await client.from(comments).update({ votes: 0 }).gt('votes', 0).order('votes').limit(1).select('id,votes'));
+    assert.equal(error, null);
+    assert.deepEqual(data, [{ id: 3, votes: 0 }]);
+    ({ data, error } = await client.from(comments).delete().gte('votes', 0).order('votes', { ascending: false }).limit(2).select('id'));
+    assert.equal(error, null);
+    assert.deepEqual(data, [{ id: 2 }, { id: 1 }]);
+  });
+}

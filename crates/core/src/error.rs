@@ -70,6 +70,10 @@ pub enum ErrorCode {
     RestRangeNotSatisfiable,
     /// The requested representation (`Accept`) is not one we produce (PostgREST's code).
     RestNotAcceptable,
+    /// An embed names a table with no relationship to its parent (PostgREST's code).
+    RestNoRelationship,
+    /// An embed fits several relationships; a `!hint` must pick one (PostgREST's code).
+    RestAmbiguousRelationship,
     /// No object has this key.
     ObjectNotFound,
     /// No multipart upload in progress has this id for this key.
@@ -126,6 +130,8 @@ impl ErrorCode {
             ErrorCode::RestNotSingular => "PGRST116",
             ErrorCode::RestRangeNotSatisfiable => "PGRST103",
             ErrorCode::RestNotAcceptable => "PGRST107",
+            ErrorCode::RestNoRelationship => "PGRST200",
+            ErrorCode::RestAmbiguousRelationship => "PGRST201",
             ErrorCode::ObjectNotFound => "object_not_found",
             ErrorCode::UploadNotFound => "upload_not_found",
             ErrorCode::PreconditionFailed => "precondition_failed",
@@ -155,7 +161,9 @@ impl ErrorCode {
             | ErrorCode::UndefinedColumn
             | ErrorCode::SqlError
             | ErrorCode::RestParse
-            | ErrorCode::RestUnknownColumn => 400,
+            | ErrorCode::RestUnknownColumn
+            | ErrorCode::RestNoRelationship => 400,
+            ErrorCode::RestAmbiguousRelationship => 300,
             ErrorCode::RestNotSingular | ErrorCode::RestNotAcceptable => 406,
             ErrorCode::RestRangeNotSatisfiable => 416,
             ErrorCode::UniqueViolation
@@ -209,6 +217,8 @@ impl ErrorCode {
         ErrorCode::RestNotSingular,
         ErrorCode::RestRangeNotSatisfiable,
         ErrorCode::RestNotAcceptable,
+        ErrorCode::RestNoRelationship,
+        ErrorCode::RestAmbiguousRelationship,
         ErrorCode::ObjectNotFound,
         ErrorCode::UploadNotFound,
         ErrorCode::PreconditionFailed,

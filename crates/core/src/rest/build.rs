@@ -7,8 +7,8 @@
 //! uses `GLOB` on D1) and nothing else: both support `NULLS FIRST/LAST`,
 //! `IS TRUE`, `RETURNING` and `ON CONFLICT`.
 
-use super::grammar::{Filter, IsValue, Op, OrderTerm, SelectItem, UrlQuery};
-use super::schema::TableSchema;
+use super::grammar::{Embed, Filter, IsValue, Op, OrderTerm, SelectItem, UrlQuery};
+use super::schema::{Schema, TableSchema};
 use crate::error::{ApiError, ErrorCode};
 use crate::sql::request::{Statement, D1_MAX_PARAMS};
 use crate::sql::Store;
@@ -34,6 +34,8 @@ struct Sql {
     store: Store,
     text: String,
     params: Vec<Value>,
+    /// Table aliases handed out (`"_s1"`, ...) for embeds.
+    aliases: usize,
 }
 
 impl Sql {
@@ -42,7 +44,13 @@ impl Sql {
             store,
             text: String::new(),
             params: Vec::new(),
+            aliases: 0,
         }
+    }
+
+    fn alias(&mut self) -> String {
+        self.aliases += 1;
+        format!("\"_s{}\"", self.aliases)
     }
 
     fn push(&mut self, s: &str) {
@@ -201,11 +209,14 @@ fn write_filter(sql: &mut Sql, table: &TableSchema, f: &Filter) -> Result<(), Ap
     Ok(())
 }
 
+/// A condition written after the filters (cursor, `!inner` embeds).
+type Extra<'a> = &'a dyn Fn(&mut Sql) -> Result<(), ApiError>;
+
 fn write_where(
     sql: &mut Sql,
     table: &TableSchema,
     filters: &[Filter],
-    extra: Option<&dyn Fn(&mut Sql)>,
+    extra: Option<Extra<'_>>,
 ) -> Result<(), ApiError> {
     if filters.is_empty() && extra.is_none() {
         return Ok(());
@@ -223,9 +234,176 @@ fn write_where(
         if !first {
             sql.push(" AND ");
         }
-        extra(sql);
+        extra(sql)?;
     }
     Ok(())
+}
+
+/// SQL's string literal for `s` (JSON keys in SQLite's `json_object`).
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn write_order(sql: &mut Sql, order: &[OrderTerm]) {
+    for (i, t) in order.iter().enumerate() {
+        sql.push(if i > 0 { ", " } else { " ORDER BY " });
+        sql.push(&format!(
+            "{} {} NULLS {}",
+            ident(&t.column),
+            if t.desc { "DESC" } else { "ASC" },
+            if t.nulls_first_effective() {
+                "FIRST"
+            } else {
+                "LAST"
+            }
+        ));
+    }
+}
+
+/// The tables of the store, for embedding (`None`: embeds are refused).
+type Tables<'a> = Option<&'a Schema>;
+
+/// Writes `, (subquery) AS "key"` for each embed of `parent` (aliased
+/// `from` in SQL): one correlated subquery aggregating the child rows into
+/// JSON, so a whole response is one statement whatever its size.
+fn write_embeds(
+    sql: &mut Sql,
+    tables: Tables<'_>,
+    parent: &TableSchema,
+    from: &str,
+    embeds: &[Embed],
+    mut first: bool,
+) -> Result<(), ApiError> {
+    for e in embeds {
+        if !first {
+            sql.push(", ");
+        }
+        first = false;
+        write_child(sql, tables, parent, from, e, true)?;
+        sql.push(&format!(" AS {}", ident(e.key())));
+    }
+    Ok(())
+}
+
+/// The embed's subquery (`json`) or its `EXISTS` test (`!json`, for `!inner`).
+fn write_child(
+    sql: &mut Sql,
+    tables: Tables<'_>,
+    parent: &TableSchema,
+    from: &str,
+    e: &Embed,
+    json: bool,
+) -> Result<(), ApiError> {
+    let schema = tables.ok_or_else(|| {
+        ApiError::new(ErrorCode::RestParse, "embedding applies to reads only")
+            .with_details(serde_json::json!({ "part": "select" }))
+    })?;
+    let rel = schema.relationship(&parent.name, &e.target, e.hint.as_deref())?;
+    let child = schema.table(&e.target).ok_or_else(ApiError::internal)?;
+    let alias = sql.alias();
+    let q = &e.query;
+    let items = if q.no_columns {
+        Vec::new()
+    } else {
+        select_items(child, &q.select)?
+    };
+    if json {
+        let keys: Vec<(String, bool)> = items
+            .iter()
+            .map(|(_, out)| (out.clone(), false))
+            .chain(q.embeds.iter().map(|c| (c.key().to_string(), true)))
+            .collect();
+        match (sql.store, rel.to_one) {
+            (Store::Pg, true) => sql.push("(SELECT to_json(\"_x\".*) FROM (SELECT "),
+            (Store::Pg, false) => {
+                sql.push("(SELECT coalesce(json_agg(\"_x\".*), '[]') FROM (SELECT ")
+            }
+            (Store::D1, to_one) => {
+                let pairs: Vec<String> = keys
+                    .iter()
+                    .map(|(k, nested)| {
+                        let v = format!("\"_x\".{}", ident(k));
+                        let v = if *nested { format!("json({v})") } else { v };
+                        format!("{}, {v}", literal(k))
+                    })
+                    .collect();
+                let object = format!("json_object({})", pairs.join(", "));
+                sql.push(&if to_one {
+                    format!("(SELECT {object} FROM (SELECT ")
+                } else {
+                    format!("(SELECT json_group_array({object}) FROM (SELECT ")
+                });
+            }
+        }
+        write_select_list(sql, &items);
+        write_embeds(sql, tables, child, &alias, &q.embeds, items.is_empty())?;
+    } else {
+        sql.push("EXISTS (SELECT 1");
+    }
+    sql.push(&format!(" FROM {} AS {alias} WHERE ", table_ref(child)));
+    let (here, there) = if rel.to_one {
+        (&rel.fk.ref_columns, &rel.fk.columns)
+    } else {
+        (&rel.fk.columns, &rel.fk.ref_columns)
+    };
+    for (i, (c, p)) in here.iter().zip(there).enumerate() {
+        if i > 0 {
+            sql.push(" AND ");
+        }
+        sql.push(&format!("{alias}.{} = {from}.{}", ident(c), ident(p)));
+    }
+    for f in &q.filters {
+        sql.push(" AND ");
+        write_filter(sql, child, f)?;
+    }
+    write_inner(sql, tables, child, &alias, &q.embeds, false)?;
+    if json {
+        let order = q
+            .order
+            .iter()
+            .map(|t| {
+                Ok(OrderTerm {
+                    column: child.column(&t.column)?.name.clone(),
+                    ..t.clone()
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        write_order(sql, &order);
+        if let Some(l) = q.limit {
+            sql.push(&format!(" LIMIT {l}"));
+        } else if q.offset.is_some() && sql.store == Store::D1 {
+            sql.push(" LIMIT -1");
+        }
+        if let Some(o) = q.offset {
+            sql.push(&format!(" OFFSET {o}"));
+        }
+        sql.push(") AS \"_x\")");
+    } else {
+        sql.push(")");
+    }
+    Ok(())
+}
+
+/// ` AND EXISTS (...)` for each `!inner` embed (without the leading ` AND `
+/// when `first`); whether anything was written.
+fn write_inner(
+    sql: &mut Sql,
+    tables: Tables<'_>,
+    parent: &TableSchema,
+    from: &str,
+    embeds: &[Embed],
+    mut first: bool,
+) -> Result<bool, ApiError> {
+    let mut wrote = false;
+    for e in embeds.iter().filter(|e| e.inner) {
+        if !first {
+            sql.push(" AND ");
+        }
+        first = false;
+        write_child(sql, tables, parent, from, e, false)?;
+        wrote = true;
+    }
+    Ok(wrote)
 }
 
 /// The select list (`*` expands to every column, in table order).
@@ -403,16 +581,21 @@ fn write_after(sql: &mut Sql, table: &TableSchema, order: &[OrderTerm], values: 
 }
 
 /// Plans a read: the page query (with the cursor condition, if any) and
-/// optionally the count query.
+/// optionally the count query. `tables` (the store's schema) resolves embeds.
 pub fn read(
     store: Store,
+    tables: Tables<'_>,
     table: &TableSchema,
     q: &UrlQuery,
     window: Window,
     cursor: Option<&[Value]>,
     with_count: bool,
 ) -> Result<ReadPlan, ApiError> {
-    let mut items = select_items(table, &q.select)?;
+    let mut items = if q.no_columns {
+        Vec::new()
+    } else {
+        select_items(table, &q.select)?
+    };
     let order = total_order(table, &q.order)?;
     let mut hidden = Vec::new();
     let mut order_keys = Vec::with_capacity(order.len());
@@ -436,37 +619,35 @@ pub fn read(
             ));
         }
     }
+    // With embeds the table is aliased, for their subqueries to refer to it.
+    let from = if q.embeds.is_empty() {
+        table_ref(table)
+    } else {
+        format!("{} AS \"_s0\"", table_ref(table))
+    };
+    let inner = q.embeds.iter().any(|e| e.inner);
     let mut sql = Sql::new(store);
     sql.push("SELECT ");
     write_select_list(&mut sql, &items);
-    sql.push(&format!(" FROM {}", table_ref(table)));
-    let after = |s: &mut Sql| {
+    write_embeds(
+        &mut sql,
+        tables,
+        table,
+        "\"_s0\"",
+        &q.embeds,
+        items.is_empty(),
+    )?;
+    sql.push(&format!(" FROM {from}"));
+    let conditions = |s: &mut Sql| -> Result<(), ApiError> {
         if let Some(values) = cursor {
             write_after(s, table, &order, values);
         }
+        write_inner(s, tables, table, "\"_s0\"", &q.embeds, cursor.is_none())?;
+        Ok(())
     };
-    write_where(
-        &mut sql,
-        table,
-        &q.filters,
-        cursor.map(|_| &after as &dyn Fn(&mut Sql)),
-    )?;
-    sql.push(" ORDER BY ");
-    for (i, t) in order.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.push(&format!(
-            "{} {} NULLS {}",
-            ident(&t.column),
-            if t.desc { "DESC" } else { "ASC" },
-            if t.nulls_first_effective() {
-                "FIRST"
-            } else {
-                "LAST"
-            }
-        ));
-    }
+    let extra = (cursor.is_some() || inner).then_some(&conditions as Extra<'_>);
+    write_where(&mut sql, table, &q.filters, extra)?;
+    write_order(&mut sql, &order);
     sql.push(&format!(
         " LIMIT {} OFFSET {}",
         window.limit.saturating_add(1),
@@ -475,8 +656,15 @@ pub fn read(
 
     let count = if with_count {
         let mut c = Sql::new(store);
-        c.push(&format!("SELECT count(*) AS n FROM {}", table_ref(table)));
-        write_where(&mut c, table, &q.filters, None)?;
+        c.push(&format!("SELECT count(*) AS n FROM {from}"));
+        let inner_only =
+            |s: &mut Sql| write_inner(s, tables, table, "\"_s0\"", &q.embeds, true).map(|_| ());
+        write_where(
+            &mut c,
+            table,
+            &q.filters,
+            inner.then_some(&inner_only as Extra<'_>),
+        )?;
         Some(c.finish())
     } else {
         None
@@ -624,12 +812,62 @@ pub fn insert(
     Ok(out)
 }
 
+/// A limited update or delete (`limit`/`offset` on `PATCH`/`DELETE`):
+/// only the rows at this window of the ordering change, picked by the
+/// table's unique key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limited {
+    /// The ordering the window applies to.
+    pub order: Vec<OrderTerm>,
+    /// Rows to skip.
+    pub offset: u64,
+    /// Most rows to change.
+    pub limit: Option<u64>,
+}
+
+/// ` WHERE <filters>`, or for a limited write ` WHERE (key) IN (SELECT key
+/// ... WHERE <filters> ORDER BY ... LIMIT n OFFSET m)`.
+fn write_target(
+    sql: &mut Sql,
+    table: &TableSchema,
+    filters: &[Filter],
+    limited: Option<&Limited>,
+) -> Result<(), ApiError> {
+    let Some(l) = limited else {
+        return write_where(sql, table, filters, None);
+    };
+    let key = table.unique_key().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::RestParse,
+            format!(
+                "{:?} has no primary key, so a limited write cannot pick its rows",
+                table.name
+            ),
+        )
+        .with_details(serde_json::json!({ "part": "limit" }))
+    })?;
+    let key = key.iter().map(|k| ident(k)).collect::<Vec<_>>().join(", ");
+    sql.push(&format!(
+        " WHERE ({key}) IN (SELECT {key} FROM {}",
+        table_ref(table)
+    ));
+    write_where(sql, table, filters, None)?;
+    write_order(sql, &total_order(table, &l.order)?);
+    let limit = l.limit.map_or("-1".to_string(), |n| n.to_string());
+    match (sql.store, l.limit) {
+        (Store::Pg, None) => sql.push(&format!(" OFFSET {})", l.offset)),
+        _ => sql.push(&format!(" LIMIT {limit} OFFSET {})", l.offset)),
+    }
+    Ok(())
+}
+
 /// Plans an update of the rows the filters match.
 pub fn update(
     store: Store,
     table: &TableSchema,
     set: &Map<String, Value>,
     filters: &[Filter],
+    limited: Option<&Limited>,
     select: Option<&[SelectItem]>,
 ) -> Result<Statement, ApiError> {
     let mut sql = Sql::new(store);
@@ -642,7 +880,7 @@ pub fn update(
         sql.push(&format!("{} = ", ident(&c.name)));
         sql.bind(v.clone());
     }
-    write_where(&mut sql, table, filters, None)?;
+    write_target(&mut sql, table, filters, limited)?;
     returning(&mut sql, table, select)?;
     Ok(sql.finish())
 }
@@ -652,11 +890,12 @@ pub fn delete(
     store: Store,
     table: &TableSchema,
     filters: &[Filter],
+    limited: Option<&Limited>,
     select: Option<&[SelectItem]>,
 ) -> Result<Statement, ApiError> {
     let mut sql = Sql::new(store);
     sql.push(&format!("DELETE FROM {}", table_ref(table)));
-    write_where(&mut sql, table, filters, None)?;
+    write_target(&mut sql, table, filters, limited)?;
     returning(&mut sql, table, select)?;
     Ok(sql.finish())
 }
@@ -666,6 +905,18 @@ mod tests {
     use super::*;
     use crate::rest::schema::ColumnInfo;
     use serde_json::json;
+
+    /// A read without embeds.
+    fn read(
+        store: Store,
+        table: &TableSchema,
+        q: &UrlQuery,
+        window: Window,
+        cursor: Option<&[Value]>,
+        with_count: bool,
+    ) -> Result<ReadPlan, ApiError> {
+        super::read(store, None, table, q, window, cursor, with_count)
+    }
 
     fn table() -> TableSchema {
         let col = |n: &str, nullable| ColumnInfo {
@@ -937,8 +1188,8 @@ mod tests {
                 .clone(),
             insert(Store::Pg, &pg_table(), &[], &rows, &OnConflict::Error, None).unwrap()[0]
                 .clone(),
-            update(Store::Pg, &pg_table(), &set, &f, None).unwrap(),
-            delete(Store::Pg, &pg_table(), &f, None).unwrap(),
+            update(Store::Pg, &pg_table(), &set, &f, None, None).unwrap(),
+            delete(Store::Pg, &pg_table(), &f, None, None).unwrap(),
         ];
         for st in statements {
             assert!(st.sql.contains("\"public\".\"todos\""), "{}", st.sql);
@@ -1000,6 +1251,151 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    /// `users(id)` <- `posts(author_id, editor_id)` <- `comments(post_id)`,
+    /// with a hostile table name.
+    fn blog(store: Store) -> Schema {
+        let schema = (store == Store::Pg).then_some("public");
+        let col = |t: &str, c: &str, pk: u64| json!({"s": schema, "t": t, "c": c, "ty": "integer", "nn": pk > 0, "pk": pk, "k": "table", "wr": 0});
+        let fk = |n: &str, t: &str, c: &str, rt: &str| json!({"n": n, "t": t, "c": c, "rt": rt, "rc": "id"});
+        Schema::from_rows(
+            store,
+            &[
+                col("users", "id", 1),
+                col("posts", "id", 1),
+                col("posts", "author_id", 0),
+                col("posts", "editor_id", 0),
+                col("c\"--x", "id", 1),
+                col("c\"--x", "post_id", 0),
+            ],
+        )
+        .with_foreign_keys(&[
+            fk("posts_author", "posts", "author_id", "users"),
+            fk("posts_editor", "posts", "editor_id", "users"),
+            json!({"n": 0, "t": "c\"--x", "c": "post_id", "rt": "posts", "rc": null}),
+        ])
+    }
+
+    fn embed_read(store: Store, pairs: &[(&str, &str)]) -> Result<ReadPlan, ApiError> {
+        let schema = blog(store);
+        let w = Window {
+            offset: 0,
+            limit: 9,
+        };
+        let table = schema.table("users").unwrap().clone();
+        super::read(store, Some(&schema), &table, &q(pairs), w, None, true)
+    }
+
+    #[test]
+    fn embeds_are_one_statement_of_correlated_json_subqueries() {
+        let pairs = [
+            (
+                "select",
+                "id,p:posts!author_id!inner(id,cm:\"c\\\"--x\"(id))",
+            ),
+            ("p.id", "gt.1"),
+            ("p.cm.order", "id.desc"),
+            ("p.limit", "2"),
+        ];
+        let pg = embed_read(Store::Pg, &pairs).unwrap();
+        assert_eq!(
+            pg.statement.sql,
+            "SELECT \"id\", (SELECT coalesce(json_agg(\"_x\".*), '[]') FROM (SELECT \"id\", \
+             (SELECT coalesce(json_agg(\"_x\".*), '[]') FROM (SELECT \"id\" FROM \"public\".\"c\"\"--x\" AS \"_s2\" \
+             WHERE \"_s2\".\"post_id\" = \"_s1\".\"id\" ORDER BY \"id\" DESC NULLS FIRST) AS \"_x\") AS \"cm\" \
+             FROM \"public\".\"posts\" AS \"_s1\" WHERE \"_s1\".\"author_id\" = \"_s0\".\"id\" AND \"id\" > $1 LIMIT 2) AS \"_x\") AS \"p\" \
+             FROM \"public\".\"users\" AS \"_s0\" WHERE EXISTS (SELECT 1 FROM \"public\".\"posts\" AS \"_s3\" \
+             WHERE \"_s3\".\"author_id\" = \"_s0\".\"id\" AND \"id\" > $2) ORDER BY \"id\" ASC NULLS LAST LIMIT 10 OFFSET 0"
+        );
+        assert_eq!(pg.statement.params, [json!("1"), json!("1")]);
+        assert!(pg.count.unwrap().sql.contains("AS \"_s0\" WHERE EXISTS"));
+        // SQLite: json_object with literal keys; nested JSON passes through json().
+        let d1 = embed_read(Store::D1, &pairs).unwrap().statement.sql;
+        assert!(
+            d1.contains(
+                "json_group_array(json_object('id', \"_x\".\"id\", 'cm', json(\"_x\".\"cm\")))"
+            ),
+            "{d1}"
+        );
+        // Many-to-one from the child's side is one object.
+        let schema = blog(Store::D1);
+        let posts = schema.table("posts").unwrap().clone();
+        let w = Window {
+            offset: 0,
+            limit: 1,
+        };
+        let plan = super::read(
+            Store::D1,
+            Some(&schema),
+            &posts,
+            &q(&[("select", "a:users!posts_author(id)")]),
+            w,
+            None,
+            false,
+        )
+        .unwrap();
+        assert!(plan.statement.sql.contains("(SELECT json_object('id', \"_x\".\"id\") FROM (SELECT \"id\" FROM \"users\" AS \"_s1\" WHERE \"_s1\".\"id\" = \"_s0\".\"author_id\")"), "{}", plan.statement.sql);
+    }
+
+    #[test]
+    fn relationships_missing_or_ambiguous_are_named() {
+        let e = embed_read(Store::Pg, &[("select", "posts(id)")]).unwrap_err();
+        assert_eq!((e.status(), e.code.as_str()), (300, "PGRST201"));
+        assert_eq!(
+            e.details.as_ref().and_then(|d| d.as_array()).map(Vec::len),
+            Some(2)
+        );
+        assert!(e
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("'posts!posts_author'")));
+        let e = embed_read(Store::Pg, &[("select", "posts!nope(id)")]).unwrap_err();
+        assert_eq!((e.status(), e.code.as_str()), (400, "PGRST200"));
+        let e = embed_read(Store::Pg, &[("select", "users(id)")]).unwrap_err();
+        assert_eq!(e.code.as_str(), "PGRST200");
+        // D1's unnamed key got Postgres's default name.
+        assert!(blog(Store::D1)
+            .foreign_keys
+            .iter()
+            .any(|k| k.name == "c\"--x_post_id_fkey" && k.ref_columns == ["id"]));
+        // Without the schema (writes), embeds are refused.
+        let w = Window {
+            offset: 0,
+            limit: 1,
+        };
+        assert!(super::read(
+            Store::Pg,
+            None,
+            &pg_table(),
+            &q(&[("select", "x(id)")]),
+            w,
+            None,
+            false
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn limited_writes_pick_rows_by_key() {
+        let f = q(&[("done", "is.true")]).filters;
+        let l = Limited {
+            order: q(&[("order", "title")]).order,
+            offset: 0,
+            limit: Some(2),
+        };
+        let d = delete(Store::D1, &table(), &f, Some(&l), None).unwrap();
+        assert_eq!(d.sql, "DELETE FROM \"todos\" WHERE (\"id\") IN (SELECT \"id\" FROM \"todos\" WHERE \"done\" IS TRUE ORDER BY \"title\" ASC NULLS LAST, \"id\" ASC NULLS LAST LIMIT 2 OFFSET 0)");
+        let keyless = TableSchema {
+            primary_key: vec![],
+            ..pg_table()
+        };
+        assert_eq!(
+            delete(Store::Pg, &keyless, &f, Some(&l), None)
+                .unwrap_err()
+                .code,
+            ErrorCode::RestParse
+        );
     }
 
     #[test]
@@ -1068,12 +1464,12 @@ mod tests {
             .unwrap()
             .clone();
         let f = q(&[("id", "eq.3")]).filters;
-        let u = update(Store::D1, &table(), &set, &f, None).unwrap();
+        let u = update(Store::D1, &table(), &set, &f, None, None).unwrap();
         assert_eq!(
             u.sql,
             "UPDATE \"todos\" SET \"title\" = ?1, \"done\" = ?2 WHERE \"id\" = ?3"
         );
-        let d = delete(Store::Pg, &pg_table(), &f, Some(&[])).unwrap();
+        let d = delete(Store::Pg, &pg_table(), &f, None, Some(&[])).unwrap();
         assert!(d
             .sql
             .starts_with("DELETE FROM \"public\".\"todos\" WHERE \"id\" = $1 RETURNING"));

@@ -104,11 +104,38 @@ pub struct SelectItem {
     pub alias: Option<String>,
 }
 
+/// An embedded resource in `select`: `alias:target!hint!inner(items)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Embed {
+    /// The table embedded.
+    pub target: String,
+    /// Output name (`alias:`); the target's name otherwise.
+    pub alias: Option<String>,
+    /// `!fk_name` or `!column`: which relationship, when several fit.
+    pub hint: Option<String>,
+    /// `!inner`: keep only parent rows that have a matching child.
+    pub inner: bool,
+    /// The child's own select, embeds, filters, order, limit and offset
+    /// (`alias.col=eq.x`, `alias.order=...`, `alias.limit=...`).
+    pub query: UrlQuery,
+}
+
+impl Embed {
+    /// The output key, which is also how child parameters name it.
+    pub fn key(&self) -> &str {
+        self.alias.as_deref().unwrap_or(&self.target)
+    }
+}
+
 /// Everything a URL says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UrlQuery {
-    /// Selected columns; empty means `*`.
+    /// Selected columns; empty means `*` (unless [`UrlQuery::no_columns`]).
     pub select: Vec<SelectItem>,
+    /// `select=child(...)` with neither `*` nor a column: only the embeds.
+    pub no_columns: bool,
+    /// Embedded resources.
+    pub embeds: Vec<Embed>,
     /// Filters, all of which must hold.
     pub filters: Vec<Filter>,
     /// Ordering.
@@ -338,82 +365,158 @@ fn names(key: &str, v: &str) -> Result<Vec<String>, ApiError> {
         .collect()
 }
 
+/// Parses a `select` list into `q` (recursing into embeds, at most 8 deep).
+fn parse_select(q: &mut UrlQuery, value: &str, depth: usize) -> Result<(), ApiError> {
+    let whole = format!("select={value}");
+    if depth > 8 {
+        return Err(parse_error(&whole, "embeds nest at most 8 deep"));
+    }
+    let mut star = false;
+    for item in split_top(value).map_err(|why| parse_error(&whole, why))? {
+        let item = item.trim();
+        if item == "*" {
+            star = true;
+            continue;
+        }
+        if item.contains("->") || item.contains("::") {
+            return Err(parse_error(item, "JSON paths and casts are not supported"));
+        }
+        if let Some((head, rest)) = item.split_once('(') {
+            let inner = rest
+                .strip_suffix(')')
+                .ok_or_else(|| parse_error(item, "an embed is name(columns)"))?;
+            let (alias, head) = match head.split_once(':') {
+                Some((a, h)) => (Some(field_name(a)), h),
+                None => (None, head),
+            };
+            let mut parts = head.split('!');
+            let target = field_name(parts.next().unwrap_or(""));
+            let (mut hint, mut inner_join) = (None, false);
+            for m in parts {
+                match m {
+                    "inner" => inner_join = true,
+                    "left" => inner_join = false,
+                    "" => return Err(parse_error(item, "empty ! modifier")),
+                    h => hint = Some(field_name(h)),
+                }
+            }
+            if target.is_empty() || alias.as_deref() == Some("") {
+                return Err(parse_error(item, "empty embed name"));
+            }
+            let mut query = UrlQuery::default();
+            parse_select(&mut query, inner, depth + 1)?;
+            q.embeds.push(Embed {
+                target,
+                alias,
+                hint,
+                inner: inner_join,
+                query,
+            });
+            continue;
+        }
+        let (alias, column) = match item.split_once(':') {
+            Some((a, c)) => (Some(field_name(a)), field_name(c)),
+            None => (None, field_name(item)),
+        };
+        if column.is_empty() || alias.as_deref() == Some("") {
+            return Err(parse_error(&whole, "empty select item"));
+        }
+        q.select.push(SelectItem { column, alias });
+    }
+    q.no_columns = !star && q.select.is_empty() && !q.embeds.is_empty();
+    Ok(())
+}
+
 impl UrlQuery {
     /// Parses decoded query pairs.
     pub fn parse(pairs: &[(String, String)]) -> Result<UrlQuery, ApiError> {
         let mut q = UrlQuery::default();
+        let mut nested = Vec::new();
         for (key, value) in pairs {
-            let whole = format!("{key}={value}");
-            match key.as_str() {
-                "select" => {
-                    for item in split_top(value).map_err(|why| parse_error(&whole, why))? {
-                        let item = item.trim();
-                        if item == "*" {
-                            continue;
-                        }
-                        if item.contains('(') || item.contains("->") || item.contains("::") {
-                            return Err(parse_error(
-                                item,
-                                "embedding, JSON paths and casts are not supported",
-                            ));
-                        }
-                        let (alias, column) = match item.split_once(':') {
-                            Some((a, c)) => (Some(field_name(a)), field_name(c)),
-                            None => (None, field_name(item)),
-                        };
-                        if column.is_empty() || alias.as_deref() == Some("") {
-                            return Err(parse_error(&whole, "empty select item"));
-                        }
-                        q.select.push(SelectItem { column, alias });
-                    }
+            // `child.param=...` (a quoted column name may hold dots).
+            if !key.starts_with('"') && !key.starts_with("not.") {
+                if let Some((path, param)) = key.rsplit_once('.') {
+                    nested.push((path, param, value));
+                    continue;
                 }
-                "order" => {
-                    for term in value.split(',') {
-                        let mut parts = term.trim().split('.');
-                        let column = field_name(parts.next().unwrap_or(""));
-                        if column.is_empty() {
-                            return Err(parse_error(&whole, "empty order column"));
-                        }
-                        let mut t = OrderTerm {
-                            column,
-                            desc: false,
-                            nulls_first: None,
-                        };
-                        for modifier in parts {
-                            match modifier {
-                                "asc" => t.desc = false,
-                                "desc" => t.desc = true,
-                                "nullsfirst" => t.nulls_first = Some(true),
-                                "nullslast" => t.nulls_first = Some(false),
-                                other => {
-                                    return Err(parse_error(
-                                        term,
-                                        &format!("unknown order modifier {other:?} (asc, desc, nullsfirst, nullslast)"),
-                                    ))
-                                }
-                            }
-                        }
-                        q.order.push(t);
-                    }
-                }
-                "limit" => q.limit = Some(parse_u64(key, value)?),
-                "offset" => q.offset = Some(parse_u64(key, value)?),
-                "on_conflict" => q.on_conflict = names(key, value)?,
-                "columns" => q.columns = names(key, value)?,
-                "cursor" => q.cursor = Some(value.clone()),
-                "or" | "and" | "not.or" | "not.and" => {
-                    let items = parse_logic_items(value, &whole, 0)?;
-                    let negated = key.starts_with("not.");
-                    q.filters.push(if key.ends_with("or") {
-                        Filter::Or(items, negated)
-                    } else {
-                        Filter::And(items, negated)
-                    });
-                }
-                column => q.filters.push(parse_condition(column, value, &whole)?),
             }
+            q.apply(key, value, true)?;
+        }
+        for (path, param, value) in nested {
+            let mut at = &mut q;
+            for name in path.split('.') {
+                at = at
+                    .embeds
+                    .iter_mut()
+                    .find(|e| e.key() == name)
+                    .map(|e| &mut e.query)
+                    .ok_or_else(|| {
+                        parse_error(
+                            &format!("{path}.{param}"),
+                            &format!("{name:?} is not an embedded resource in select"),
+                        )
+                    })?;
+            }
+            at.apply(param, value, false)?;
         }
         Ok(q)
+    }
+
+    /// Applies one parameter; `top` is false for an embed's own parameters.
+    fn apply(&mut self, key: &str, value: &str, top: bool) -> Result<(), ApiError> {
+        let q = self;
+        let whole = format!("{key}={value}");
+        match key {
+            "select" if top => parse_select(q, value, 0)?,
+            "order" => {
+                for term in value.split(',') {
+                    let mut parts = term.trim().split('.');
+                    let column = field_name(parts.next().unwrap_or(""));
+                    if column.is_empty() {
+                        return Err(parse_error(&whole, "empty order column"));
+                    }
+                    let mut t = OrderTerm {
+                        column,
+                        desc: false,
+                        nulls_first: None,
+                    };
+                    for modifier in parts {
+                        match modifier {
+                            "asc" => t.desc = false,
+                            "desc" => t.desc = true,
+                            "nullsfirst" => t.nulls_first = Some(true),
+                            "nullslast" => t.nulls_first = Some(false),
+                            other => {
+                                return Err(parse_error(
+                                    term,
+                                    &format!("unknown order modifier {other:?} (asc, desc, nullsfirst, nullslast)"),
+                                ))
+                            }
+                        }
+                    }
+                    q.order.push(t);
+                }
+            }
+            "limit" => q.limit = Some(parse_u64(key, value)?),
+            "offset" => q.offset = Some(parse_u64(key, value)?),
+            "on_conflict" if top => q.on_conflict = names(key, value)?,
+            "columns" if top => q.columns = names(key, value)?,
+            "cursor" if top => q.cursor = Some(value.to_string()),
+            "select" | "on_conflict" | "columns" | "cursor" => {
+                return Err(parse_error(&whole, "applies to the top level only"))
+            }
+            "or" | "and" | "not.or" | "not.and" => {
+                let items = parse_logic_items(value, &whole, 0)?;
+                let negated = key.starts_with("not.");
+                q.filters.push(if key.ends_with("or") {
+                    Filter::Or(items, negated)
+                } else {
+                    Filter::And(items, negated)
+                });
+            }
+            column => q.filters.push(parse_condition(column, value, &whole)?),
+        }
+        Ok(())
     }
 
     /// Every column name the query mentions (for checking against the schema).
@@ -600,6 +703,41 @@ mod tests {
             }
         );
         assert_eq!(q.filters[0], cond("my col", false, Op::Eq("1".into())));
+    }
+
+    #[test]
+    fn embeds_with_aliases_hints_and_their_own_parameters() {
+        let q = p(&[
+            (
+                "select",
+                "*,author:users!author_id!inner(name,c:comments(body))",
+            ),
+            ("author.name", "eq.x"),
+            ("author.c.order", "body.desc"),
+            ("author.c.limit", "2"),
+            ("author.or", "(name.eq.a,name.eq.b)"),
+        ])
+        .unwrap();
+        assert!(q.select.is_empty() && !q.no_columns && q.filters.is_empty());
+        let e = &q.embeds[0];
+        assert_eq!(
+            (e.target.as_str(), e.key(), e.hint.as_deref(), e.inner),
+            ("users", "author", Some("author_id"), true)
+        );
+        assert_eq!(e.query.filters.len(), 2);
+        let c = &e.query.embeds[0];
+        assert_eq!((c.key(), c.query.limit), ("c", Some(2)));
+        assert!(c.query.order[0].desc);
+        assert!(p(&[("select", "users(name)")]).unwrap().no_columns);
+        for bad in [
+            vec![("select", "id"), ("nope.id", "eq.1")],
+            vec![("select", "users(name)"), ("users.select", "id")],
+            vec![("select", "users(name")],
+            vec![("select", "users!(name)")],
+            vec![("select", ":users(name)")],
+        ] {
+            assert_eq!(p(&bad).unwrap_err().code, ErrorCode::RestParse, "{bad:?}");
+        }
     }
 
     #[test]

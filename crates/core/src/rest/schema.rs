@@ -74,10 +74,65 @@ impl TableSchema {
     }
 }
 
+/// A foreign key: `table(columns)` references `ref_table(ref_columns)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignKey {
+    /// The constraint's name (on D1, which has none, Postgres's default
+    /// `<table>_<columns>_fkey`), usable as an embedding hint.
+    pub name: String,
+    /// The referencing table.
+    pub table: String,
+    /// Its columns, in key order.
+    pub columns: Vec<String>,
+    /// The referenced table.
+    pub ref_table: String,
+    /// The referenced columns, pairwise with `columns`.
+    pub ref_columns: Vec<String>,
+}
+
+/// How an embedded table joins its parent through one foreign key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Relationship<'a> {
+    /// The key.
+    pub fk: &'a ForeignKey,
+    /// The parent holds the key (many-to-one: the child is one object);
+    /// otherwise the child does (one-to-many: an array).
+    pub to_one: bool,
+}
+
 /// All exposed tables of one store.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Schema {
     tables: BTreeMap<String, TableSchema>,
+    /// Foreign keys between exposed tables.
+    pub foreign_keys: Vec<ForeignKey>,
+}
+
+/// The query that lists every foreign key, one row per column pair: `n`
+/// (constraint name, D1: the key's id), `t` (table), `c` (column), `rt`
+/// (referenced table), `rc` (referenced column; NULL on D1 when the key
+/// references the primary key implicitly), in key order.
+pub fn foreign_keys_sql(store: Store) -> &'static str {
+    match store {
+        Store::D1 => {
+            "SELECT f.id AS n, m.name AS t, f.\"from\" AS c, f.\"table\" AS rt, f.\"to\" AS rc \
+             FROM sqlite_schema AS m JOIN pragma_foreign_key_list(m.name) AS f \
+             WHERE m.type = 'table' AND substr(m.name, 1, 7) <> 'sqlite_' \
+             AND substr(m.name, 1, 4) <> '_cf_' ORDER BY m.name, f.id, f.seq"
+        }
+        Store::Pg => {
+            "SELECT k.conname AS n, c.relname AS t, a.attname AS c, rc.relname AS rt, ra.attname AS rc \
+             FROM pg_catalog.pg_constraint k \
+             JOIN pg_catalog.pg_class c ON c.oid = k.conrelid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' \
+             JOIN pg_catalog.pg_class rc ON rc.oid = k.confrelid \
+             JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace AND rn.nspname = 'public' \
+             CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(k.conkey), pg_catalog.unnest(k.confkey)) WITH ORDINALITY AS u(col, refcol, i) \
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.col \
+             JOIN pg_catalog.pg_attribute ra ON ra.attrelid = k.confrelid AND ra.attnum = u.refcol \
+             WHERE k.contype = 'f' ORDER BY c.relname, k.conname, u.i"
+        }
+    }
 }
 
 /// Tables that are Strata's or the platform's own bookkeeping and never exposed.
@@ -220,7 +275,119 @@ impl Schema {
                 table.rowid = rowid_name(&table.columns);
             }
         }
-        Schema { tables }
+        Schema {
+            tables,
+            foreign_keys: Vec::new(),
+        }
+    }
+
+    /// Adds the foreign keys from [`foreign_keys_sql`]'s rows; keys that
+    /// touch a table not in the schema are left out.
+    pub fn with_foreign_keys(mut self, rows: &[serde_json::Value]) -> Schema {
+        let mut keys: Vec<(String, ForeignKey)> = Vec::new();
+        for row in rows {
+            let text = |k: &str| row[k].as_str().map(str::to_string);
+            let (Some(t), Some(c), Some(rt)) = (text("t"), text("c"), text("rt")) else {
+                continue;
+            };
+            let id = format!("{t}\u{0}{}", row["n"]);
+            if !keys.iter().any(|(k, _)| *k == id) {
+                keys.push((
+                    id.clone(),
+                    ForeignKey {
+                        // D1's `n` is a number: the name is made below.
+                        name: text("n").unwrap_or_default(),
+                        table: t,
+                        columns: Vec::new(),
+                        ref_table: rt,
+                        ref_columns: Vec::new(),
+                    },
+                ));
+            }
+            if let Some((_, fk)) = keys.iter_mut().find(|(k, _)| *k == id) {
+                fk.columns.push(c);
+                fk.ref_columns.extend(text("rc"));
+            }
+        }
+        for (_, mut fk) in keys {
+            let (Some(_), Some(parent)) = (self.table(&fk.table), self.table(&fk.ref_table)) else {
+                continue;
+            };
+            if fk.ref_columns.len() != fk.columns.len() {
+                // D1: `REFERENCES parent` without columns means its primary key.
+                fk.ref_columns = parent.primary_key.clone();
+            }
+            if fk.ref_columns.len() != fk.columns.len() {
+                continue;
+            }
+            if fk.name.is_empty() {
+                fk.name = format!("{}_{}_fkey", fk.table, fk.columns.join("_"));
+            }
+            self.foreign_keys.push(fk);
+        }
+        self
+    }
+
+    /// How `target` embeds into `parent`: the foreign keys between them in
+    /// either direction, narrowed by `hint` (a constraint name or one of the
+    /// key's columns). None fits: `400 PGRST200`; several: `300 PGRST201`
+    /// listing them.
+    pub fn relationship(
+        &self,
+        parent: &str,
+        target: &str,
+        hint: Option<&str>,
+    ) -> Result<Relationship<'_>, ApiError> {
+        let mut found: Vec<Relationship<'_>> = Vec::new();
+        for fk in &self.foreign_keys {
+            if fk.table == parent && fk.ref_table == target {
+                found.push(Relationship { fk, to_one: true });
+            }
+            if fk.ref_table == parent && fk.table == target {
+                found.push(Relationship { fk, to_one: false });
+            }
+        }
+        if let Some(h) = hint {
+            found.retain(|r| {
+                r.fk.name == h || r.fk.columns.iter().chain(&r.fk.ref_columns).any(|c| c == h)
+            });
+        }
+        let embedding = format!("{parent} with {target}");
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err(ApiError::new(
+                ErrorCode::RestNoRelationship,
+                format!("could not find a relationship between {parent:?} and {target:?}"),
+            )
+            .with_details(serde_json::json!({ "embedding": embedding, "hint": hint }))
+            .with_hint("embedding follows foreign keys between tables of the same store")),
+            _ => {
+                let candidates: Vec<serde_json::Value> = found
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({
+                            "relationship": format!("{} using {}({}) and {}({})", r.fk.name,
+                                r.fk.table, r.fk.columns.join(", "), r.fk.ref_table, r.fk.ref_columns.join(", ")),
+                            "cardinality": if r.to_one { "many-to-one" } else { "one-to-many" },
+                            "embedding": embedding,
+                        })
+                    })
+                    .collect();
+                let names: Vec<String> = found
+                    .iter()
+                    .map(|r| format!("'{target}!{}'", r.fk.name))
+                    .collect();
+                Err(ApiError::new(
+                    ErrorCode::RestAmbiguousRelationship,
+                    format!("more than one relationship was found for {parent:?} and {target:?}"),
+                )
+                .with_details(serde_json::Value::Array(candidates))
+                .with_hint(format!(
+                    "try changing '{target}' to one of: {}",
+                    names.join(", ")
+                )))
+            }
+        }
     }
 
     /// A table by exact name.

@@ -10,12 +10,12 @@
 //! `<store>:write` for `POST`/`PATCH`/`DELETE`. A table that is not exposed,
 //! or does not exist, is 404 either way.
 
-use super::build::{self, OnConflict, Window};
+use super::build::{self, Limited, OnConflict, Window};
 use super::cursor;
-use super::grammar::{decode_query, parse_error, SelectItem, UrlQuery};
+use super::grammar::{decode_query, parse_error, Embed, OrderTerm, SelectItem, UrlQuery};
 use super::headers::{self, Prefer, Resolution, Return, Shape};
 use super::placement::{Placement, State};
-use super::schema::TableSchema;
+use super::schema::{Schema, TableSchema};
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{Reply, RequestHeaders};
@@ -88,6 +88,29 @@ fn table_not_found() -> ApiError {
         .with_details(serde_json::json!({ "pgrstCode": "PGRST205" }))
 }
 
+/// Every embedded table must be exposed and served by the parent's store:
+/// the caller's scope for that store is what lets it read them, and one
+/// statement cannot join two stores.
+fn check_embeds(embeds: &[Embed], store: Store, placement: &Placement) -> Result<(), ApiError> {
+    for e in embeds {
+        match placement.resolve(&e.target) {
+            Some(p) if p.store == store => check_embeds(&e.query.embeds, store, placement)?,
+            found => {
+                let why = match found {
+                    Some(_) => "it is served by another store: embedding works within one store",
+                    None => "it is not exposed through REST",
+                };
+                return Err(ApiError::new(
+                    ErrorCode::RestNoRelationship,
+                    format!("cannot embed {:?}: {why}", e.target),
+                )
+                .with_details(serde_json::json!({ "embedding": e.target })));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Command {
     /// Turns the request into a command: the table and its store, the
     /// scope check, the URL grammar and the headers. `url` is the request's
@@ -128,6 +151,10 @@ impl Command {
             None => (without_fragment.to_string(), None),
         };
         let query = UrlQuery::parse(&decode_query(raw_query)?)?;
+        if write && !query.embeds.is_empty() {
+            return Err(parse_error("select", "embedding applies to reads only"));
+        }
+        check_embeds(&query.embeds, store, placement)?;
         // The runtime joins repeated headers with ", ".
         let prefer = Prefer::parse(
             &headers
@@ -186,9 +213,50 @@ impl Command {
         matches!(self.action, Action::Insert | Action::Update)
     }
 
-    /// The `RETURNING` list when the client asked for the rows back.
-    fn returning(&self) -> Option<&[SelectItem]> {
-        (self.prefer.return_ == Return::Representation).then_some(self.query.select.as_slice())
+    /// The `RETURNING` list when the client asked for the rows back, with
+    /// any `order` column it lacks added under a hidden name; and how to
+    /// sort the rows.
+    fn returning(
+        &self,
+        table: &TableSchema,
+    ) -> Result<(Option<Vec<SelectItem>>, Vec<SortKey>), ApiError> {
+        if self.prefer.return_ != Return::Representation {
+            return Ok((None, Vec::new()));
+        }
+        let mut select = self.query.select.clone();
+        let mut keys = Vec::new();
+        for (i, t) in self.query.order.iter().enumerate() {
+            let c = table.column(&t.column)?;
+            let numeric = ["int", "num", "dec", "real", "doub", "floa", "serial"]
+                .iter()
+                .any(|w| c.type_name.to_ascii_lowercase().contains(w));
+            let shown = if self.query.select.is_empty() {
+                Some(c.name.clone())
+            } else {
+                select
+                    .iter()
+                    .find(|s| s.column == c.name)
+                    .map(|s| s.alias.clone().unwrap_or_else(|| s.column.clone()))
+            };
+            let (key, hidden) = match shown {
+                Some(k) => (k, false),
+                None => {
+                    let alias = format!("__strata_k{i}");
+                    select.push(SelectItem {
+                        column: c.name.clone(),
+                        alias: Some(alias.clone()),
+                    });
+                    (alias, true)
+                }
+            };
+            keys.push(SortKey {
+                key,
+                term: t.clone(),
+                numeric,
+                hidden,
+            });
+        }
+        Ok((Some(select), keys))
     }
 
     /// The URL of the page after this one, with `name=value` replacing any
@@ -222,7 +290,7 @@ pub async fn execute<S: SqlStores>(
     let schema = stores.schema(cmd.store, &cmd.table).await?;
     let table = schema.table(&cmd.table).ok_or_else(table_not_found)?;
     let result = match cmd.action {
-        Action::Read => read(cmd, table, stores).await,
+        Action::Read => read(cmd, &schema, table, stores).await,
         Action::Insert => insert(cmd, table, body, stores).await,
         Action::Update => update(cmd, table, body, stores).await,
         Action::Delete => delete(cmd, table, stores).await,
@@ -269,6 +337,7 @@ fn body_for(rows: Vec<Value>, shape: Shape) -> Result<Value, ApiError> {
 
 async fn read<S: SqlStores>(
     cmd: &Command,
+    schema: &Schema,
     table: &TableSchema,
     stores: &S,
 ) -> Result<Reply, ApiError> {
@@ -300,6 +369,7 @@ async fn read<S: SqlStores>(
         .transpose()?;
     let plan = build::read(
         cmd.store,
+        Some(schema),
         table,
         q,
         Window { offset, limit },
@@ -356,6 +426,14 @@ async fn read<S: SqlStores>(
             for h in &plan.hidden {
                 obj.shift_remove(h);
             }
+            // D1 answers an embed's JSON as text; Postgres as JSON already.
+            for e in &q.embeds {
+                if let Some(v) = obj.get_mut(e.key()) {
+                    if let Some(parsed) = v.as_str().and_then(|t| serde_json::from_str(t).ok()) {
+                        *v = parsed;
+                    }
+                }
+            }
         }
     }
     let returned = rows.len() as u64;
@@ -372,17 +450,82 @@ async fn read<S: SqlStores>(
     Ok(reply(if partial { 206 } else { 200 }, Some(&body), extra))
 }
 
-/// Runs write statements (atomically) and answers as `Prefer` asked.
+/// One `order` term applied to a write's returned rows.
+#[derive(Debug, Clone)]
+struct SortKey {
+    key: String,
+    term: OrderTerm,
+    numeric: bool,
+    hidden: bool,
+}
+
+/// Orders a representation as `order` asks, with SQL's rules for NULLs
+/// (numbers compare as numbers, also when the store sent them as text).
+fn sort_rows(rows: &mut [Value], keys: &[SortKey]) {
+    use std::cmp::Ordering;
+    let number = |v: &Value| {
+        v.as_f64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    };
+    rows.sort_by(|a, b| {
+        for k in keys {
+            let (x, y) = (&a[&k.key], &b[&k.key]);
+            let o = match (x.is_null(), y.is_null()) {
+                (true, true) => Ordering::Equal,
+                (true, false) if k.term.nulls_first_effective() => Ordering::Less,
+                (true, false) => Ordering::Greater,
+                (false, true) if k.term.nulls_first_effective() => Ordering::Greater,
+                (false, true) => Ordering::Less,
+                (false, false) => {
+                    let o = match (k.numeric, number(x), number(y)) {
+                        (true, Some(m), Some(n)) => m.partial_cmp(&n).unwrap_or(Ordering::Equal),
+                        _ => match (x.as_str(), y.as_str()) {
+                            (Some(m), Some(n)) => m.cmp(n),
+                            _ => x.to_string().cmp(&y.to_string()),
+                        },
+                    };
+                    if k.term.desc {
+                        o.reverse()
+                    } else {
+                        o
+                    }
+                }
+            };
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        Ordering::Equal
+    });
+    for row in rows.iter_mut() {
+        if let Some(obj) = row.as_object_mut() {
+            for k in keys.iter().filter(|k| k.hidden) {
+                obj.shift_remove(&k.key);
+            }
+        }
+    }
+}
+
+/// Runs write statements (atomically) and answers as `Prefer` asked, the
+/// returned rows in the requested order.
 async fn write<S: SqlStores>(
     cmd: &Command,
     statements: &[Statement],
     created: bool,
+    sort: &[SortKey],
     stores: &S,
 ) -> Result<Reply, ApiError> {
-    let results = stores
+    let mut results = stores
         .run(cmd.store, statements, RunOptions::WRITE)
         .await
         .map_err(|e| ApiError::from(e).for_write())?;
+    if !sort.is_empty() && cmd.prefer.return_ == Return::Representation {
+        let mut rows: Vec<Value> = results.iter_mut().flat_map(|r| r.rows.drain(..)).collect();
+        sort_rows(&mut rows, sort);
+        if let Some(first) = results.first_mut() {
+            first.rows = rows;
+        }
+    }
     write_reply(results, &cmd.prefer, cmd.shape, created)
 }
 
@@ -414,14 +557,22 @@ fn write_reply(
     }
 }
 
-fn no_paging(q: &UrlQuery, what: &str) -> Result<(), ApiError> {
-    if q.limit.is_some() || q.offset.is_some() || !q.order.is_empty() || q.cursor.is_some() {
+/// A write takes `order` (for its returned rows); `PATCH` and `DELETE`
+/// also `limit`/`offset` (a limited write: only those rows of the ordering
+/// change); a cursor is for reads only.
+fn write_window(q: &UrlQuery, what: &str) -> Result<Option<Limited>, ApiError> {
+    let limited = q.limit.is_some() || q.offset.is_some();
+    if q.cursor.is_some() || (limited && what == "POST") {
         return Err(parse_error(
             what,
-            "limit, offset, order and cursor apply to reads only",
+            "cursor applies to reads only, and limit and offset to reads, PATCH and DELETE",
         ));
     }
-    Ok(())
+    Ok(limited.then(|| Limited {
+        order: q.order.clone(),
+        offset: q.offset.unwrap_or(0),
+        limit: q.limit,
+    }))
 }
 
 fn json_body(body: Option<&[u8]>) -> Result<Value, ApiError> {
@@ -435,7 +586,8 @@ async fn insert<S: SqlStores>(
     stores: &S,
 ) -> Result<Reply, ApiError> {
     let q = &cmd.query;
-    no_paging(q, "POST")?;
+    write_window(q, "POST")?;
+    let (select, sort) = cmd.returning(table)?;
     if !q.filters.is_empty() {
         return Err(parse_error("POST", "filters do not apply to inserts"));
     }
@@ -490,9 +642,9 @@ async fn insert<S: SqlStores>(
         &columns,
         &rows,
         &conflict,
-        cmd.returning(),
+        select.as_deref(),
     )?;
-    write(cmd, &statements, true, stores).await
+    write(cmd, &statements, true, &sort, stores).await
 }
 
 async fn update<S: SqlStores>(
@@ -502,7 +654,8 @@ async fn update<S: SqlStores>(
     stores: &S,
 ) -> Result<Reply, ApiError> {
     let q = &cmd.query;
-    no_paging(q, "PATCH")?;
+    let limited = write_window(q, "PATCH")?;
+    let (select, sort) = cmd.returning(table)?;
     if q.filters.is_empty() {
         return Err(parse_error(
             "PATCH",
@@ -519,8 +672,15 @@ async fn update<S: SqlStores>(
             ))
         }
     };
-    let statement = build::update(cmd.store, table, &set, &q.filters, cmd.returning())?;
-    write(cmd, &[statement], false, stores).await
+    let statement = build::update(
+        cmd.store,
+        table,
+        &set,
+        &q.filters,
+        limited.as_ref(),
+        select.as_deref(),
+    )?;
+    write(cmd, &[statement], false, &sort, stores).await
 }
 
 async fn delete<S: SqlStores>(
@@ -529,15 +689,22 @@ async fn delete<S: SqlStores>(
     stores: &S,
 ) -> Result<Reply, ApiError> {
     let q = &cmd.query;
-    no_paging(q, "DELETE")?;
+    let limited = write_window(q, "DELETE")?;
+    let (select, sort) = cmd.returning(table)?;
     if q.filters.is_empty() {
         return Err(parse_error(
             "DELETE",
             "a DELETE without filters would remove every row; add a filter",
         ));
     }
-    let statement = build::delete(cmd.store, table, &q.filters, cmd.returning())?;
-    write(cmd, &[statement], false, stores).await
+    let statement = build::delete(
+        cmd.store,
+        table,
+        &q.filters,
+        limited.as_ref(),
+        select.as_deref(),
+    )?;
+    write(cmd, &[statement], false, &sort, stores).await
 }
 
 #[cfg(test)]
