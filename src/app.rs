@@ -123,7 +123,7 @@ async fn dispatch(
         RouteId::Object => routes::objects::handle(req, ctx, caller()?).await,
         RouteId::SignedUrls => routes::signed_urls::create(req, ctx, caller()?).await,
         RouteId::AdminPlacement => routes::admin::list(ctx, caller()?).await,
-        RouteId::AdminPlacementTable => routes::admin::put(req, ctx, caller()?).await,
+        RouteId::AdminPlacementTable => routes::admin::table(req, ctx, caller()?).await,
     }
 }
 

@@ -11,7 +11,7 @@ use strata_core::auth::Scope;
 use strata_core::rest::admin::{self, PutCommand};
 use strata_core::rest::placement::Placement;
 use strata_core::ApiError;
-use worker::{Request, Response};
+use worker::{Method, Request, Response};
 
 /// The placement as D1 has it now, not as this isolate cached it: the
 /// admin routes are for whoever is about to act on it.
@@ -38,8 +38,27 @@ pub async fn list(ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
     Ok(http::reply(reply))
 }
 
+/// `PUT` or `DELETE /v1/admin/placement/{table}`.
+pub async fn table(req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
+    caller.principal.require(Scope::Admin)?;
+    if req.method() == Method::Delete {
+        let placement = fresh_placement(ctx).await?;
+        let table = ctx.route.param("table").unwrap_or_default();
+        let result = admin::delete(
+            table,
+            &caller.principal,
+            &placement,
+            &SqlBindings::new(&ctx.env),
+        )
+        .await;
+        stores::placement::forget();
+        return Ok(http::reply(result?));
+    }
+    put(req, ctx, caller).await
+}
+
 /// `PUT /v1/admin/placement/{table}`.
-pub async fn put(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
+async fn put(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
     caller.principal.require(Scope::Admin)?;
     let body = http::read_json_body(&mut req, &ctx.env).await?;
     let command = PutCommand::parse(

@@ -548,6 +548,35 @@ fn placement_changes_are_safe_steps(s: &Stack) -> Outcome {
     let r = put_json(s, "PUT", &path, &json!({"store": "d1", "state": "ready"}));
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(placement_of(s, table)["state"], "ready");
+    // Its run-time row cannot be dropped: REST_TABLES' "*" names Postgres, so the table would
+    // switch stores without a move.
+    let del = |path: &str| call(s, "DELETE", path, Some(&s.admin_key), &[], None);
+    del(&path).assert_error(409, "placement_conflict");
+    assert_eq!(placement_of(s, table)["store"], "d1");
+    // A row that agrees with the setting is redundant and goes; then there is none.
+    let pinned = "grad_pinned";
+    admin_sql(s, "pg", &format!("DROP TABLE IF EXISTS {pinned}"));
+    admin_sql(
+        s,
+        "pg",
+        &format!("CREATE TABLE {pinned} (id bigint PRIMARY KEY)"),
+    );
+    let pinned_path = format!("/v1/admin/placement/{pinned}");
+    let r = put_json(
+        s,
+        "PUT",
+        &pinned_path,
+        &json!({"store": "pg", "state": "ready"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(placement_of(s, pinned)["source"], "runtime");
+    let r = del(&pinned_path);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(placement_of(s, pinned)["source"], "config");
+    del(&pinned_path).assert_error(404, "not_found");
+    // Admin scope only.
+    let r = call(s, "DELETE", &path, Some(s.key("pg:write")), &[], None);
+    r.assert_error(403, "forbidden");
     Ok(())
 }
 

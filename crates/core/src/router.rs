@@ -44,7 +44,8 @@ pub enum RouteId {
     S3,
     /// `GET /v1/admin/placement`: every REST table's store and state.
     AdminPlacement,
-    /// `PUT /v1/admin/placement/{table}`: change a table's store or state.
+    /// `PUT /v1/admin/placement/{table}`: change a table's store or state;
+    /// `DELETE`: drop its redundant run-time row.
     AdminPlacementTable,
 }
 
@@ -170,7 +171,7 @@ pub const ROUTES: &[RouteDef] = &[
         id: RouteId::AdminPlacementTable,
         auth: Auth::Credential,
         pattern: "/v1/admin/placement/{table}",
-        methods: &["PUT"],
+        methods: &["PUT", "DELETE"],
     },
     // The S3-compatible API: the service (ListBuckets), the bucket, its
     // objects. The route checks the SigV4 signature itself.

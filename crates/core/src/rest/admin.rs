@@ -5,6 +5,8 @@
 //!   whether `REST_TABLES` (`config`) or a `strata_placement` row
 //!   (`runtime`) decides, since when, and its row count (one `count(*)` per
 //!   table, batched per store; `null` if that fails).
+//! * `DELETE /v1/admin/placement/{table}` — drops the run-time row of a
+//!   ready table whose `REST_TABLES` entry names the same store.
 //! * `PUT /v1/admin/placement/{table}` — `{"store": "d1"|"pg", "state":
 //!   "ready"|"moving", "target"?: "d1"|"pg"}` writes the table's run-time
 //!   row. The table must exist in `store` (a flip to a store without the
@@ -326,6 +328,66 @@ pub async fn put<S: SqlStores>(
     Ok(Reply::json(200, &entry_json(&cmd.table, &resolved, None)))
 }
 
+/// Deletes a ready table's run-time row when `REST_TABLES` already names
+/// the same store for it (say, after the setting caught up with a move):
+/// the row is then redundant, and nothing a client sees changes. `since`
+/// and `source` go back to `null`/`config`.
+const DELETE_SQL: &str = "DELETE FROM strata_placement \
+     WHERE table_name = ?1 AND store = ?2 AND state = 'ready' RETURNING table_name";
+
+/// `DELETE /v1/admin/placement/{table}`: removes the table's run-time row
+/// if that changes nothing a client sees; `409 placement_conflict`
+/// otherwise (a moving table, or a setting naming another store — the
+/// delete would switch stores without a move, or hide the table).
+pub async fn delete<S: SqlStores>(
+    table: &str,
+    principal: &Principal,
+    placement: &Placement,
+    stores: &S,
+) -> Result<Reply, ApiError> {
+    principal.require(Scope::Admin)?;
+    let table = percent::decode_path(table)
+        .filter(|t| !t.is_empty() && !is_internal(t))
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such table"))?;
+    let now = placement
+        .resolve(&table)
+        .filter(|r| r.origin == Origin::Runtime)
+        .ok_or_else(|| {
+            ApiError::new(ErrorCode::NotFound, "no run-time placement for this table")
+                .with_details(json!({ "table": table }))
+        })?;
+    if now.state != State::Ready || placement.configured(&table) != Some(now.store) {
+        return Err(conflict(
+            &table,
+            "only a ready table whose REST_TABLES entry names the same store can drop its run-time placement",
+            Some(&now),
+        ));
+    }
+    let statement = Statement {
+        sql: DELETE_SQL.to_string(),
+        params: vec![json!(table), json!(store_name(now.store))],
+    };
+    let mut results = stores
+        .run(Store::D1, &[statement], RunOptions::WRITE)
+        .await
+        .map_err(|e| ApiError::from(e).for_write())?;
+    if results.pop().map(|r| r.rows.is_empty()).unwrap_or(true) {
+        return Err(conflict(
+            &table,
+            "the placement changed while this request was checked: read it again",
+            None,
+        ));
+    }
+    let resolved = Resolved {
+        store: now.store,
+        state: State::Ready,
+        origin: Origin::Config,
+        since: None,
+        target: None,
+    };
+    Ok(Reply::json(200, &entry_json(&table, &resolved, None)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,6 +470,15 @@ mod tests {
                     rows.retain(|r| r["table_name"] != p[0]);
                     rows.push(row.clone());
                     out.push(result(vec![row]));
+                } else if s.sql.starts_with("DELETE FROM strata_placement") {
+                    let p = &s.params;
+                    let mut rows = self.placement.borrow_mut();
+                    let before = rows.len();
+                    rows.retain(|r| {
+                        !(r["table_name"] == p[0] && r["store"] == p[1] && r["state"] == "ready")
+                    });
+                    let gone = before - rows.len();
+                    out.push(result(vec![json!({"table_name": p[0]}); gone]));
                 } else {
                     return Err(StoreError::unavailable("d1", "unexpected statement"));
                 }
@@ -668,6 +739,44 @@ mod tests {
         assert_eq!((e.code, e.status()), (ErrorCode::PlacementConflict, 409));
         let todos = placement(&fake).resolve("todos").unwrap();
         assert_eq!((todos.store, todos.state), (Store::D1, State::Moving));
+    }
+
+    #[test]
+    fn a_run_time_row_is_deleted_only_where_it_changes_nothing() {
+        let fake = fake();
+        let del = |table: &str| code(block_on(delete(table, &admin(), &placement(&fake), &fake)));
+        // No row: nothing to delete.
+        assert_eq!(del("todos"), "not_found");
+        let put = |body: &str| code(put_as(&fake, &placement(&fake), "todos", body));
+        assert_eq!(
+            put(r#"{"store": "d1", "state": "moving", "target": "pg"}"#),
+            "ok"
+        );
+        // Moving: the delete would end the freeze.
+        assert_eq!(del("todos"), "placement_conflict");
+        assert_eq!(put(r#"{"store": "pg", "state": "ready"}"#), "ok");
+        // Served by Postgres; the setting says D1, where the (kept) source is.
+        assert_eq!(del("todos"), "placement_conflict");
+        assert_eq!(
+            placement(&fake).resolve("todos").unwrap().origin,
+            Origin::Runtime
+        );
+        // The setting catches up: the row is redundant and goes.
+        let caught_up = Placement::parse(Some(r#"{"todos": "pg"}"#))
+            .unwrap()
+            .with_runtime(block_on(load_runtime(&fake)).unwrap());
+        let r = block_on(delete("todos", &admin(), &caught_up, &fake)).unwrap();
+        assert_eq!(r.json_body().unwrap()["source"], "config");
+        assert_eq!(block_on(load_runtime(&fake)).unwrap(), Vec::new());
+        // A key without the scope.
+        let reader = Principal {
+            key_id: "k".into(),
+            scopes: vec![Scope::PgRead],
+        };
+        assert_eq!(
+            code(block_on(delete("todos", &reader, &caught_up, &fake))),
+            "forbidden"
+        );
     }
 
     #[test]

@@ -214,7 +214,7 @@ impl Placement {
                 target: e.target,
             });
         }
-        let store = self.tables.get(table).copied().or(self.default)?;
+        let store = self.configured(table)?;
         Some(Resolved {
             store,
             state: State::Ready,
@@ -222,6 +222,11 @@ impl Placement {
             since: None,
             target: None,
         })
+    }
+
+    /// The store `REST_TABLES` alone names for a table (its entry, or `"*"`).
+    pub fn configured(&self, table: &str) -> Option<Store> {
+        self.tables.get(table).copied().or(self.default)
     }
 
     /// The tables named by the setting or a run-time row (not those the
