@@ -6,7 +6,8 @@
 //! URL grammar, the headers), and the command runs through the SQL stores
 //! into one reply. This file only reads the request and the settings, reads
 //! a bounded JSON body when the command needs one, and copies the reply into
-//! the response.
+//! the response. A D1 table's statements run in the request's D1 session
+//! (`x-d1-bookmark` in, the latest bookmark out).
 
 use crate::ctx::{Caller, Ctx};
 use crate::stores::{self, SqlBindings};
@@ -14,11 +15,13 @@ use crate::{http, settings};
 use strata_core::rest::grammar::parse_error;
 use strata_core::rest::placement::Placement;
 use strata_core::rest::service::{self, Command, Limits};
+use strata_core::sql::session::with_bookmark;
 use strata_core::ApiError;
 use worker::{Request, Response};
 
 /// Handles every method on a table.
 pub async fn handle(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
+    let stores = SqlBindings::in_session(&ctx.env, &req)?;
     let placement = current_placement(ctx).await?;
     let limits = Limits {
         max_rows: settings::number(&ctx.env, "REST_MAX_ROWS", 1000)?,
@@ -41,12 +44,14 @@ pub async fn handle(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Resp
     } else {
         None
     };
-    let reply = service::execute(&command, body.as_deref(), &SqlBindings::new(&ctx.env)).await?;
-    Ok(http::reply(reply))
+    let result = service::execute(&command, body.as_deref(), &stores).await;
+    Ok(http::reply(with_bookmark(result, stores.d1_bookmark())?))
 }
 
 /// Where the tables are: `REST_TABLES`, overridden by the run-time rows
-/// (cached per isolate for `PLACEMENT_CACHE_SECONDS`).
+/// (cached per isolate for `PLACEMENT_CACHE_SECONDS`). Read outside the
+/// request's D1 session, at the primary: a write is checked against it, and
+/// a lagging replica's placement could let a write land on a frozen table.
 async fn current_placement(ctx: &Ctx) -> Result<Placement, ApiError> {
     Ok(
         Placement::parse(settings::text(&ctx.env, "REST_TABLES").as_deref())?

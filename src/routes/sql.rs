@@ -5,12 +5,14 @@
 //! before the body is read (`sql` or `admin`: anything; `sql:read`: only
 //! statements that cannot write; the store scopes grant REST tables only),
 //! then the body is parsed, checked and run through the SQL stores into one
-//! reply.
+//! reply. D1 runs it in a session (`x-d1-bookmark` in, the latest bookmark
+//! out, on errors too).
 
 use crate::ctx::{Caller, Ctx};
 use crate::http;
 use crate::stores::SqlBindings;
 use strata_core::sql::service::{self, Kind};
+use strata_core::sql::session::with_bookmark;
 use strata_core::sql::{access, Store};
 use strata_core::ApiError;
 use worker::{Request, Response};
@@ -24,7 +26,8 @@ pub async fn handle(
     kind: Kind,
 ) -> Result<Response, ApiError> {
     let access = access(&caller.principal)?;
+    let stores = SqlBindings::in_session(&ctx.env, &req)?;
     let body = http::read_json_body(&mut req, &ctx.env).await?;
-    let reply = service::execute(store, kind, access, &body, &SqlBindings::new(&ctx.env)).await?;
-    Ok(http::reply(reply))
+    let result = service::execute(store, kind, access, &body, &stores).await;
+    Ok(http::reply(with_bookmark(result, stores.d1_bookmark())?))
 }

@@ -15,7 +15,7 @@ use strata_core::sql::value::{d1_param, D1Param};
 use strata_core::ApiError;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::{D1Database, Env};
+use worker::{D1Database, D1DatabaseSession, D1PreparedStatement, Env};
 
 /// The D1 binding's name in wrangler.toml.
 pub const BINDING: &str = "DB";
@@ -181,14 +181,45 @@ fn convert(
     d1_result::result(names, values, meta_json(&get(result, "meta")), mode)
 }
 
+/// Where statements run: the database itself (every query at the primary)
+/// or a request's session (read replicas, `strata_core::sql::session`).
+pub enum Conn<'a> {
+    /// The binding, outside any session.
+    Primary(D1Database),
+    /// A session opened for the request.
+    Session(&'a D1DatabaseSession),
+}
+
+impl Conn<'_> {
+    fn prepare(&self, sql: &str) -> D1PreparedStatement {
+        match self {
+            Conn::Primary(db) => db.prepare(sql),
+            Conn::Session(s) => s.prepare(sql),
+        }
+    }
+
+    fn js(&self) -> &JsValue {
+        match self {
+            Conn::Primary(db) => db.as_ref(),
+            Conn::Session(s) => (*s).as_ref(),
+        }
+    }
+}
+
+/// Opens a session on the D1 database from a bookmark or constraint.
+pub fn session(env: &Env, start: &str) -> Result<D1DatabaseSession, StoreError> {
+    database(env)?
+        .with_session(Some(start))
+        .map_err(|e| StoreError::unavailable("d1", e))
+}
+
 /// Runs statements atomically (D1 `batch()`), one result per statement.
 pub async fn run(
-    env: &Env,
+    db: &Conn<'_>,
     statements: &[Statement],
     mode: RowMode,
     max_result_bytes: u64,
 ) -> Result<Vec<SqlResult>, ApiError> {
-    let db = database(env).map_err(ApiError::from)?;
     let list = Array::new();
     for (i, s) in statements.iter().enumerate() {
         let mut params = Vec::with_capacity(s.params.len());
@@ -210,7 +241,7 @@ pub async fn run(
             })?;
         list.push(stmt.inner());
     }
-    let db_js: &JsValue = db.as_ref();
+    let db_js = db.js();
     let batch: Function = get(db_js, "batch")
         .dyn_into()
         .map_err(|_| ApiError::from(StoreError::unavailable("d1", "binding has no batch()")))?;

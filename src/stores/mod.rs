@@ -12,14 +12,17 @@ pub mod r2;
 pub mod schema;
 
 use futures_util::future::{select, Either};
+use std::cell::OnceCell;
 use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 use strata_core::rest::schema::Schema;
 use strata_core::sql::request::Statement;
 use strata_core::sql::result::SqlResult;
+use strata_core::sql::session::{self, Bookmark};
 use strata_core::sql::Store;
 use strata_core::store::{RunOptions, SqlStores};
+use strata_core::ApiError;
 use worker::{AbortController, Delay, Fetch, Request, Response};
 
 pub use strata_core::store::StoreError;
@@ -103,12 +106,62 @@ pub async fn read_capped(
 /// REST run statements and read schemas through.
 pub struct SqlBindings<'a> {
     env: &'a worker::Env,
+    /// The request's D1 session, if it runs in one; `None` sends every D1
+    /// query to the primary.
+    session: Option<D1Session>,
+}
+
+/// A request's D1 session (read replicas, `strata_core::sql::session`),
+/// opened on its first D1 statements: their being reads or writes decides
+/// where it starts when the client sent no bookmark.
+struct D1Session {
+    bookmark: Option<Bookmark>,
+    open: OnceCell<worker::D1DatabaseSession>,
 }
 
 impl<'a> SqlBindings<'a> {
-    /// The SQL stores of this Worker's environment.
+    /// The SQL stores outside any session: D1 answers from the primary.
+    /// For what must never read a lagging replica (the placement a write
+    /// is checked against, the schema cache shared by requests).
     pub fn new(env: &'a worker::Env) -> Self {
-        SqlBindings { env }
+        SqlBindings { env, session: None }
+    }
+
+    /// The SQL stores for a request's own statements: D1 runs them in a
+    /// session starting from the request's `x-d1-bookmark` (400 when it is
+    /// not a bookmark).
+    pub fn in_session(env: &'a worker::Env, req: &worker::Request) -> Result<Self, ApiError> {
+        let bookmark = Bookmark::from_header(crate::http::header(req, session::HEADER).as_deref())?;
+        Ok(SqlBindings {
+            env,
+            session: Some(D1Session {
+                bookmark,
+                open: OnceCell::new(),
+            }),
+        })
+    }
+
+    /// The session's latest bookmark, once it ran something (or started
+    /// from a bookmark).
+    pub fn d1_bookmark(&self) -> Option<String> {
+        let open = self.session.as_ref()?.open.get()?;
+        open.get_bookmark().ok().flatten()
+    }
+
+    /// Where D1 statements run: the open session (opened now if need be),
+    /// else the primary.
+    fn d1_conn(&self, read_only: bool) -> Result<d1::Conn<'_>, StoreError> {
+        let Some(s) = &self.session else {
+            return Ok(d1::Conn::Primary(d1::database(self.env)?));
+        };
+        if s.open.get().is_none() {
+            let start = session::start(s.bookmark.as_ref(), read_only);
+            let _ = s.open.set(d1::session(self.env, start)?);
+        }
+        s.open
+            .get()
+            .map(d1::Conn::Session)
+            .ok_or_else(|| StoreError::unavailable("d1", "no session"))
     }
 }
 
@@ -119,7 +172,18 @@ impl SqlStores for SqlBindings<'_> {
         statements: &[Statement],
         options: RunOptions,
     ) -> Result<Vec<SqlResult>, StoreError> {
-        run_sql(self.env, store, statements, options).await
+        match store {
+            Store::D1 => {
+                run_d1(
+                    self.env,
+                    &self.d1_conn(options.read_only)?,
+                    statements,
+                    options,
+                )
+                .await
+            }
+            Store::Pg => run_sql(self.env, store, statements, options).await,
+        }
     }
 
     async fn schema(&self, store: Store, table: &str) -> Result<Rc<Schema>, StoreError> {
@@ -132,8 +196,8 @@ impl SqlStores for SqlBindings<'_> {
 }
 
 /// Runs statements on a SQL store (atomically when there are several), with
-/// the configured timeout. On Postgres `read_only` is enforced by the
-/// database (through `DATABASE_URL_READ` when set, see
+/// the configured timeout; D1 outside any session. On Postgres `read_only`
+/// is enforced by the database (through `DATABASE_URL_READ` when set, see
 /// [`neon::NeonClient::run`]); on D1 the caller must have checked the statements.
 pub async fn run_sql(
     env: &worker::Env,
@@ -141,18 +205,16 @@ pub async fn run_sql(
     statements: &[Statement],
     options: RunOptions,
 ) -> Result<Vec<SqlResult>, StoreError> {
-    let timeout = crate::settings::store_timeout_ms(env).map_err(StoreError::Config)?;
     match store {
+        // A missing binding is the store's configuration, not an answer.
         Store::D1 => {
-            // A missing binding is the store's configuration, not an answer.
-            d1::database(env)?;
-            let limit = crate::settings::max_result_bytes(env).map_err(StoreError::Config)?;
-            let run = async {
-                d1::run(env, statements, options.mode, limit)
-                    .await
-                    .map_err(StoreError::Refused)
-            };
-            with_timeout("d1", timeout, run).await
+            run_d1(
+                env,
+                &d1::Conn::Primary(d1::database(env)?),
+                statements,
+                options,
+            )
+            .await
         }
         Store::Pg => {
             // The Neon client applies the same timeout and aborts the subrequest.
@@ -168,4 +230,22 @@ pub async fn run_sql(
                 .map_err(StoreError::Refused)
         }
     }
+}
+
+/// Runs statements on D1 through `db`, within `STORE_TIMEOUT_MS` and
+/// `MAX_RESULT_BYTES`.
+async fn run_d1(
+    env: &worker::Env,
+    db: &d1::Conn<'_>,
+    statements: &[Statement],
+    options: RunOptions,
+) -> Result<Vec<SqlResult>, StoreError> {
+    let timeout = crate::settings::store_timeout_ms(env).map_err(StoreError::Config)?;
+    let limit = crate::settings::max_result_bytes(env).map_err(StoreError::Config)?;
+    let run = async {
+        d1::run(db, statements, options.mode, limit)
+            .await
+            .map_err(StoreError::Refused)
+    };
+    with_timeout("d1", timeout, run).await
 }

@@ -34,6 +34,7 @@ mod auth;
 mod bench;
 mod contract;
 mod cors;
+mod d1_sessions;
 mod errors;
 mod faults;
 mod fuzz;
@@ -74,6 +75,7 @@ fn main() {
         auth::tests(),
         adversarial::tests(),
         cors::tests(),
+        d1_sessions::tests(),
         graduate::tests(),
         s3::tests(),
     ]

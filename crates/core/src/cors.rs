@@ -38,13 +38,13 @@ pub const DEFAULT_HEADERS: &str =
     "Authorization, Content-Type, Accept, Prefer, Range, Range-Unit, \
     If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range, Content-MD5, \
     Content-Disposition, Content-Encoding, Content-Language, Cache-Control, Expires, \
-    x-request-id, x-strata-checksum-sha256, x-strata-meta-*";
+    x-request-id, x-d1-bookmark, x-strata-checksum-sha256, x-strata-meta-*";
 
 /// Default `CORS_EXPOSED_HEADERS`: the response headers a page may read
 /// beyond the always-visible ones.
 pub const DEFAULT_EXPOSED: &str = "Content-Range, Content-Disposition, Content-Encoding, \
     Content-Language, ETag, Last-Modified, Accept-Ranges, Location, Link, Preference-Applied, \
-    Retry-After, WWW-Authenticate, Allow, x-request-id, x-strata-checksum-sha256";
+    Retry-After, WWW-Authenticate, Allow, x-request-id, x-d1-bookmark, x-strata-checksum-sha256";
 
 /// Default `CORS_MAX_AGE_SECONDS`: how long a browser may reuse a preflight.
 pub const DEFAULT_MAX_AGE_SECONDS: u64 = 600;
@@ -355,9 +355,8 @@ mod tests {
         let p = listed();
         let h = p.actual(Some(APP));
         assert_eq!(header(&h, "Access-Control-Allow-Origin"), Some(APP));
-        assert!(header(&h, "Access-Control-Expose-Headers")
-            .unwrap()
-            .contains("x-request-id"));
+        let exposed = header(&h, "Access-Control-Expose-Headers").unwrap();
+        assert!(exposed.contains("x-request-id") && exposed.contains("x-d1-bookmark"));
         assert_eq!(h.vary, Some("Origin"));
         let h = p.actual(Some("http://localhost:5173"));
         assert_eq!(
@@ -416,6 +415,7 @@ mod tests {
             "Range-Unit",
             "If-Match",
             "x-request-id",
+            "x-d1-bookmark",
             "x-strata-meta-owner",
         ] {
             assert!(

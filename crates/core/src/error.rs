@@ -26,6 +26,8 @@ pub enum ErrorCode {
     InvalidJson,
     /// The request is well-formed but asks for something invalid.
     InvalidRequest,
+    /// `x-d1-bookmark` is not a D1 bookmark (malformed or too long).
+    InvalidBookmark,
     /// The request body is larger than the configured limit.
     PayloadTooLarge,
     /// The body's `Content-Type` is not one this route reads.
@@ -93,21 +95,22 @@ pub enum ErrorCode {
     ResultTooLarge,
     /// A REST write on a table that is moving between stores (`Retry-After`).
     TableMoving,
+    /// A placement change that is not a safe step from the table's current
+    /// placement (or that raced another change); nothing was written.
+    PlacementConflict,
 }
 
 impl ErrorCode {
     /// The stable string clients match on.
     pub fn as_str(self) -> &'static str {
         match self {
-    /// A placement change that is not a safe step from the table's current
-    /// placement (or that raced another change); nothing was written.
-    PlacementConflict,
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::InvalidJson => "invalid_json",
             ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidBookmark => "invalid_bookmark",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::StoreUnavailable => "store_unavailable",
@@ -141,6 +144,7 @@ impl ErrorCode {
             ErrorCode::SignatureInvalid => "signature_invalid",
             ErrorCode::ResultTooLarge => "result_too_large",
             ErrorCode::TableMoving => "table_moving",
+            ErrorCode::PlacementConflict => "placement_conflict",
         }
     }
 
@@ -150,10 +154,10 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Unauthorized => 401,
-            ErrorCode::PlacementConflict => "placement_conflict",
             ErrorCode::Forbidden => 403,
             ErrorCode::InvalidJson
             | ErrorCode::InvalidRequest
+            | ErrorCode::InvalidBookmark
             | ErrorCode::NotNullViolation
             | ErrorCode::CheckViolation
             | ErrorCode::SyntaxError
@@ -183,6 +187,7 @@ impl ErrorCode {
             ErrorCode::SignatureInvalid => 403,
             ErrorCode::ResultTooLarge => 400,
             ErrorCode::TableMoving => 503,
+            ErrorCode::PlacementConflict => 409,
         }
     }
 
@@ -194,8 +199,8 @@ impl ErrorCode {
         ErrorCode::Forbidden,
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
+        ErrorCode::InvalidBookmark,
         ErrorCode::PayloadTooLarge,
-            ErrorCode::PlacementConflict => 409,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::StoreUnavailable,
         ErrorCode::Timeout,
@@ -228,6 +233,7 @@ impl ErrorCode {
         ErrorCode::SignatureInvalid,
         ErrorCode::ResultTooLarge,
         ErrorCode::TableMoving,
+        ErrorCode::PlacementConflict,
     ];
 }
 
@@ -243,7 +249,6 @@ pub struct ApiError(Box<ApiErrorFields>);
 
 /// The fields of an [`ApiError`].
 #[derive(Debug, Clone, PartialEq)]
-        ErrorCode::PlacementConflict,
 pub struct ApiErrorFields {
     /// What went wrong, as a stable code.
     pub code: ErrorCode,

@@ -9,6 +9,7 @@
 //! * [`errors`] — mapping store errors to HTTP by kind.
 //! * [`result`] — the response body both stores answer with.
 //! * [`service`] — the SQL routes as one operation through the store seam.
+//! * [`session`] — D1 read replicas: the `x-d1-bookmark` a request's D1 session starts from.
 
 pub mod d1;
 pub mod errors;
@@ -17,6 +18,7 @@ pub mod readonly;
 pub mod request;
 pub mod result;
 pub mod service;
+pub mod session;
 pub mod value;
 
 /// Which SQL store a request addresses.

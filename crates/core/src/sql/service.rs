@@ -81,6 +81,11 @@ async fn run<S: SqlStores>(
             ensure_read_only(&s.sql)?;
         }
     }
+    // On D1, statements proven unable to write run as a read for any key:
+    // their session may start at a nearby replica (`super::session`), and a
+    // timeout is safe to retry.
+    let read_only = read_only
+        || store == Store::D1 && statements.iter().all(|s| ensure_read_only(&s.sql).is_ok());
     let options = RunOptions {
         read_only,
         isolation,
@@ -176,6 +181,21 @@ mod tests {
         .unwrap();
         assert_eq!(r.status, 200);
         assert_eq!(r.json_body().unwrap()["rows"], json!([{"one": 1}]));
+        assert!(!fake.ran.borrow()[0].1.read_only);
+    }
+
+    #[test]
+    fn d1_statements_that_cannot_write_run_as_reads_for_any_key() {
+        // What a D1 session starts from depends on it (`super::session`).
+        for (sql, read) in [("select 1", true), ("insert into t values (1)", false)] {
+            let fake = Fake::new(None);
+            let body = format!(r#"{{"sql": "{sql}"}}"#);
+            exec(Store::D1, Kind::Query, Access::ReadWrite, &body, &fake).unwrap();
+            assert_eq!(fake.ran.borrow()[0].1.read_only, read, "{sql}");
+        }
+        let fake = Fake::new(None);
+        let body = r#"{"statements": [{"sql": "select 1"}, {"sql": "delete from t"}]}"#;
+        exec(Store::D1, Kind::Batch, Access::ReadWrite, body, &fake).unwrap();
         assert!(!fake.ran.borrow()[0].1.read_only);
     }
 
