@@ -119,6 +119,7 @@ async fn dispatch(
             routes::sql::handle(req, ctx, caller()?, store, Kind::Batch).await
         }
         RouteId::Rest => routes::rest::handle(req, ctx, caller()?).await,
+        RouteId::RestRpc => routes::rpc::handle(req, ctx, caller()?).await,
         RouteId::ObjectList => routes::objects::list(req, ctx, caller()?).await,
         RouteId::Object => routes::objects::handle(req, ctx, caller()?).await,
         RouteId::SignedUrls => routes::signed_urls::create(req, ctx, caller()?).await,

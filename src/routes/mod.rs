@@ -6,6 +6,7 @@ pub mod health;
 pub mod objects;
 pub mod openapi;
 pub mod rest;
+pub mod rpc;
 pub mod s3;
 pub mod signed_urls;
 pub mod sql;

@@ -52,7 +52,7 @@ pub async fn handle(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Resp
 /// (cached per isolate for `PLACEMENT_CACHE_SECONDS`). Read outside the
 /// request's D1 session, at the primary: a write is checked against it, and
 /// a lagging replica's placement could let a write land on a frozen table.
-async fn current_placement(ctx: &Ctx) -> Result<Placement, ApiError> {
+pub(crate) async fn current_placement(ctx: &Ctx) -> Result<Placement, ApiError> {
     Ok(
         Placement::parse(settings::text(&ctx.env, "REST_TABLES").as_deref())?
             .with_runtime(stores::placement::runtime(&ctx.env).await?.to_vec()),

@@ -894,8 +894,9 @@ fn official_postgrest_js_client(s: &Stack) -> Outcome {
         &[
             ("STRATA_BASE_URL", &s.base),
             ("STRATA_API_KEY", &s.admin_key),
+            ("STRATA_PG_READ_KEY", s.key("pg:read")),
         ],
     )?;
-    assert!(text.contains("# pass 4"), "both stores ran:\n{text}");
+    assert!(text.contains("# pass 5"), "both stores ran:\n{text}");
     Ok(())
 }

@@ -191,3 +191,55 @@ for (const [store, s] of [['d1', ''], ['pg', '_pg']]) {
     assert.deepEqual(data, [{ id: 2 }, { id: 1 }]);
   });
 }
+
+// Postgres functions through /rpc (issue 18). A read key may call STABLE and
+// IMMUTABLE functions, not VOLATILE ones; a function placed on D1 is refused.
+test('postgrest-js rpc', async () => {
+  await sql('pg', 'create table rc_scores (id integer primary key, who text, score integer)');
+  await sql('pg', "insert into rc_scores values (1, 'ada', 30), (2, 'bob', 10), (3, 'cyd', 20), (4, 'dee', 5)");
+  await sql('pg', 'create function rc_add(a integer, b integer default 10) returns integer language sql immutable as $$ select a + b $$');
+  await sql('pg', 'create function rc_at_least(min integer) returns setof rc_scores language sql stable as $$ select * from rc_scores where score >= min $$');
+  await sql('pg', 'create function rc_bump(n integer) returns integer language sql volatile as $$ update rc_scores set score = score + n returning 1 $$');
+
+  let { data, error, status } = await client.rpc('rc_add', { a: 1, b: 2 });
+  assert.equal(error, null);
+  assert.equal(status, 200);
+  assert.equal(data, 3);
+  ({ data, error } = await client.rpc('rc_add', { a: 1 }, { get: true }));
+  assert.equal(error, null);
+  assert.equal(data, 11, 'the default fills b; GET takes arguments from the query');
+
+  // A set result, filtered, ordered and limited by the REST grammar.
+  let count;
+  ({ data, error, count } = await client
+    .rpc('rc_at_least', { min: 10 }, { count: 'exact' })
+    .select('who,score')
+    .neq('who', 'cyd')
+    .order('score', { ascending: false })
+    .limit(5));
+  assert.equal(error, null);
+  assert.equal(count, 2);
+  assert.deepEqual(data, [{ who: 'ada', score: 30 }, { who: 'bob', score: 10 }]);
+
+  ({ error, status } = await client.rpc('rc_add', { nope: 1 }));
+  assert.equal(status, 404);
+  ({ error, status } = await client.rpc('rc_no_such_function'));
+  assert.equal(status, 404);
+
+  // VOLATILE: a read key is refused, a write key calls it.
+  const reader = new PostgrestClient(`${base}/v1/rest`, { headers: { Authorization: `Bearer ${process.env.STRATA_PG_READ_KEY}` } });
+  ({ data, error, status } = await reader.rpc('rc_at_least', { min: 25 }));
+  assert.equal(error, null);
+  assert.deepEqual(data.map((r) => r.who), ['ada']);
+  ({ error, status } = await reader.rpc('rc_bump', { n: 1 }));
+  assert.equal(status, 403);
+  assert.equal(error.code, 'forbidden');
+  ({ data, error } = await client.rpc('rc_bump', { n: 1 }));
+  assert.equal(error, null);
+  assert.equal(data, 1);
+
+  // Placed on D1: functions are Postgres only.
+  ({ error, status } = await client.rpc('rc_d1fn'));
+  assert.equal(status, 400);
+  assert.match(error.message, /Postgres only/);
+});

@@ -30,6 +30,8 @@ pub enum RouteId {
     SqlBatch(Store),
     /// `/v1/rest/{table}`: PostgREST-style CRUD on the table's store.
     Rest,
+    /// `/v1/rest/rpc/{function}`: a Postgres function.
+    RestRpc,
     /// `GET /v1/objects`: one page of the bucket's keys.
     ObjectList,
     /// `/v1/objects/{*key}`: one object (GET, HEAD, PUT, DELETE) and its
@@ -128,6 +130,12 @@ pub const ROUTES: &[RouteDef] = &[
         auth: Auth::Credential,
         pattern: "/v1/rest/{table}",
         methods: &["GET", "POST", "PATCH", "DELETE"],
+    },
+    RouteDef {
+        id: RouteId::RestRpc,
+        auth: Auth::Credential,
+        pattern: "/v1/rest/rpc/{function}",
+        methods: &["GET", "POST"],
     },
     RouteDef {
         id: RouteId::ObjectList,

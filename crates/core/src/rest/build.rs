@@ -23,6 +23,9 @@ pub fn ident(name: &str) -> String {
 /// so a `search_path` that puts another schema (or `pg_temp`) first cannot
 /// redirect the statement to a look-alike table there.
 pub fn table_ref(table: &TableSchema) -> String {
+    if let Some((sql, _)) = &table.source {
+        return sql.clone();
+    }
     match &table.schema {
         Some(schema) => format!("{}.{}", ident(schema), ident(&table.name)),
         None => ident(&table.name),
@@ -46,6 +49,15 @@ impl Sql {
             params: Vec::new(),
             aliases: 0,
         }
+    }
+
+    /// Statements reading `table`: numbered after the values its source binds.
+    fn reading(store: Store, table: &TableSchema) -> Sql {
+        let mut sql = Sql::new(store);
+        if let Some((_, params)) = &table.source {
+            sql.params = params.clone();
+        }
+        sql
     }
 
     fn alias(&mut self) -> String {
@@ -626,7 +638,7 @@ pub fn read(
         format!("{} AS \"_s0\"", table_ref(table))
     };
     let inner = q.embeds.iter().any(|e| e.inner);
-    let mut sql = Sql::new(store);
+    let mut sql = Sql::reading(store, table);
     sql.push("SELECT ");
     write_select_list(&mut sql, &items);
     write_embeds(
@@ -655,7 +667,7 @@ pub fn read(
     ));
 
     let count = if with_count {
-        let mut c = Sql::new(store);
+        let mut c = Sql::reading(store, table);
         c.push(&format!("SELECT count(*) AS n FROM {from}"));
         let inner_only =
             |s: &mut Sql| write_inner(s, tables, table, "\"_s0\"", &q.embeds, true).map(|_| ());
@@ -935,6 +947,7 @@ mod tests {
             ],
             primary_key: vec!["id".into()],
             rowid: None,
+            source: None,
         }
     }
 
@@ -1086,6 +1099,7 @@ mod tests {
             columns: vec![col("at", true), col("msg", true)],
             primary_key: Vec::new(),
             rowid: rowid.map(str::to_string),
+            source: None,
         };
         let window = Window {
             offset: 0,

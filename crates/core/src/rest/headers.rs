@@ -31,6 +31,8 @@ pub struct Prefer {
     pub count: bool,
     /// `resolution=`.
     pub resolution: Option<Resolution>,
+    /// `params=single-object`: an `/rpc` body is the function's one argument.
+    pub single_object: bool,
     /// The preferences applied, for `Preference-Applied`.
     pub applied: Vec<String>,
 }
@@ -60,6 +62,10 @@ impl Prefer {
                 }
                 "resolution=ignore-duplicates" => {
                     p.resolution = Some(Resolution::IgnoreDuplicates);
+                    true
+                }
+                "params=single-object" => {
+                    p.single_object = true;
                     true
                 }
                 _ => false,

@@ -8,6 +8,7 @@
 //! * [`headers`] — `Prefer`, `Range`, `Accept`, `Content-Range`.
 //! * [`cursor`] — opaque keyset cursors.
 //! * [`build`] — the SQL for each operation, per dialect, with bound values.
+//! * [`rpc`] — `/v1/rest/rpc/{function}`: Postgres functions.
 //! * [`service`] — one request as a command, run through the store seam,
 //!   answered with one reply (paging, `Link`, 206/416, `Prefer`).
 
@@ -17,5 +18,6 @@ pub mod cursor;
 pub mod grammar;
 pub mod headers;
 pub mod placement;
+pub mod rpc;
 pub mod schema;
 pub mod service;

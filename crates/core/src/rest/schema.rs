@@ -32,6 +32,9 @@ pub struct TableSchema {
     /// Views, `WITHOUT ROWID` and virtual tables have none (SQLite answers
     /// NULL for a view's "rowid" rather than failing), nor does Postgres.
     pub rowid: Option<String>,
+    /// SQL standing in for the table, with the values it binds as `$1...`
+    /// (a function call, for `/rpc`); `None` for a table.
+    pub source: Option<(String, Vec<serde_json::Value>)>,
 }
 
 impl TableSchema {
@@ -223,6 +226,7 @@ impl Schema {
                 columns: Vec::new(),
                 primary_key: Vec::new(),
                 rowid: None,
+                source: None,
             });
             table.columns.push(ColumnInfo {
                 name: c.to_string(),

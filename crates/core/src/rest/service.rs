@@ -307,7 +307,11 @@ pub async fn execute<S: SqlStores>(
     result
 }
 
-fn reply(status: u16, body: Option<&Value>, extra: Vec<(&'static str, String)>) -> Reply {
+pub(super) fn reply(
+    status: u16,
+    body: Option<&Value>,
+    extra: Vec<(&'static str, String)>,
+) -> Reply {
     let mut r = match body {
         Some(body) => Reply::json_as(status, "application/json; charset=utf-8", body),
         None => Reply::empty(status),
@@ -328,7 +332,7 @@ fn singular(mut rows: Vec<Value>) -> Result<Value, ApiError> {
     }
 }
 
-fn body_for(rows: Vec<Value>, shape: Shape) -> Result<Value, ApiError> {
+pub(super) fn body_for(rows: Vec<Value>, shape: Shape) -> Result<Value, ApiError> {
     match shape {
         Shape::Array => Ok(Value::Array(rows)),
         Shape::Single => singular(rows),
