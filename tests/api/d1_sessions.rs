@@ -186,6 +186,16 @@ fn a_bookmark_sent_back_reads_the_write(s: &Stack) -> Outcome {
     let r = sql(s, "d1", json!({"sql": "select 1 as one"}), &[(HEADER, "")]);
     r.assert_status(200);
     bookmark(&r, "blank bookmark");
+    // `first-primary` asks for the newest state, and answers a real bookmark.
+    let r = sql(
+        s,
+        "d1",
+        json!({"sql": format!("select v from {TABLE} where id = ?"), "params": [id]}),
+        &[(HEADER, "first-primary")],
+    );
+    r.assert_status(200);
+    assert_eq!(r.json()["rows"], json!([{"v": "again"}]));
+    assert!(bookmark(&r, "first-primary") >= b3);
     Ok(())
 }
 
@@ -196,8 +206,8 @@ fn malformed_and_oversized_bookmarks_are_refused(s: &Stack) -> Outcome {
     let oversized = "0".repeat(129);
     let twice = format!("{real}, {real}");
     for junk in [
-        "first-primary",
         "first-unconstrained",
+        "FIRST-PRIMARY",
         "not a bookmark",
         "0000--0001",
         "'; drop table rest_session; --",

@@ -109,7 +109,11 @@ impl Api {
             .method(method)
             .uri(format!("{}{path}", self.base))
             .header("authorization", format!("Bearer {}", self.key))
-            .header("content-type", "application/json");
+            .header("content-type", "application/json")
+            // Every D1 read at the primary, never a lagging read replica: a
+            // copy or digest taken from one could miss the last writes made
+            // before the freeze (docs/api.md, D1 read replicas).
+            .header("x-d1-bookmark", "first-primary");
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         let mut resp = self
             .agent

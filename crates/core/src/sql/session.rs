@@ -7,9 +7,11 @@
 //! the previous one saw. A session starts either from a bookmark (its first
 //! query then reads a copy at least as new as that bookmark) or from a
 //! constraint: `first-primary` when the request's first statements may write
-//! (they must reach the primary anyway), `first-unconstrained` when they only
-//! read (any replica may answer). A client keeps read-your-writes across
-//! requests by sending back the last bookmark it was given.
+//! (they must reach the primary anyway) or when the client asks for it (the
+//! newest state, e.g. a copy that must miss nothing), `first-unconstrained`
+//! when they only read (any replica may answer). A client keeps
+//! read-your-writes across requests by sending back the last bookmark it was
+//! given.
 
 use crate::error::{ApiError, ErrorCode};
 use crate::http::Reply;
@@ -17,15 +19,19 @@ use crate::http::Reply;
 /// The request and response header carrying a bookmark.
 pub const HEADER: &str = "x-d1-bookmark";
 
+/// The one constraint a client may ask for instead of a bookmark: start at
+/// the primary, to read the newest state.
+pub const PRIMARY: &str = "first-primary";
+
 /// The longest bookmark accepted. D1's are four hyphen-separated groups of
 /// lowercase hex (`00000085-0000024c-00004c6d-` and a 32- or 64-digit
 /// hash): at most 91 characters today, with room to grow.
 pub const MAX_LEN: usize = 128;
 
-/// A bookmark as a client sent it back: hex digits in hyphen-separated
-/// groups, at most [`MAX_LEN`] characters. It can never be one of the
-/// session constraints (which have letters beyond `a`–`f`), so a client
-/// cannot choose how the session starts except by a real bookmark.
+/// Where a client asks its session to start: a bookmark as it sent it back
+/// (hex digits in hyphen-separated groups, at most [`MAX_LEN`] characters),
+/// or [`PRIMARY`]. Nothing else reaches the binding, which would take any
+/// other text for a bookmark.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bookmark(String);
 
@@ -37,10 +43,11 @@ impl Bookmark {
         let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
             return Ok(None);
         };
-        let well_formed = value.len() <= MAX_LEN
-            && value
-                .split('-')
-                .all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_hexdigit()));
+        let well_formed = value == PRIMARY
+            || value.len() <= MAX_LEN
+                && value
+                    .split('-')
+                    .all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_hexdigit()));
         if !well_formed {
             return Err(ApiError::new(
                 ErrorCode::InvalidBookmark,
@@ -48,7 +55,7 @@ impl Bookmark {
             )
             .with_details(serde_json::json!({ "maxLength": MAX_LEN }))
             .with_hint(
-                "send back the x-d1-bookmark of an earlier response unchanged, or omit it",
+                "send back the x-d1-bookmark of an earlier response unchanged, or first-primary, or nothing",
             ));
         }
         Ok(Some(Bookmark(value.to_string())))
@@ -97,7 +104,7 @@ mod tests {
     #[test]
     fn real_bookmarks_are_accepted_as_sent() {
         let long = "00000085-0000024c-00004c6d-8e611177d83f7fb2f0396d0847be2cc62eaa94debb2f65eae0a58c44c4cf6a74";
-        for b in [REAL, long, "0000000000000001"] {
+        for b in [REAL, long, "0000000000000001", PRIMARY] {
             assert_eq!(parse(b).unwrap().unwrap().as_str(), b);
         }
         assert_eq!(parse(&format!(" {REAL} ")).unwrap().unwrap().as_str(), REAL);
@@ -115,8 +122,9 @@ mod tests {
         let too_long = "a".repeat(MAX_LEN + 1);
         let repeated = format!("{REAL}, {REAL}");
         for junk in [
-            "first-primary",
             "first-unconstrained",
+            "First-Primary",
+            "first-primary-",
             "0000-",
             "-0000",
             "00--00",
@@ -142,6 +150,8 @@ mod tests {
         assert_eq!(start(Some(&b), true), REAL);
         assert_eq!(start(None, true), "first-unconstrained");
         assert_eq!(start(None, false), "first-primary");
+        let primary = parse(PRIMARY).unwrap().unwrap();
+        assert_eq!(start(Some(&primary), true), "first-primary");
     }
 
     #[test]
