@@ -153,19 +153,14 @@ impl Checker {
 
 fn checker(auth: &Authenticated, headers: &RequestHeaders) -> Result<Checker, S3Error> {
     Ok(match auth.payload {
-        Payload::Chunked { trailer, .. } => {
-            let header_checksum = if trailer {
-                None
-            } else {
-                Expected::from_headers(headers)?
-            };
-            Checker::Chunked(Box::new(ChunkedDecoder::new(
-                auth.chunk_signer.clone(),
-                headers.get("x-amz-trailer"),
-                header_checksum,
-                service::payload_length(headers, auth.payload),
-            )?))
-        }
+        // A checksum header is verified in the trailer modes too (one in
+        // both the header and the trailer is refused by the decoder).
+        Payload::Chunked { .. } => Checker::Chunked(Box::new(ChunkedDecoder::new(
+            auth.chunk_signer.clone(),
+            headers.get("x-amz-trailer"),
+            Expected::from_headers(headers)?,
+            service::payload_length(headers, auth.payload),
+        )?)),
         Payload::Sha256(hash) => Checker::Plain(Box::new(BodyCheck::new(
             Some(hash),
             Expected::from_headers(headers)?,

@@ -1,4 +1,4 @@
-//! S3's flexible checksums: `x-amz-checksum-crc32|crc32c|sha1|sha256`, a
+//! S3's flexible checksums: `x-amz-checksum-crc32|crc32c|crc64nvme|sha1|sha256`, a
 //! base64 digest of the object's bytes, sent as a header or as an
 //! aws-chunked trailer (named by `x-amz-trailer`). The AWS SDKs send a
 //! CRC32 by default since early 2025. R2 cannot verify CRCs, so the Worker
@@ -17,6 +17,8 @@ pub enum Algorithm {
     Crc32,
     /// CRC-32C (Castagnoli).
     Crc32c,
+    /// CRC-64/NVME (the SDKs' choice for full-object checksums).
+    Crc64Nvme,
     /// SHA-1.
     Sha1,
     /// SHA-256.
@@ -25,9 +27,10 @@ pub enum Algorithm {
 
 impl Algorithm {
     /// Every algorithm, in S3's documentation order.
-    pub const ALL: [Algorithm; 4] = [
+    pub const ALL: [Algorithm; 5] = [
         Algorithm::Crc32,
         Algorithm::Crc32c,
+        Algorithm::Crc64Nvme,
         Algorithm::Sha1,
         Algorithm::Sha256,
     ];
@@ -37,6 +40,7 @@ impl Algorithm {
         match self {
             Algorithm::Crc32 => "x-amz-checksum-crc32",
             Algorithm::Crc32c => "x-amz-checksum-crc32c",
+            Algorithm::Crc64Nvme => "x-amz-checksum-crc64nvme",
             Algorithm::Sha1 => "x-amz-checksum-sha1",
             Algorithm::Sha256 => "x-amz-checksum-sha256",
         }
@@ -50,6 +54,7 @@ impl Algorithm {
     fn digest_len(self) -> usize {
         match self {
             Algorithm::Crc32 | Algorithm::Crc32c => 4,
+            Algorithm::Crc64Nvme => 8,
             Algorithm::Sha1 => 20,
             Algorithm::Sha256 => 32,
         }
@@ -80,10 +85,21 @@ impl Expected {
         }
     }
 
-    /// The checksum a request's headers promise, if any (at most one).
+    /// The checksum a request's headers promise, if any (at most one). An
+    /// `x-amz-checksum-<name>` of an algorithm not known here is refused,
+    /// never ignored.
     pub fn from_headers(
         headers: &crate::http::RequestHeaders,
     ) -> Result<Option<Expected>, S3Error> {
+        if let Some((name, _)) = headers.iter().find(|(n, _)| {
+            n.strip_prefix("x-amz-checksum-").is_some_and(|a| {
+                !matches!(a, "type" | "algorithm" | "mode") && Algorithm::from_header(n).is_none()
+            })
+        }) {
+            return Err(S3Error::invalid_request(format!(
+                "The checksum {name} is not supported: send crc32, crc32c, crc64nvme, sha1 or sha256"
+            )));
+        }
         let mut found = None;
         for algorithm in Algorithm::ALL {
             if let Some(v) = headers.get(algorithm.header()) {
@@ -111,6 +127,8 @@ pub enum Hasher {
     Crc32(u32),
     /// CRC-32C, running state.
     Crc32c(u32),
+    /// CRC-64/NVME, running state.
+    Crc64(u64),
     /// SHA-1.
     Sha1(sha1::Sha1),
     /// SHA-256.
@@ -123,14 +141,15 @@ impl std::fmt::Debug for Hasher {
     }
 }
 
-/// A reflected CRC-32 table for `poly`, built at compile time: one 1 KiB
-/// table per algorithm keeps the Worker small (a crate's slice-by-16 tables
-/// are 16 KiB each) at a speed that is plenty next to the network.
-const fn crc_table(poly: u32) -> [u32; 256] {
-    let mut table = [0u32; 256];
+/// A reflected CRC table for `poly`, built at compile time: one 1 KiB
+/// (2 KiB for CRC-64) table per algorithm keeps the Worker small (a crate's
+/// slice-by-16 tables are 16 KiB each) at a speed that is plenty next to
+/// the network.
+const fn crc_table(poly: u64) -> [u64; 256] {
+    let mut table = [0u64; 256];
     let mut i = 0;
     while i < 256 {
-        let mut c = i as u32;
+        let mut c = i as u64;
         let mut k = 0;
         while k < 8 {
             c = if c & 1 != 0 { (c >> 1) ^ poly } else { c >> 1 };
@@ -142,14 +161,27 @@ const fn crc_table(poly: u32) -> [u32; 256] {
     table
 }
 
-/// CRC-32 (ISO-HDLC, reflected polynomial 0xEDB88320).
-const CRC32_TABLE: [u32; 256] = crc_table(0xEDB8_8320);
-/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78).
-const CRC32C_TABLE: [u32; 256] = crc_table(0x82F6_3B78);
+/// A CRC-32 table in 32-bit entries.
+const fn narrow(wide: [u64; 256]) -> [u32; 256] {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = wide[i] as u32;
+        i += 1;
+    }
+    table
+}
 
-fn crc_update(table: &[u32; 256], mut c: u32, bytes: &[u8]) -> u32 {
+/// CRC-32 (ISO-HDLC, reflected polynomial 0xEDB88320).
+const CRC32_TABLE: [u32; 256] = narrow(crc_table(0xEDB8_8320));
+/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78).
+const CRC32C_TABLE: [u32; 256] = narrow(crc_table(0x82F6_3B78));
+/// CRC-64/NVME (reflected polynomial 0x9A6C9329AC4BC9B5).
+const CRC64_TABLE: [u64; 256] = crc_table(0x9A6C_9329_AC4B_C9B5);
+
+fn crc_update<T: Copy + Into<u64>>(table: &[T; 256], mut c: u64, bytes: &[u8]) -> u64 {
     for &b in bytes {
-        c = table[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8);
+        c = table[((c ^ b as u64) & 0xff) as usize].into() ^ (c >> 8);
     }
     c
 }
@@ -160,6 +192,7 @@ impl Hasher {
         match algorithm {
             Algorithm::Crc32 => Hasher::Crc32(!0),
             Algorithm::Crc32c => Hasher::Crc32c(!0),
+            Algorithm::Crc64Nvme => Hasher::Crc64(!0),
             Algorithm::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
             Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
         }
@@ -168,8 +201,9 @@ impl Hasher {
     /// Adds bytes.
     pub fn update(&mut self, bytes: &[u8]) {
         match self {
-            Hasher::Crc32(c) => *c = crc_update(&CRC32_TABLE, *c, bytes),
-            Hasher::Crc32c(c) => *c = crc_update(&CRC32C_TABLE, *c, bytes),
+            Hasher::Crc32(c) => *c = crc_update(&CRC32_TABLE, (*c).into(), bytes) as u32,
+            Hasher::Crc32c(c) => *c = crc_update(&CRC32C_TABLE, (*c).into(), bytes) as u32,
+            Hasher::Crc64(c) => *c = crc_update(&CRC64_TABLE, *c, bytes),
             Hasher::Sha1(h) => h.update(bytes),
             Hasher::Sha256(h) => h.update(bytes),
         }
@@ -180,6 +214,7 @@ impl Hasher {
         match self {
             Hasher::Crc32(c) => (!c).to_be_bytes().to_vec(),
             Hasher::Crc32c(c) => (!c).to_be_bytes().to_vec(),
+            Hasher::Crc64(c) => (!c).to_be_bytes().to_vec(),
             Hasher::Sha1(h) => h.finalize().to_vec(),
             Hasher::Sha256(h) => h.finalize().to_vec(),
         }
@@ -274,6 +309,10 @@ mod tests {
         let mut h = Hasher::new(Algorithm::Crc32c);
         h.update(b"123456789");
         assert_eq!(h.finish(), 0xE306_9283u32.to_be_bytes());
+        let mut h = Hasher::new(Algorithm::Crc64Nvme);
+        h.update(b"12345");
+        h.update(b"6789");
+        assert_eq!(h.finish(), 0xAE8B_1486_0A79_9888u64.to_be_bytes());
         // The SDKs' CRC32 of an empty body, as presigned PUTs carry it.
         assert_eq!(b64(Algorithm::Crc32, b""), "AAAAAA==");
         assert_eq!(b64(Algorithm::Sha1, b"abc"), "qZk+NkcGgWq6PiVxeFDCbJzQ2J0=");
@@ -327,5 +366,21 @@ mod tests {
             ("x-amz-checksum-crc32c".to_string(), "AAAAAA==".to_string()),
         ]);
         assert!(Expected::from_headers(&two).is_err());
+        // An algorithm not known here is refused, not ignored; the other
+        // x-amz-checksum-* headers are not digests.
+        assert_eq!(
+            one("x-amz-checksum-crc128", "AAAAAA==").unwrap_err().code,
+            "InvalidRequest"
+        );
+        for name in [
+            "x-amz-checksum-type",
+            "x-amz-checksum-algorithm",
+            "x-amz-checksum-mode",
+        ] {
+            assert_eq!(one(name, "CRC32").unwrap(), None);
+        }
+        assert!(one("x-amz-checksum-crc64nvme", "AAAAAAAAAAA=")
+            .unwrap()
+            .is_some());
     }
 }

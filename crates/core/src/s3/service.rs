@@ -246,6 +246,9 @@ impl S3Command {
                 "Strata's S3 API does not implement the {name} sub-resource"
             )));
         }
+        // A malformed, doubled or unknown x-amz-checksum-* is refused here,
+        // whichever way the body later goes.
+        let checksum = Expected::from_headers(headers)?;
         let Some(path_bucket) = target.path_bucket else {
             return match method {
                 "GET" | "HEAD" => {
@@ -327,6 +330,11 @@ impl S3Command {
             }
             "PUT" => (ObjectOp::Put, None),
             "POST" if has("uploads") => (ObjectOp::CreateUpload, Some("uploads".to_string())),
+            "POST" if has("uploadId") && checksum.is_some() => {
+                return Err(S3Error::not_implemented(
+                    "A full-object checksum on CompleteMultipartUpload is not verified: R2 cannot compute one over the parts. Send a checksum with each part instead",
+                ))
+            }
             "POST" if has("uploadId") => (
                 ObjectOp::CompleteUpload,
                 Some(format!(

@@ -188,3 +188,44 @@ fn each_malformed_body_is_refused() {
     .is_err());
     assert!(ChunkedDecoder::new(None, Some("x-amz-meta-a"), None, None).is_err());
 }
+
+#[test]
+fn a_checksum_header_is_verified_in_the_trailer_modes() {
+    let payload = b"Hello R2!";
+    let mut body = format!("{:x}\r\n", payload.len()).into_bytes();
+    body.extend_from_slice(payload);
+    body.extend_from_slice(b"\r\n0\r\n\r\n");
+    let header = |value: &str| Expected::parse(Algorithm::Crc32, value).ok();
+    // No trailer declared: the header's checksum is the one checked.
+    let d = ChunkedDecoder::new(None, None, header(&crc32_b64(payload)), Some(9)).unwrap();
+    let (out, checksum) = decode(d, &body, 4).unwrap();
+    assert_eq!(
+        (out.as_slice(), checksum.unwrap().algorithm),
+        (&payload[..], Algorithm::Crc32)
+    );
+    let d = ChunkedDecoder::new(None, None, header(&crc32_b64(b"other")), Some(9)).unwrap();
+    assert_eq!(decode(d, &body, 4).unwrap_err().code, "BadDigest");
+    // A header and a trailer checksum both: refused before any byte.
+    let e = ChunkedDecoder::new(
+        None,
+        Some("x-amz-checksum-crc32"),
+        header(&crc32_b64(payload)),
+        Some(9),
+    )
+    .unwrap_err();
+    assert_eq!(e.code, "InvalidRequest");
+    // A CRC64NVME trailer is verified like the others.
+    let mut h = Hasher::new(Algorithm::Crc64Nvme);
+    h.update(payload);
+    let crc = base64::engine::general_purpose::STANDARD.encode(h.finish());
+    let mut body = format!("{:x}\r\n", payload.len()).into_bytes();
+    body.extend_from_slice(payload);
+    body.extend_from_slice(format!("\r\n0\r\nx-amz-checksum-crc64nvme:{crc}\r\n\r\n").as_bytes());
+    let d = ChunkedDecoder::new(None, Some("x-amz-checksum-crc64nvme"), None, Some(9)).unwrap();
+    decode(d, &body, 5).unwrap();
+    let bad = String::from_utf8(body)
+        .unwrap()
+        .replace(&crc, "AAAAAAAAAAA=");
+    let d = ChunkedDecoder::new(None, Some("x-amz-checksum-crc64nvme"), None, Some(9)).unwrap();
+    assert_eq!(decode(d, bad.as_bytes(), 5).unwrap_err().code, "BadDigest");
+}

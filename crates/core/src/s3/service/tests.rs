@@ -759,3 +759,57 @@ fn upload_part_copy_with_a_source_range() {
     .unwrap_err();
     assert_eq!(e.status, 400);
 }
+
+#[test]
+fn unknown_checksums_and_full_object_checksums_are_refused() {
+    for (method, query, h) in [
+        (
+            "PUT",
+            None,
+            vec![("content-length", "1"), ("x-amz-checksum-crc16", "AAA=")],
+        ),
+        (
+            "PUT",
+            None,
+            vec![("content-length", "1"), ("x-amz-checksum-crc32", "AAAA")],
+        ),
+        (
+            "POST",
+            Some("uploadId=u1"),
+            vec![("x-amz-checksum-crc32", "AAAAAA==")],
+        ),
+    ] {
+        let e = parse(
+            method,
+            Some("strata"),
+            Some("k"),
+            query,
+            &headers(&h),
+            Payload::Unsigned,
+            RW,
+        )
+        .unwrap_err();
+        let want = if method == "POST" {
+            ("NotImplemented", 501)
+        } else {
+            ("InvalidRequest", 400)
+        };
+        assert_eq!((e.code, e.status), want, "{h:?}");
+    }
+    // CRC64NVME goes through the Worker to be checked.
+    let h = headers(&[
+        ("content-length", "1"),
+        ("x-amz-checksum-crc64nvme", "AAAAAAAAAAA="),
+    ]);
+    let put = parse(
+        "PUT",
+        Some("strata"),
+        Some("k"),
+        None,
+        &h,
+        Payload::Unsigned,
+        RW,
+    )
+    .unwrap();
+    assert!(put.body_needs_worker(&h, Payload::Unsigned));
+}
