@@ -78,7 +78,12 @@ pub async fn handle(req: Request, env: Env) -> Response {
     if let (Ok(policy), false) = (&cors, own_cors) {
         let headers = match (route_name, origin.as_deref()) {
             ("preflight", Some(origin)) => policy.preflight(origin, request_headers.as_deref()),
-            _ => policy.actual(origin.as_deref()),
+            _ => {
+                let mut headers = policy.actual(origin.as_deref());
+                let names: Vec<String> = response.headers().keys().collect();
+                policy.expose_present(&mut headers, names.iter().map(String::as_str));
+                headers
+            }
         };
         http::add_cors(&mut response, headers);
     }

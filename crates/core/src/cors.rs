@@ -38,13 +38,18 @@ pub const DEFAULT_HEADERS: &str =
     "Authorization, Content-Type, Accept, Prefer, Range, Range-Unit, \
     If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range, Content-MD5, \
     Content-Disposition, Content-Encoding, Content-Language, Cache-Control, Expires, \
-    x-request-id, x-d1-bookmark, x-strata-checksum-sha256, x-strata-meta-*";
+    x-request-id, x-d1-bookmark, x-strata-checksum-sha256, x-strata-meta-*, \
+    x-amz-*, amz-sdk-*";
 
 /// Default `CORS_EXPOSED_HEADERS`: the response headers a page may read
-/// beyond the always-visible ones.
+/// beyond the always-visible ones. A name ending in `*` exposes the
+/// response's own headers with that prefix (object metadata, S3's
+/// `x-amz-*`), named one by one, since `Access-Control-Expose-Headers`
+/// takes no patterns.
 pub const DEFAULT_EXPOSED: &str = "Content-Range, Content-Disposition, Content-Encoding, \
     Content-Language, ETag, Last-Modified, Accept-Ranges, Location, Link, Preference-Applied, \
-    Retry-After, WWW-Authenticate, Allow, x-request-id, x-d1-bookmark, x-strata-checksum-sha256";
+    Retry-After, WWW-Authenticate, Allow, x-request-id, x-d1-bookmark, x-strata-checksum-sha256, \
+    x-strata-meta-*, x-amz-*";
 
 /// Default `CORS_MAX_AGE_SECONDS`: how long a browser may reuse a preflight.
 pub const DEFAULT_MAX_AGE_SECONDS: u64 = 600;
@@ -66,6 +71,8 @@ pub struct CorsPolicy {
     /// Lowercase prefixes from `name*` entries (`""` for a bare `*`).
     header_prefixes: Vec<String>,
     exposed: String,
+    /// Lowercase prefixes from `name*` entries of the exposed headers.
+    exposed_prefixes: Vec<String>,
     max_age: u64,
 }
 
@@ -123,11 +130,18 @@ impl CorsPolicy {
             }
         }
         let exposed = get("CORS_EXPOSED_HEADERS").unwrap_or_else(|| DEFAULT_EXPOSED.into());
-        let exposed: Vec<&str> = list(&exposed).collect();
-        if !exposed.iter().all(|h| *h == "*" || is_token(h)) {
+        let (prefixed, exposed): (Vec<&str>, Vec<&str>) =
+            list(&exposed).partition(|h| h.len() > 1 && h.ends_with('*'));
+        let exposed_prefixes: Vec<String> = prefixed
+            .iter()
+            .map(|h| h.trim_end_matches('*').to_ascii_lowercase())
+            .collect();
+        if !exposed.iter().all(|h| *h == "*" || is_token(h))
+            || !exposed_prefixes.iter().all(|p| is_token(p))
+        {
             return Err(ApiError::config(
                 "CORS_EXPOSED_HEADERS",
-                "is not a comma-separated list of header names",
+                "is not a comma-separated list of header names (a trailing * exposes a prefix)",
             ));
         }
         let max_age = match get("CORS_MAX_AGE_SECONDS") {
@@ -150,6 +164,7 @@ impl CorsPolicy {
             headers,
             header_prefixes,
             exposed: exposed.join(", "),
+            exposed_prefixes,
             max_age,
         })
     }
@@ -234,6 +249,43 @@ impl CorsPolicy {
             }
         }
         answer
+    }
+
+    /// Adds the response's headers that an exposed `name*` prefix matches
+    /// (`names`, the response's header names) to the `actual` answer's
+    /// `Access-Control-Expose-Headers`.
+    pub fn expose_present<'a>(
+        &self,
+        answer: &mut CorsHeaders,
+        names: impl Iterator<Item = &'a str>,
+    ) {
+        let allowed = answer
+            .set
+            .iter()
+            .any(|(n, _)| *n == "Access-Control-Allow-Origin");
+        let matched: Vec<String> = names
+            .map(str::to_ascii_lowercase)
+            .filter(|n| {
+                self.exposed_prefixes
+                    .iter()
+                    .any(|p| n.starts_with(p.as_str()))
+            })
+            .collect();
+        if !allowed || matched.is_empty() {
+            return;
+        }
+        let matched = matched.join(", ");
+        match answer
+            .set
+            .iter_mut()
+            .find(|(n, _)| *n == "Access-Control-Expose-Headers")
+        {
+            Some((_, value)) => {
+                value.push_str(", ");
+                value.push_str(&matched);
+            }
+            None => answer.set.push(("Access-Control-Expose-Headers", matched)),
+        }
     }
 
     /// The `Access-Control-Allow-Origin` value for `origin`, if allowed.
@@ -539,5 +591,65 @@ mod tests {
             assert_eq!(e.status(), 500);
             assert_eq!(e.details, Some(serde_json::json!({ "setting": setting })));
         }
+    }
+
+    #[test]
+    fn s3_headers_are_allowed_and_prefixed_response_headers_exposed() {
+        let p = listed();
+        let pre = p.preflight(
+            APP,
+            Some("authorization, x-amz-date, x-amz-content-sha256, x-amz-meta-owner, amz-sdk-request"),
+        );
+        let allowed = header(&pre, "Access-Control-Allow-Headers").unwrap();
+        for name in [
+            "x-amz-date",
+            "x-amz-content-sha256",
+            "x-amz-meta-owner",
+            "amz-sdk-request",
+        ] {
+            assert!(allowed.contains(name), "{allowed}");
+        }
+        let mut h = p.actual(Some(APP));
+        p.expose_present(
+            &mut h,
+            [
+                "content-type",
+                "ETag",
+                "x-amz-meta-owner",
+                "x-amz-bucket-region",
+                "x-strata-meta-a",
+            ]
+            .into_iter(),
+        );
+        let exposed = header(&h, "Access-Control-Expose-Headers").unwrap();
+        assert!(exposed.starts_with("Content-Range,"), "{exposed}");
+        assert!(
+            exposed.ends_with(", x-amz-meta-owner, x-amz-bucket-region, x-strata-meta-a"),
+            "{exposed}"
+        );
+        assert!(!exposed.contains("content-type"), "{exposed}");
+        // Not for an origin that is not allowed.
+        let mut h = p.actual(Some("https://evil.example"));
+        p.expose_present(&mut h, ["x-amz-meta-owner"].into_iter());
+        assert_eq!(header(&h, "Access-Control-Expose-Headers"), None);
+        // Only the prefixes configured; a bad one names the setting.
+        let p = CorsPolicy::from_settings(|n| match n {
+            "CORS_ALLOWED_ORIGINS" => Some(APP.into()),
+            "CORS_EXPOSED_HEADERS" => Some("ETag".into()),
+            _ => None,
+        })
+        .unwrap();
+        let mut h = p.actual(Some(APP));
+        p.expose_present(&mut h, ["x-amz-meta-owner"].into_iter());
+        assert_eq!(header(&h, "Access-Control-Expose-Headers"), Some("ETag"));
+        let e = CorsPolicy::from_settings(|n| match n {
+            "CORS_EXPOSED_HEADERS" => Some("x amz*".into()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert!(
+            e.message.contains("CORS_EXPOSED_HEADERS")
+                || format!("{e:?}").contains("CORS_EXPOSED_HEADERS")
+        );
     }
 }
