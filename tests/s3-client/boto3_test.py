@@ -63,6 +63,34 @@ def main():
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="boto/")["Contents"]]
     assert keys == ["boto/big.bin", "boto/hello.txt"], keys
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [BUCKET]
+
+    # copy_object: COPY keeps the source's metadata, REPLACE takes the
+    # request's; botocore URL-encodes the source's key.
+    src = {"Bucket": BUCKET, "Key": "boto-copy/src \u00fc+?&.txt"}
+    put = s3.put_object(Body=b"copy me", ContentType="text/plain", Metadata={"owner": "boto"}, **src)
+    res = s3.copy_object(Bucket=BUCKET, Key="boto-copy/dst", CopySource=src)
+    assert res["CopyObjectResult"]["ETag"] == put["ETag"], res
+    got = s3.get_object(Bucket=BUCKET, Key="boto-copy/dst")
+    assert (got["Body"].read(), got["Metadata"], got["ContentType"]) == (b"copy me", {"owner": "boto"}, "text/plain")
+    s3.copy_object(
+        Bucket=BUCKET, Key="boto-copy/dst", CopySource=src,
+        MetadataDirective="REPLACE", Metadata={"team": "x"}, ContentType="text/csv",
+    )
+    head = s3.head_object(Bucket=BUCKET, Key="boto-copy/dst")
+    assert (head["Metadata"], head["ContentType"]) == ({"team": "x"}, "text/csv"), head
+    # Refusals: a condition, a missing source, a read-only pair.
+    copy = lambda c=s3, **kw: c.copy_object(Bucket=BUCKET, Key="boto-copy/refused", **{"CopySource": src, **kw})
+    assert error_code(lambda: copy(CopySourceIfMatch='"nope"')) == ("PreconditionFailed", 412)
+    assert error_code(lambda: copy(CopySourceIfNoneMatch=put["ETag"])) == ("PreconditionFailed", 412)
+    assert error_code(lambda: copy(CopySource={"Bucket": BUCKET, "Key": "boto-copy/missing"})) == ("NoSuchKey", 404)
+    assert error_code(lambda: copy(ro)) == ("AccessDenied", 403)
+    assert error_code(lambda: s3.head_object(Bucket=BUCKET, Key="boto-copy/refused")) == ("404", 404)
+    # The managed copy (s3transfer): 20 MiB is over its 8 MiB threshold, so
+    # it copies in parts with UploadPartCopy and source ranges.
+    s3.copy({"Bucket": BUCKET, "Key": "boto/big.bin"}, BUCKET, "boto-copy/big.bin")
+    back = io.BytesIO()
+    s3.download_fileobj(BUCKET, "boto-copy/big.bin", back)
+    assert hashlib.sha256(back.getvalue()).hexdigest() == hashlib.sha256(data).hexdigest()
     s3.delete_object(Bucket=BUCKET, Key="boto/big.bin")
     assert error_code(lambda: s3.get_object(Bucket=BUCKET, Key="boto/big.bin")) == ("NoSuchKey", 404)
     assert error_code(lambda: s3.head_object(Bucket=BUCKET, Key="boto/big.bin")) == ("404", 404)
