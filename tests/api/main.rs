@@ -32,6 +32,7 @@ mod stack;
 mod adversarial;
 mod auth;
 mod bench;
+mod console;
 mod contract;
 mod cors;
 mod d1_sessions;
@@ -78,6 +79,7 @@ fn main() {
         d1_sessions::tests(),
         graduate::tests(),
         s3::tests(),
+        console::tests(),
     ]
     .concat();
 

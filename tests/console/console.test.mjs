@@ -3,8 +3,8 @@
 // tests/api/console.rs, which passes the stack's URL and keys:
 //   STRATA_BASE_URL, STRATA_ADMIN_KEY, STRATA_READ_KEY (d1:read only),
 //   STRATA_OBJECTS_READ_KEY (objects:read only), STRATA_CONSOLE_SCREENSHOTS (a folder).
-// Tables console_d1 (D1: REST_TABLES must place it there) and console_pg
-// (Postgres) are made here through the API.
+// Tables console_d1 (D1, placed there at run time through
+// /v1/admin/placement) and console_pg (Postgres) are made here through the API.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
@@ -50,6 +50,14 @@ before(async () => {
   await sql("d1", "drop table if exists console_d1");
   await sql("d1", "create table console_d1 (id integer primary key, name text not null, qty integer not null check (qty >= 0))");
   await sql("d1", `with recursive n(i) as (select 1 union all select i + 1 from n where i < ${D1_ROWS}) insert into console_d1 select i, 'item-' || i, i % 17 from n`);
+  // Whatever REST_TABLES says, the run-time placement puts it on D1 (within
+  // PLACEMENT_CACHE_SECONDS on every isolate: wait until the read key sees it).
+  const placed = await call("PUT", "/v1/admin/placement/console_d1", { store: "d1", state: "ready" });
+  assert.equal(placed.status, 200, JSON.stringify(placed.json));
+  for (let i = 0; (await call("GET", "/v1/rest/console_d1?limit=1", undefined, READ)).status !== 200; i++) {
+    assert.ok(i < 100, "console_d1 never became readable on D1");
+    await new Promise((r) => setTimeout(r, 200));
+  }
   await sql("pg", "drop table if exists console_pg");
   await sql("pg", "create table console_pg (id int4 primary key, name text not null unique, price numeric(10,2))");
   await sql("pg", `insert into console_pg select i, 'pg-' || i, i * 1.25 from generate_series(1, ${PG_ROWS}) i`);
@@ -88,7 +96,7 @@ async function signIn(page, key) {
 
 const shot = (page, name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
-test("a wrong key is told so and not kept", async () => {
+test("a wrong key is told so and not kept", { timeout: 240000 }, async () => {
   const page = await newPage();
   await signIn(page, "sk_this_key_does_not_exist");
   const err = page.locator("#signin-result .error[data-code=unauthorized]");
@@ -100,7 +108,7 @@ test("a wrong key is told so and not kept", async () => {
   await page.context().close();
 });
 
-test("admin: overview, tables on both stores, cursor paging, filter, edit, SQL, objects", async () => {
+test("admin: overview, tables on both stores, cursor paging, filter, edit, SQL, objects", { timeout: 240000 }, async () => {
   const page = await newPage();
   await signIn(page, ADMIN);
 
@@ -219,7 +227,8 @@ test("admin: overview, tables on both stores, cursor paging, filter, edit, SQL, 
     const bar = document.getElementById("upload-progress");
     const t = setInterval(() => {
       values.push(bar.value);
-      if (document.getElementById("upload-text").textContent.startsWith("Uploaded")) {
+      const done = document.getElementById("upload-text").textContent.startsWith("Uploaded");
+      if (done || document.querySelector("form.upload .error")) {
         clearInterval(t);
         resolve(values);
       }
@@ -256,7 +265,7 @@ test("admin: overview, tables on both stores, cursor paging, filter, edit, SQL, 
   await page.context().close();
 });
 
-test("read-only keys see no write controls; refusals are explained", async () => {
+test("read-only keys see no write controls; refusals are explained", { timeout: 240000 }, async () => {
   const page = await newPage({ colorScheme: "dark" });
   await signIn(page, READ);
   await page.locator("#placement .error[data-code=forbidden]").waitFor();

@@ -872,13 +872,18 @@ async function objectsView(prefix) {
     acc += `${p}/`;
     crumbs.append(" / ", h("a", { href: `#/objects?prefix=${encodeURIComponent(acc)}` }, p));
   }
+  const list = () => listObjects(prefix, listEl, detail);
   put(
     main,
     h("h1", {}, "Objects"),
     crumbs,
-    caps.objectsWrite && uploadForm(prefix),
+    caps.objectsWrite && uploadForm(prefix, list),
     h("div", { class: "split" }, listEl, detail),
   );
+  await list();
+}
+
+async function listObjects(prefix, listEl, detail) {
   if (!caps.objectsRead) {
     put(listEl, errorBox(new ApiError(403, { code: "forbidden", message: "listing objects needs the scope objects:read", details: { requiredScope: "objects:read" } })));
     return;
@@ -910,7 +915,7 @@ async function objectsView(prefix) {
         h(
           "tr",
           {},
-          h("td", {}, h("button", { type: "button", class: "link", "data-key": o.key, onclick: () => objectDetail(o.key, detail, prefix) }, o.key.slice(prefix.length))),
+          h("td", {}, h("button", { type: "button", class: "link", "data-key": o.key, onclick: () => objectDetail(o.key, detail, () => listObjects(prefix, listEl, detail)) }, o.key.slice(prefix.length))),
           h("td", { class: "num" }, bytes(o.size)),
           h("td", {}, o.contentType || ""),
           h("td", {}, o.uploaded || ""),
@@ -926,7 +931,7 @@ async function objectsView(prefix) {
   await page();
 }
 
-async function objectDetail(key, area, prefix) {
+async function objectDetail(key, area, relist) {
   put(area, "Loading…");
   let res;
   try {
@@ -970,7 +975,8 @@ async function objectDetail(key, area, prefix) {
             if (!confirm(`Delete ${key}?`)) return;
             try {
               await api("DELETE", objectPath(key));
-              objectsView(prefix);
+              put(area, `Deleted ${key}.`);
+              relist();
             } catch (e) {
               put(out, errorBox(e));
             }
@@ -1044,7 +1050,7 @@ function xhrPut(url, blob, type, onProgress) {
   });
 }
 
-function uploadForm(prefix) {
+function uploadForm(prefix, relist) {
   const file = h("input", { type: "file", id: "upload-file" });
   const keyInput = h("input", { type: "text", id: "upload-key", autocomplete: "off", spellcheck: "false" });
   const bar = h("progress", { id: "upload-progress", max: 1, value: 0 });
@@ -1073,7 +1079,7 @@ function uploadForm(prefix) {
           await upload(f, key, progress, text);
           progress(f.size);
           put(text, `Uploaded ${key} (${bytes(f.size)}).`);
-          setTimeout(() => objectsView(prefix), 0);
+          relist();
         } catch (e) {
           put(out, errorBox(e));
         }
