@@ -29,4 +29,5 @@ cargo test --locked -p strata-tests
 echo "== release: workflow lint, release scripts, bundle budget =="
 node scripts/lint-workflows.mjs
 scripts/bundle-budget.sh
+node scripts/console-budget.mjs
 node --test tests/release/

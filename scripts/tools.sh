@@ -8,6 +8,8 @@
 #   wasm-bindgen-cli    (cargo install, = the wasm-bindgen pinned in Cargo.toml)
 #   node_modules        (npm ci from package-lock.json: wrangler, binaryen, esbuild, ...)
 #   PostgreSQL server binaries (checked; apt-get installed when root and missing)
+#   chromium            (Debian's package at /usr/bin/chromium: the console's browser
+#                        tests; apt-get installed when root and missing)
 #   .venv/              (Python venv from scripts/python-requirements.txt: schemathesis,
 #                        openapi-spec-validator, jsonschema — the API-contract tests;
 #                        squawk — the migration linter of `strata-dev migrate`)
@@ -86,6 +88,18 @@ if [ -z "$pg_found" ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   else
     die "PostgreSQL server binaries (initdb, postgres) not found: install PostgreSQL 15+ (e.g. apt-get install postgresql)"
+  fi
+fi
+
+# Chromium for the console's browser tests (tests/console/, driven by the
+# pinned playwright-core, which downloads no browser of its own).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing chromium (apt-get; the console's browser tests)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    die "/usr/bin/chromium not found: install Debian's chromium package (apt-get install chromium) for the console's browser tests"
   fi
 fi
 
