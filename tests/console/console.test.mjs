@@ -276,6 +276,8 @@ test("read-only keys see no write controls; refusals are explained", { timeout: 
   assert.equal(await page.locator("#insert, button.edit, button.delete").count(), 0);
   assert.equal(await page.locator("#table-store").textContent(), "D1");
   await page.locator("#table-status", { hasText: `of ${D1_ROWS}` }).waitFor();
+  // Without sql:read the columns come from the rows: the filter builder has them.
+  assert.deepEqual(await page.locator("#f-col option").allTextContents(), ["id", "name", "qty"]);
   await shot(page, "read-only-dark");
   // Postgres is beyond this key: the 403 names the scope it lacks.
   await page.goto(`${BASE}/console/#/tables/console_pg`);

@@ -496,6 +496,7 @@ function renderTable(t) {
     t.url = url;
     const rows = Array.isArray(r.data) ? r.data : [];
     if (!t.columns || !t.columns.length) t.columns = inferColumns(rows);
+    if (!colSelect.options.length) put(colSelect, t.columns.map((c) => h("option", { value: c.name }, c.name)));
     const range = /\/(\d+|\*)$/.exec(r.res.headers.get("content-range") || "");
     t.total = range && range[1] !== "*" ? Number(range[1]) : null;
     t.next = nextLink(r.res);
