@@ -14,6 +14,7 @@ use worker::{Env, Request, Response};
 /// project's error response.
 pub async fn handle(req: Request, env: Env) -> Response {
     let started = http::now_ms();
+    settings::attach(&env);
     let request_id = request_id_for(&req);
     // The method as sent: `worker::Method` reads any method it does not know
     // (e.g. QUERY) as GET, which would serve it as a GET instead of a 405.
@@ -21,12 +22,15 @@ pub async fn handle(req: Request, env: Env) -> Response {
 
     let header = |name: &str| http::header(&req, name);
     let origin = header("origin");
+    // Only a preflight (OPTIONS with an Origin) has these two worth reading.
+    let asks_preflight = method == "OPTIONS" && origin.is_some();
+    let preflight_header = |name: &str| asks_preflight.then(|| header(name)).flatten();
     let preflight = CorsPolicy::is_preflight(
         &method,
         origin.as_deref(),
-        header("access-control-request-method").as_deref(),
+        preflight_header("access-control-request-method").as_deref(),
     );
-    let request_headers = header("access-control-request-headers");
+    let request_headers = preflight_header("access-control-request-headers");
     let cors = settings::cors(&env);
     let routed = router::route(&method, &req.path());
     // Signed-object URLs keep their own any-origin CORS: the URL is the credential.
@@ -99,7 +103,7 @@ pub async fn handle(req: Request, env: Env) -> Response {
         error: error_code,
     }
     .to_line();
-    worker::console_log!("{line}");
+    worker::web_sys::console::log_1(&line.into());
     response
 }
 

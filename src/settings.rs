@@ -1,10 +1,18 @@
 //! Reading the Worker's vars and secrets into the core's typed settings.
 //!
 //! Settings are validated where they are read, and errors name the setting
-//! (never its value). The parsed key ring is cached per isolate, keyed by the
-//! secret's text, so a rotated secret takes effect on the next request.
+//! (never its value).
+//!
+//! Reading a setting from the runtime costs several JS crossings (and, for
+//! one that is not set, two error values), and the CORS and JWT groups alone
+//! are a dozen names, so every value is read once per isolate and kept, and
+//! so are the parsed groups (the key ring, JWT, CORS, Neon). An isolate's
+//! `env` never changes: a new deploy, a rotated secret or a reload of `wrangler
+//! dev` starts new isolates, or hands over a new `env` object, which
+//! [`attach`] notices (by identity) and which drops everything cached.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::thread::LocalKey;
 use strata_core::auth::KeyRing;
@@ -14,12 +22,39 @@ use strata_core::jwt::JwtConfig;
 use strata_core::ApiError;
 use worker::Env;
 
+thread_local! {
+    /// The `env` the cached settings come from.
+    static ENV: RefCell<Option<wasm_bindgen::JsValue>> = const { RefCell::new(None) };
+    /// Bumped whenever `ENV` changes: a parsed group from another generation is stale.
+    static GENERATION: Cell<u64> = const { Cell::new(0) };
+    /// Every setting read so far, by name (`None`: not set).
+    static VALUES: RefCell<HashMap<String, Option<String>>> = RefCell::new(HashMap::new());
+}
+
+/// Called first for every request: an `env` other than the one the cached
+/// settings were read from (compared by identity, one JS crossing) drops them.
+pub fn attach(env: &Env) {
+    let env: &wasm_bindgen::JsValue = env.as_ref();
+    if ENV.with(|cached| cached.borrow().as_ref() == Some(env)) {
+        return;
+    }
+    ENV.with(|cached| *cached.borrow_mut() = Some(env.clone()));
+    GENERATION.with(|g| g.set(g.get().wrapping_add(1)));
+    VALUES.with(|values| values.borrow_mut().clear());
+}
+
 /// A secret or var as text, `None` when it is not set.
 pub fn text(env: &Env, name: &str) -> Option<String> {
-    env.secret(name)
+    if let Some(value) = VALUES.with(|values| values.borrow().get(name).cloned()) {
+        return value;
+    }
+    let value = env
+        .secret(name)
         .map(|s| s.to_string())
         .or_else(|_| env.var(name).map(|v| v.to_string()))
-        .ok()
+        .ok();
+    VALUES.with(|values| values.borrow_mut().insert(name.to_string(), value.clone()));
+    value
 }
 
 /// A positive integer var with a default; an unparsable value is an error
@@ -36,43 +71,36 @@ pub fn number(env: &Env, name: &'static str, default: u64) -> Result<u64, ApiErr
     }
 }
 
-thread_local! {
-    static KEY_RING: RefCell<Option<(String, Rc<KeyRing>)>> = const { RefCell::new(None) };
-}
-
 /// The parsed `API_KEYS`.
 pub fn key_ring(env: &Env) -> Result<Rc<KeyRing>, ApiError> {
-    let raw = text(env, "API_KEYS").ok_or_else(|| ApiError::config("API_KEYS", "is not set"))?;
-    if let Some(ring) = KEY_RING.with(|c| {
-        c.borrow()
-            .as_ref()
-            .filter(|(cached, _)| *cached == raw)
-            .map(|(_, r)| r.clone())
-    }) {
-        return Ok(ring);
-    }
-    let ring = Rc::new(KeyRing::parse(&raw)?);
-    KEY_RING.with(|c| *c.borrow_mut() = Some((raw, ring.clone())));
-    Ok(ring)
+    parsed(&KEY_RING, env, &["API_KEYS"], |get| {
+        let raw = get("API_KEYS").ok_or_else(|| ApiError::config("API_KEYS", "is not set"))?;
+        Ok(Rc::new(KeyRing::parse(&raw)?))
+    })
 }
 
 /// How to reach Neon.
 pub fn neon(env: &Env) -> Result<NeonConfig, ApiError> {
-    NeonConfig::from_settings(
-        text(env, "DATABASE_URL").as_deref(),
-        text(env, "NEON_SQL_URL").as_deref(),
-    )
+    parsed(&NEON, env, &["DATABASE_URL", "NEON_SQL_URL"], |get| {
+        NeonConfig::from_settings(
+            get("DATABASE_URL").as_deref(),
+            get("NEON_SQL_URL").as_deref(),
+        )
+    })
 }
 
 /// How to reach Neon for statements that may only read: `DATABASE_URL_READ`
 /// (a role with `SELECT` only, or a read replica) when it is set, so the
 /// database itself refuses writes; `DATABASE_URL` otherwise.
 pub fn neon_read(env: &Env) -> Result<NeonConfig, ApiError> {
-    NeonConfig::for_reads(
-        text(env, "DATABASE_URL_READ").as_deref(),
-        text(env, "DATABASE_URL").as_deref(),
-        text(env, "NEON_SQL_URL").as_deref(),
-    )
+    let names = ["DATABASE_URL_READ", "DATABASE_URL", "NEON_SQL_URL"];
+    parsed(&NEON_READ, env, &names, |get| {
+        NeonConfig::for_reads(
+            get("DATABASE_URL_READ").as_deref(),
+            get("DATABASE_URL").as_deref(),
+            get("NEON_SQL_URL").as_deref(),
+        )
+    })
 }
 
 /// How long a store call may take before the request answers 504 (ms).
@@ -90,10 +118,13 @@ pub fn max_result_bytes(env: &Env) -> Result<u64, ApiError> {
     )
 }
 
-/// Settings parsed together, with the raw values they were parsed from.
-type Parsed<T> = RefCell<Option<(Vec<Option<String>>, T)>>;
+/// Settings parsed together, with the generation of `env` they were parsed from.
+type Parsed<T> = RefCell<Option<(u64, T)>>;
 
 thread_local! {
+    static KEY_RING: Parsed<Rc<KeyRing>> = const { RefCell::new(None) };
+    static NEON: Parsed<NeonConfig> = const { RefCell::new(None) };
+    static NEON_READ: Parsed<NeonConfig> = const { RefCell::new(None) };
     static JWT: Parsed<Option<Rc<JwtConfig>>> = const { RefCell::new(None) };
     static CORS: Parsed<Rc<CorsPolicy>> = const { RefCell::new(None) };
 }
@@ -112,31 +143,27 @@ pub fn cors(env: &Env) -> Result<Rc<CorsPolicy>, ApiError> {
     })
 }
 
-/// Parses a group of settings once per isolate, and again whenever one of
-/// their values changes (a rotated secret takes effect on the next request).
+/// Parses a group of settings once per `env` (see [`attach`]). A group
+/// that fails to parse is not kept: each request answers its error again.
+/// `parse` may read only the group's own `names`.
 fn parsed<T: Clone>(
     cache: &'static LocalKey<Parsed<T>>,
     env: &Env,
     names: &[&str],
     parse: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let values: Vec<Option<String>> = names.iter().map(|n| text(env, n)).collect();
+    let generation = GENERATION.with(Cell::get);
     let hit = cache.with(|c| {
         c.borrow()
             .as_ref()
-            .filter(|(raw, _)| *raw == values)
+            .filter(|(cached, _)| *cached == generation)
             .map(|(_, v)| v.clone())
     });
     if let Some(v) = hit {
         return Ok(v);
     }
-    let get = |name: &str| {
-        names
-            .iter()
-            .position(|n| *n == name)
-            .and_then(|i| values[i].clone())
-    };
+    let get = |name: &str| names.contains(&name).then(|| text(env, name)).flatten();
     let v = parse(&get)?;
-    cache.with(|c| *c.borrow_mut() = Some((values, v.clone())));
+    cache.with(|c| *c.borrow_mut() = Some((generation, v.clone())));
     Ok(v)
 }

@@ -12,7 +12,6 @@
 use crate::ctx::{Caller, Ctx};
 use crate::stores::{self, SqlBindings};
 use crate::{http, settings};
-use strata_core::rest::grammar::parse_error;
 use strata_core::rest::placement::Placement;
 use strata_core::rest::service::{self, Command, Limits};
 use strata_core::sql::session::with_bookmark;
@@ -27,11 +26,11 @@ pub async fn handle(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Resp
         max_rows: settings::number(&ctx.env, "REST_MAX_ROWS", 1000)?,
         max_insert_rows: settings::number(&ctx.env, "REST_MAX_INSERT_ROWS", 1000)?,
     };
-    let url = req.url().map_err(|_| parse_error("URL", "unreadable"))?;
+    let url = http::url(&req);
     let command = Command::parse(
         &req.inner().method(),
         ctx.route.param("table").unwrap_or_default(),
-        url.as_str(),
+        &url,
         &http::request_headers(&req),
         &caller.principal,
         &placement,

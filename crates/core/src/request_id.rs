@@ -25,7 +25,13 @@ impl RequestId {
     /// A new id from 16 random bytes (the caller supplies the randomness, so
     /// this stays pure): 32 lowercase hex digits.
     pub fn from_random(bytes: [u8; 16]) -> RequestId {
-        RequestId(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut id = String::with_capacity(32);
+        for b in bytes {
+            id.push(char::from(HEX[usize::from(b >> 4)]));
+            id.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        RequestId(id)
     }
 
     /// The id as text.
@@ -55,5 +61,12 @@ mod tests {
         let id = RequestId::from_random([0xab; 16]);
         assert_eq!(id.as_str().len(), 32);
         assert_eq!(id.as_str(), "ab".repeat(16));
+        let mut bytes = [0u8; 16];
+        bytes[0] = 0x0f;
+        bytes[15] = 0xf0;
+        assert_eq!(
+            RequestId::from_random(bytes).as_str(),
+            format!("0f{}f0", "00".repeat(14))
+        );
     }
 }
