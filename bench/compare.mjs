@@ -4,6 +4,7 @@
 //
 //   node bench/compare.mjs [--rounds 5] [--seconds 5] [--connections 16]
 //                          [--routes health,d1,pg,object-1m,object-16m] [--js-log]
+//                          [--strata-build DIR]
 //
 // Both Workers are served by the same launcher (scripts/serve-worker.mjs:
 // wrangler's startWorker with the inspector off), each with its own local D1
@@ -22,11 +23,15 @@
 // route on both Workers, each round runs wrk (one thread, --connections,
 // --seconds) once per route and Worker, the two Workers taking turns in
 // alternating order. Printed: medians over the rounds of requests/s and of
-// wrk's p50 latency, the ratio Strata / JS and the p50 difference. Any
-// non-2xx answer or socket error fails the run.
+// wrk's p50 latency, the ratio Strata / JS and the p50 difference, and the
+// CPU time (user + system, from /proc) the Worker's workerd processes — the
+// runtime and wrangler's proxy in front of it — spent per request: on a
+// busy machine throughput follows the CPU share a process gets, CPU per
+// request much less so. Any non-2xx answer or socket error fails the run.
 //
 // --js-log makes the JS Worker write one JSON log line per request, as
-// Strata does (the issue's second baseline).
+// Strata does (the issue's second baseline). --strata-build serves another
+// build of Strata than build/ (for a before/after on the same machine).
 //
 // Needs a built Worker (make build), the host binaries (make host-bins: the
 // neon-local endpoint) and wrk. Strata runs from a snapshot of build/ with
@@ -54,6 +59,9 @@ const seconds = Number(option("seconds", "5"));
 const connections = Number(option("connections", "16"));
 const routeNames = option("routes", "health,d1,pg,object-1m,object-16m").split(",");
 const jsLog = process.argv.includes("--js-log");
+// Another build of Strata (a directory like build/: index.js, index_bg.wasm)
+// instead of build/, e.g. one of an earlier commit for a before/after.
+const strataBuild = path.resolve(option("strata-build", path.join(root, "build")));
 const targetDir = process.env.CARGO_TARGET_DIR || path.join(root, "target");
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "strata-compare-"));
@@ -111,7 +119,7 @@ async function startNeon() {
 /// A copy of the built Worker and its configuration without `[build]`.
 function snapshotStrata() {
   const dir = path.join(tmp, "strata-worker");
-  fs.cpSync(path.join(root, "build"), path.join(dir, "build"), {
+  fs.cpSync(strataBuild, path.join(dir, "build"), {
     recursive: true,
     filter: (src) => !src.includes(`${path.sep}.tmp`),
   });
@@ -133,11 +141,47 @@ async function startWorker(name, config, vars) {
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
     try {
-      if ((await fetch(`http://127.0.0.1:${port}/v1/health`)).ok) return { name, port };
+      if ((await fetch(`http://127.0.0.1:${port}/v1/health`)).ok) return { name, port, workerd: workerdUnder(child.pid) };
     } catch {}
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`${name} did not start:\n${logTail(name)}`);
+}
+
+/// The workerd processes serving a Worker (the runtime and wrangler's proxy
+/// in front of it): their CPU time is what a request costs, whatever else
+/// the machine is doing meanwhile.
+function workerdUnder(rootPid) {
+  const parent = new Map();
+  const comm = new Map();
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      comm.set(Number(entry), stat.slice(stat.indexOf("(") + 1, close));
+      parent.set(Number(entry), Number(stat.slice(close + 2).split(" ")[1]));
+    } catch {}
+  }
+  const pids = [...comm].filter(([pid, name]) => {
+    if (name !== "workerd") return false;
+    for (let p = parent.get(pid); p; p = parent.get(p)) if (p === rootPid) return true;
+    return false;
+  }).map(([pid]) => pid);
+  if (pids.length === 0) throw new Error(`no workerd under ${rootPid}`);
+  return pids;
+}
+
+/// CPU seconds (user + system) the processes have used so far.
+const TICKS = 100; // USER_HZ on Linux
+function cpuSeconds(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+  }
+  return ticks / TICKS;
 }
 
 async function call(worker, method, urlPath, headers, body) {
@@ -169,14 +213,17 @@ function wrkScript(worker, route) {
 
 const UNIT = { us: 1e-3, ms: 1, s: 1e3 };
 function runWrk(worker, route, secs) {
-  const out = execFileSync("wrk", ["-t1", `-c${connections}`, `-d${secs}s`, "--latency", "-s", route.scripts[worker.name],
+  const cpuBefore = cpuSeconds(worker.workerd);
+  const out = execFileSync("wrk", ["-t1", `-c${connections}`, `-d${secs}s`, "--timeout", "30s", "--latency", "-s", route.scripts[worker.name],
     `http://127.0.0.1:${worker.port}${route.path}`], { encoding: "utf8" });
+  const cpu = cpuSeconds(worker.workerd) - cpuBefore;
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const p50 = /\s50%\s+([\d.]+)(us|ms|s)\b/.exec(out);
   const bad = /Non-2xx or 3xx responses: (\d+)/.exec(out);
   const errors = /Socket errors: (.*)/.exec(out);
   if (bad || errors || !(rps > 0) || !p50) throw new Error(`${worker.name} ${route.name}: wrk reported a failure:\n${out}`);
-  return { rps, p50: Number(p50[1]) * UNIT[p50[2]] };
+  return { rps, p50: Number(p50[1]) * UNIT[p50[2]], cpuMs: (1000 * cpu) / requests };
 }
 
 const median = (xs) => {
@@ -246,13 +293,15 @@ async function main() {
   const load = os.loadavg().map((l) => l.toFixed(1)).join(" ");
   console.log(`\n${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), node ${process.version}, load average ${load}; ` +
     `${rounds} rounds of ${seconds} s per route and Worker, ${connections} connections, JS Worker ${jsLog ? "with" : "without"} a log line\n`);
-  console.log("| route | Strata req/s | JS req/s | Strata / JS | Strata p50 | JS p50 | p50 difference |");
-  console.log("|---|---|---|---|---|---|---|");
+  console.log("| route | Strata req/s | JS req/s | Strata / JS | Strata p50 | JS p50 | p50 difference | workerd CPU per request, Strata / JS |");
+  console.log("|---|---|---|---|---|---|---|---|");
   for (const route of routes) {
     const of = (w, k) => median(results.filter((r) => r.worker === w && r.route === route.name).map((r) => r[k]));
     const [s, j] = [of("strata", "rps"), of("js", "rps")];
     const [sp, jp] = [of("strata", "p50"), of("js", "p50")];
-    console.log(`| ${route.label} | ${s.toFixed(0)} | ${j.toFixed(0)} | ${(s / j).toFixed(2)}× | ${sp.toFixed(2)} ms | ${jp.toFixed(2)} ms | ${(sp - jp >= 0 ? "+" : "")}${(sp - jp).toFixed(2)} ms |`);
+    const [sc, jc] = [of("strata", "cpuMs"), of("js", "cpuMs")];
+    console.log(`| ${route.label} | ${s.toFixed(0)} | ${j.toFixed(0)} | ${(s / j).toFixed(2)}× | ${sp.toFixed(2)} ms | ${jp.toFixed(2)} ms | ` +
+      `${(sp - jp >= 0 ? "+" : "")}${(sp - jp).toFixed(2)} ms | ${sc.toFixed(2)} / ${jc.toFixed(2)} ms (${(sc / jc).toFixed(2)}×) |`);
   }
   console.log("\nraw:", JSON.stringify(results));
 }
