@@ -897,6 +897,6 @@ fn official_postgrest_js_client(s: &Stack) -> Outcome {
             ("STRATA_PG_READ_KEY", s.key("pg:read")),
         ],
     )?;
-    assert!(text.contains("# pass 5"), "both stores ran:\n{text}");
+    assert!(text.contains("# pass 7"), "both stores ran:\n{text}");
     Ok(())
 }

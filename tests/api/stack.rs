@@ -113,7 +113,7 @@ fn random_key(tag: &str) -> String {
 
 /// The REST placement the tests run with: the D1 tables the REST tests use
 /// are listed, every other table is served from Postgres.
-pub const REST_TABLES: &str = r#"{"rest_people": "d1", "rest_pages": "d1", "rest_writes": "d1", "rest_hostile": "d1", "rest_cursor": "d1", "rest_client": "d1", "rc_users": "d1", "rc_posts": "d1", "rc_comments": "d1", "rpc/rc_d1fn": "d1", "fuzz_d1": "d1", "load_d1": "d1", "rest_nokey": "d1", "rest_nokey_view": "d1", "rest_cap": "d1", "rest_numbers": "d1", "rest_session": "d1", "*": "pg"}"#;
+pub const REST_TABLES: &str = r#"{"rest_people": "d1", "rest_pages": "d1", "rest_writes": "d1", "rest_hostile": "d1", "rest_cursor": "d1", "rest_client": "d1", "rest_client_more": "d1", "rc_users": "d1", "rc_posts": "d1", "rc_comments": "d1", "rpc/rc_d1fn": "d1", "fuzz_d1": "d1", "load_d1": "d1", "rest_nokey": "d1", "rest_nokey_view": "d1", "rest_cap": "d1", "rest_numbers": "d1", "rest_session": "d1", "*": "pg"}"#;
 
 /// The Worker's `S3_CREDENTIALS` in the tests: a read-write and a
 /// read-only pair for the S3-compatible API (tests/api/s3.rs).

@@ -243,3 +243,52 @@ test('postgrest-js rpc', async () => {
   assert.equal(status, 400);
   assert.match(error.message, /Postgres only/);
 });
+
+// The rest of the common surface (issue 18): CSV, strict preferences,
+// missing=default, columns, planned and estimated counts.
+for (const [store, table] of [['d1', 'rest_client_more'], ['pg', 'rest_client_more_pg']]) {
+  test(`postgrest-js csv, preferences and columns on ${store}`, async () => {
+    await sql(store, `create table ${table} (id integer primary key, name text, tag text default 'fresh')`);
+    let { error, status } = await client.from(table).insert([{ id: 1, name: 'a, "quoted"' }, { id: 2, tag: 'kept' }]);
+    assert.equal(error, null);
+
+    // missing=default: a key a row lacks takes the default, not NULL.
+    const res = await fetch(`${base}/v1/rest/${table}?columns=id,name,tag`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json', prefer: 'missing=default, return=representation' },
+      body: JSON.stringify([{ id: 3, name: 'c', extra: 'ignored' }, { id: 4, name: 'd', tag: 'own' }]),
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    assert.match(res.headers.get('preference-applied'), /missing=default/);
+    let data;
+    ({ data } = await client.from(table).select('id,name,tag').order('id'));
+    assert.deepEqual(data, [
+      { id: 1, name: 'a, "quoted"', tag: null },
+      { id: 2, name: null, tag: 'kept' },
+      { id: 3, name: 'c', tag: 'fresh' },
+      { id: 4, name: 'd', tag: 'own' },
+    ]);
+
+    // text/csv.
+    ({ data, error } = await client.from(table).select('id,name').lte('id', 2).order('id').csv());
+    assert.equal(error, null);
+    assert.equal(data, 'id,name\r\n1,"a, ""quoted"""\r\n2,');
+
+    // handling=strict refuses what it does not understand; lenient ignores it.
+    const strict = await fetch(`${base}/v1/rest/${table}`, { headers: { ...auth, prefer: 'handling=strict, tx=commit' } });
+    assert.equal(strict.status, 400);
+    assert.equal((await strict.json()).code, 'PGRST122');
+    const lenient = await fetch(`${base}/v1/rest/${table}`, { headers: { ...auth, prefer: 'handling=lenient, tx=commit' } });
+    assert.equal(lenient.status, 200);
+
+    // planned and estimated counts (exact on D1; an estimate on Postgres).
+    let count;
+    ({ data, error, count, status } = await client.from(table).select('id', { count: 'estimated' }).limit(1));
+    assert.equal(error, null);
+    assert.equal(count, 4, 'few rows: estimated counts exactly');
+    ({ error, count } = await client.from(table).select('id', { count: 'planned' }).limit(1));
+    assert.equal(error, null);
+    assert.equal(typeof count, 'number');
+    if (store === 'd1') assert.equal(count, 4);
+  });
+}

@@ -76,6 +76,8 @@ pub enum ErrorCode {
     RestNoRelationship,
     /// An embed fits several relationships; a `!hint` must pick one (PostgREST's code).
     RestAmbiguousRelationship,
+    /// `Prefer: handling=strict` with a preference not understood (PostgREST's code).
+    RestInvalidPreference,
     /// No object has this key.
     ObjectNotFound,
     /// No multipart upload in progress has this id for this key.
@@ -135,6 +137,7 @@ impl ErrorCode {
             ErrorCode::RestNotAcceptable => "PGRST107",
             ErrorCode::RestNoRelationship => "PGRST200",
             ErrorCode::RestAmbiguousRelationship => "PGRST201",
+            ErrorCode::RestInvalidPreference => "PGRST122",
             ErrorCode::ObjectNotFound => "object_not_found",
             ErrorCode::UploadNotFound => "upload_not_found",
             ErrorCode::PreconditionFailed => "precondition_failed",
@@ -166,7 +169,8 @@ impl ErrorCode {
             | ErrorCode::SqlError
             | ErrorCode::RestParse
             | ErrorCode::RestUnknownColumn
-            | ErrorCode::RestNoRelationship => 400,
+            | ErrorCode::RestNoRelationship
+            | ErrorCode::RestInvalidPreference => 400,
             ErrorCode::RestAmbiguousRelationship => 300,
             ErrorCode::RestNotSingular | ErrorCode::RestNotAcceptable => 406,
             ErrorCode::RestRangeNotSatisfiable => 416,
@@ -224,6 +228,7 @@ impl ErrorCode {
         ErrorCode::RestNotAcceptable,
         ErrorCode::RestNoRelationship,
         ErrorCode::RestAmbiguousRelationship,
+        ErrorCode::RestInvalidPreference,
         ErrorCode::ObjectNotFound,
         ErrorCode::UploadNotFound,
         ErrorCode::PreconditionFailed,

@@ -455,6 +455,20 @@ fn write_select_list(sql: &mut Sql, items: &[(String, String)]) {
     }
 }
 
+/// How a count statement starts; [`planned`] swaps it for the planner's estimate.
+const COUNT: &str = "SELECT count(*) AS n";
+
+/// A count statement (`Prefer: count=planned`) as Postgres's row estimate:
+/// `EXPLAIN (FORMAT JSON)` of the same rows, nothing counted.
+pub fn planned(count: &Statement) -> Statement {
+    Statement {
+        sql: count
+            .sql
+            .replacen(COUNT, "EXPLAIN (FORMAT JSON) SELECT 1", 1),
+        params: count.params.clone(),
+    }
+}
+
 /// The rows a read returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
@@ -668,7 +682,7 @@ pub fn read(
 
     let count = if with_count {
         let mut c = Sql::reading(store, table);
-        c.push(&format!("SELECT count(*) AS n FROM {from}"));
+        c.push(&format!("{COUNT} FROM {from}"));
         let inner_only =
             |s: &mut Sql| write_inner(s, tables, table, "\"_s0\"", &q.embeds, true).map(|_| ());
         write_where(

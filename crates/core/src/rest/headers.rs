@@ -22,17 +22,34 @@ pub enum Resolution {
     IgnoreDuplicates,
 }
 
+/// `Prefer: count=...`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    /// `count(*)`.
+    Exact,
+    /// The Postgres planner's estimate (exact on D1, which has none).
+    Planned,
+    /// Exact when the planner expects at most `REST_MAX_ROWS` rows, else planned.
+    Estimated,
+}
+
 /// Everything `Prefer` asked for that we honour.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Prefer {
     /// `return=`.
     pub return_: Return,
-    /// `count=exact` (also `planned`/`estimated`, answered exactly).
-    pub count: bool,
+    /// `count=exact|planned|estimated`.
+    pub count: Option<Count>,
     /// `resolution=`.
     pub resolution: Option<Resolution>,
     /// `params=single-object`: an `/rpc` body is the function's one argument.
     pub single_object: bool,
+    /// `missing=default`: a key a row lacks takes the column's default, not NULL.
+    pub missing_default: bool,
+    /// `handling=strict`: an unknown preference is an error, not ignored.
+    pub strict: bool,
+    /// The preferences not understood.
+    pub unknown: Vec<String>,
     /// The preferences applied, for `Preference-Applied`.
     pub applied: Vec<String>,
 }
@@ -52,10 +69,31 @@ impl Prefer {
                     p.return_ = Return::Minimal;
                     true
                 }
-                "count=exact" | "count=planned" | "count=estimated" => {
-                    p.count = true;
+                "count=exact" => {
+                    p.count = Some(Count::Exact);
                     true
                 }
+                "count=planned" => {
+                    p.count = Some(Count::Planned);
+                    true
+                }
+                "count=estimated" => {
+                    p.count = Some(Count::Estimated);
+                    true
+                }
+                "missing=default" => {
+                    p.missing_default = true;
+                    true
+                }
+                "missing=null" => {
+                    p.missing_default = false;
+                    true
+                }
+                "handling=strict" | "handling=lenient" => {
+                    p.strict = token == "handling=strict";
+                    true
+                }
+                "" => false,
                 "resolution=merge-duplicates" => {
                     p.resolution = Some(Resolution::MergeDuplicates);
                     true
@@ -68,13 +106,29 @@ impl Prefer {
                     p.single_object = true;
                     true
                 }
-                _ => false,
+                _ => {
+                    p.unknown.push(token.chars().take(100).collect());
+                    false
+                }
             };
             if applied && !p.applied.iter().any(|a| a == token) {
                 p.applied.push(token.to_string());
             }
         }
         p
+    }
+
+    /// With `handling=strict`, a preference not understood is `400 PGRST122`
+    /// (by default it is ignored, as RFC 7240 asks).
+    pub fn check_strict(&self) -> Result<(), ApiError> {
+        if !self.strict || self.unknown.is_empty() {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            ErrorCode::RestInvalidPreference,
+            "invalid preferences given with handling=strict",
+        )
+        .with_details(serde_json::json!({ "invalid": self.unknown })))
     }
 }
 
@@ -120,6 +174,8 @@ pub enum Shape {
     Array,
     /// `application/vnd.pgrst.object+json`: exactly one row, as an object.
     Single,
+    /// `text/csv`: a header line, then one line per row.
+    Csv,
 }
 
 /// Reads `Accept`; 406 for a type we do not produce.
@@ -139,6 +195,7 @@ pub fn parse_accept(accept: Option<&str>) -> Result<Shape, ApiError> {
                 return Ok(Shape::Single)
             }
             "application/json" | "application/*" | "*/*" => return Ok(Shape::Array),
+            "text/csv" => return Ok(Shape::Csv),
             _ => {}
         }
     }
@@ -146,7 +203,7 @@ pub fn parse_accept(accept: Option<&str>) -> Result<Shape, ApiError> {
         ErrorCode::RestNotAcceptable,
         "none of the Accept media types is available",
     )
-    .with_hint("accept application/json or application/vnd.pgrst.object+json"))
+    .with_hint("accept application/json, application/vnd.pgrst.object+json or text/csv"))
 }
 
 /// `Content-Range` for `returned` rows from `offset`, of `total` if counted.
@@ -170,7 +227,22 @@ mod tests {
             "resolution=merge-duplicates, foo=bar".into(),
         ]);
         assert_eq!(p.return_, Return::Representation);
-        assert!(p.count);
+        assert_eq!(p.count, Some(Count::Exact));
+        assert!(
+            p.check_strict().is_ok(),
+            "unknown preferences are ignored by default"
+        );
+        assert_eq!(p.unknown, ["foo=bar"]);
+        let strict = Prefer::parse(&["handling=strict, count=planned, tx=commit".into()]);
+        assert_eq!(strict.count, Some(Count::Planned));
+        let e = strict.check_strict().unwrap_err();
+        assert_eq!((e.status(), e.code.as_str()), (400, "PGRST122"));
+        assert_eq!(
+            e.details,
+            Some(serde_json::json!({"invalid": ["tx=commit"]}))
+        );
+        let lenient = Prefer::parse(&["handling=lenient, missing=default, x".into()]);
+        assert!(lenient.check_strict().is_ok() && lenient.missing_default);
         assert_eq!(p.resolution, Some(Resolution::MergeDuplicates));
         assert_eq!(
             p.applied,
@@ -207,7 +279,8 @@ mod tests {
             parse_accept(Some("text/html, */*;q=0.1")).unwrap(),
             Shape::Array
         );
-        assert_eq!(parse_accept(Some("text/csv")).unwrap_err().status(), 406);
+        assert_eq!(parse_accept(Some("text/csv")).unwrap(), Shape::Csv);
+        assert_eq!(parse_accept(Some("text/html")).unwrap_err().status(), 406);
         assert_eq!(content_range(0, 10, Some(25)), "0-9/25");
         assert_eq!(content_range(20, 5, None), "20-24/*");
         assert_eq!(content_range(30, 0, Some(25)), "*/25");

@@ -18,7 +18,7 @@ use super::grammar::{decode_query, parse_error, UrlQuery};
 use super::headers::{self, Prefer, Shape};
 use super::placement::Placement;
 use super::schema::{ColumnInfo, TableSchema};
-use super::service::{body_for, reply, Limits};
+use super::service::{reply, respond, Limits};
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{Reply, RequestHeaders};
@@ -183,6 +183,7 @@ impl RpcCommand {
                 .into_iter()
                 .collect::<Vec<_>>(),
         );
+        prefer.check_strict()?;
         Ok(RpcCommand {
             name,
             get,
@@ -334,7 +335,7 @@ pub async fn execute<S: SqlStores>(
         .min()
         .unwrap_or(max);
     // Counting runs the function again: only for one that cannot write.
-    let count = cmd.prefer.count && f.read_only;
+    let count = cmd.prefer.count.is_some() && f.read_only;
     let plan = build::read(
         Store::Pg,
         None,
@@ -371,12 +372,14 @@ pub async fn execute<S: SqlStores>(
         "content-range",
         headers::content_range(offset, rows.len() as u64, total),
     )];
-    let body = if f.returns_set {
-        body_for(rows, cmd.shape)?
-    } else {
-        rows.into_iter().next().unwrap_or(Value::Null)
-    };
-    Ok(reply(200, Some(&body), extra))
+    if f.returns_set {
+        return respond(200, rows, cmd.shape, extra);
+    }
+    Ok(reply(
+        200,
+        Some(&rows.into_iter().next().unwrap_or(Value::Null)),
+        extra,
+    ))
 }
 
 /// A failed call of a function that may have written is not retryable.

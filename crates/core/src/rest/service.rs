@@ -13,7 +13,7 @@
 use super::build::{self, Limited, OnConflict, Window};
 use super::cursor;
 use super::grammar::{decode_query, parse_error, Embed, OrderTerm, SelectItem, UrlQuery};
-use super::headers::{self, Prefer, Resolution, Return, Shape};
+use super::headers::{self, Count, Prefer, Resolution, Return, Shape};
 use super::placement::{Placement, State};
 use super::schema::{Schema, TableSchema};
 use crate::auth::{Principal, Scope};
@@ -163,6 +163,7 @@ impl Command {
                 .into_iter()
                 .collect::<Vec<_>>(),
         );
+        prefer.check_strict()?;
         let shape = headers::parse_accept(headers.get("accept"))?;
         let range = match action {
             Action::Read => headers::parse_range(headers.get("range"), headers.get("range-unit"))?,
@@ -334,9 +335,88 @@ fn singular(mut rows: Vec<Value>) -> Result<Value, ApiError> {
 
 pub(super) fn body_for(rows: Vec<Value>, shape: Shape) -> Result<Value, ApiError> {
     match shape {
-        Shape::Array => Ok(Value::Array(rows)),
+        Shape::Array | Shape::Csv => Ok(Value::Array(rows)),
         Shape::Single => singular(rows),
     }
+}
+
+/// Rows as the client accepts them: JSON (an array or one object) or CSV.
+pub(super) fn respond(
+    status: u16,
+    rows: Vec<Value>,
+    shape: Shape,
+    extra: Vec<(&'static str, String)>,
+) -> Result<Reply, ApiError> {
+    if shape != Shape::Csv {
+        return Ok(reply(status, Some(&body_for(rows, shape)?), extra));
+    }
+    let mut r = Reply {
+        status,
+        headers: vec![("content-type", "text/csv; charset=utf-8".to_string())],
+        body: Some(csv(&rows).into_bytes()),
+    };
+    r.headers.extend(extra);
+    Ok(r)
+}
+
+/// RFC 4180 CSV: a header line of the first row's keys, then the rows;
+/// NULL is an empty field, embedded JSON is its text.
+fn csv(rows: &[Value]) -> String {
+    let field = |v: &Value| {
+        let text = match v {
+            Value::Null => return String::new(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if text.contains(['"', ',', '\n', '\r']) {
+            format!("\"{}\"", text.replace('"', "\"\""))
+        } else {
+            text
+        }
+    };
+    let Some(Value::Object(first)) = rows.first() else {
+        return String::new();
+    };
+    let keys: Vec<&String> = first.keys().collect();
+    let mut out = keys
+        .iter()
+        .map(|k| field(&Value::String((*k).clone())))
+        .collect::<Vec<_>>()
+        .join(",");
+    for row in rows {
+        out.push_str("\r\n");
+        out.push_str(
+            &keys
+                .iter()
+                .map(|k| field(&row[k.as_str()]))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+    }
+    out
+}
+
+/// The total a count statement answered: `count(*)`, or the planner's
+/// row estimate from `EXPLAIN (FORMAT JSON)` (`planned`).
+fn counted(result: Option<SqlResult>, planned: bool) -> Result<u64, ApiError> {
+    let row = result
+        .and_then(|r| r.rows.into_iter().next())
+        .ok_or_else(ApiError::internal)?;
+    let number = |n: &Value| {
+        n.as_u64()
+            .or_else(|| n.as_str().and_then(|s| s.parse().ok()))
+    };
+    if !planned {
+        return number(&row["n"]).ok_or_else(ApiError::internal);
+    }
+    let plan = match &row["QUERY PLAN"] {
+        Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
+        v => v.clone(),
+    };
+    plan[0]["Plan"]["Plan Rows"]
+        .as_f64()
+        .map(|n| n.max(0.0) as u64)
+        .ok_or_else(ApiError::internal)
 }
 
 async fn read<S: SqlStores>(
@@ -378,30 +458,42 @@ async fn read<S: SqlStores>(
         q,
         Window { offset, limit },
         cursor_values.as_deref(),
-        prefer.count,
+        prefer.count.is_some(),
     )?;
+    // D1 has no planner estimates: every count there is exact.
+    let count = prefer
+        .count
+        .filter(|_| cmd.store == Store::Pg)
+        .unwrap_or(Count::Exact);
     let mut statements = vec![plan.statement.clone()];
-    if let Some(count) = &plan.count {
-        statements.push(count.clone());
+    if let Some(st) = &plan.count {
+        statements.push(match count {
+            Count::Exact => st.clone(),
+            _ => build::planned(st),
+        });
     }
     let mut results = stores.run(cmd.store, &statements, RunOptions::READ).await?;
-    let total = if prefer.count {
-        let c = results.pop().ok_or_else(ApiError::internal)?;
-        let n = &c.rows.first().ok_or_else(ApiError::internal)?["n"];
-        Some(
-            n.as_u64()
-                .or_else(|| n.as_str().and_then(|s| s.parse().ok()))
-                .ok_or_else(ApiError::internal)?,
-        )
-    } else {
-        None
+    let mut exact = count == Count::Exact;
+    let mut total = match &plan.count {
+        Some(_) => Some(counted(results.pop(), !exact)?),
+        None => None,
     };
+    if let (Count::Estimated, Some(st), Some(t)) = (count, &plan.count, total) {
+        if t <= max_rows {
+            // Few rows by the planner's guess: count them exactly.
+            let mut c = stores
+                .run(cmd.store, std::slice::from_ref(st), RunOptions::READ)
+                .await?;
+            total = Some(counted(c.pop(), false)?);
+            exact = true;
+        }
+    }
     let mut rows = results.pop().ok_or_else(ApiError::internal)?.rows;
     let more = rows.len() as u64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
 
     let mut extra: Vec<(&'static str, String)> = Vec::new();
-    if let Some(total) = total {
+    if let Some(total) = total.filter(|_| exact) {
         if offset > 0 && offset >= total && rows.is_empty() && cursor_values.is_none() {
             return Err(ApiError::new(
                 ErrorCode::RestRangeNotSatisfiable,
@@ -450,8 +542,7 @@ async fn read<S: SqlStores>(
         extra.push(("preference-applied", prefer.applied.join(", ")));
     }
     let partial = total.is_some_and(|t| offset > 0 || offset + returned < t);
-    let body = body_for(rows, cmd.shape)?;
-    Ok(reply(if partial { 206 } else { 200 }, Some(&body), extra))
+    respond(if partial { 206 } else { 200 }, rows, cmd.shape, extra)
 }
 
 /// One `order` term applied to a write's returned rows.
@@ -550,8 +641,7 @@ fn write_reply(
                 "content-range",
                 headers::content_range(0, rows.len() as u64, None),
             ));
-            let body = body_for(rows, shape)?;
-            Ok(reply(if created { 201 } else { 200 }, Some(&body), extra))
+            respond(if created { 201 } else { 200 }, rows, shape, extra)
         }
         Return::Minimal => {
             let affected: u64 = results.iter().map(|r| r.row_count).sum();
@@ -640,14 +730,36 @@ async fn insert<S: SqlStores>(
         Some(Resolution::MergeDuplicates) => OnConflict::Merge(targets),
         Some(Resolution::IgnoreDuplicates) => OnConflict::Ignore(targets),
     };
-    let statements = build::insert(
-        cmd.store,
-        table,
-        &columns,
-        &rows,
-        &conflict,
-        select.as_deref(),
-    )?;
+    // `missing=default`: rows are grouped by the keys they have, each group
+    // inserted naming only those columns, so the others take their defaults
+    // (SQLite has no `DEFAULT` in `VALUES`). All in one atomic batch.
+    type Group = (Vec<String>, Vec<Map<String, Value>>);
+    let mut groups: Vec<Group> = Vec::new();
+    for row in rows {
+        let cols: Vec<String> = match cmd.prefer.missing_default {
+            true => columns
+                .iter()
+                .filter(|c| row.contains_key(*c))
+                .cloned()
+                .collect(),
+            false => columns.clone(),
+        };
+        match groups.iter_mut().find(|g| g.0 == cols) {
+            Some(g) => g.1.push(row),
+            None => groups.push((cols, vec![row])),
+        }
+    }
+    let mut statements = Vec::new();
+    for (cols, rows) in &groups {
+        statements.extend(build::insert(
+            cmd.store,
+            table,
+            cols,
+            rows,
+            &conflict,
+            select.as_deref(),
+        )?);
+    }
     write(cmd, &statements, true, &sort, stores).await
 }
 
