@@ -504,7 +504,7 @@ function renderTable(t) {
     put(
       status,
       rows.length ? `Rows ${from + 1}–${from + rows.length}` : "No rows",
-      t.total !== null ? ` of ${t.total} (filtered count)` : "",
+      t.total !== null ? ` of ${t.total}${t.filter.trim() ? " matching the filter" : ""}` : "",
       ` · page ${t.page + 1}`,
       url.includes("cursor=") ? " · keyset cursor" : "",
     );
