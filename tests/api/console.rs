@@ -50,21 +50,26 @@ fn assets_are_served_beside_the_api(s: &Stack) -> Outcome {
         let ct = r.header("content-type").unwrap_or_default();
         assert!(ct.contains(kind), "{file}: {ct}");
     }
-    // The API is untouched: health, a 401, the JSON 404 for unknown paths,
-    // also under /console/ and for the assets' own configuration file.
+    // The API is untouched: health, a 401, the JSON 404 for unknown paths
+    // and for the assets' own configuration file.
     assert_eq!(
         call(s, "GET", "/v1/health", None, &[], None).json(),
         serde_json::json!({"status": "ok"})
     );
     call(s, "GET", "/v1/status", None, &[], None).assert_error(401, "unauthorized");
-    for path in [
-        "/",
-        "/console/nope.js",
-        "/_headers",
-        "/console/_headers",
-        "/web/console/app.js",
-    ] {
+    for path in ["/", "/_headers", "/web/console/app.js", "/consoles"] {
         call(s, "GET", path, None, &[], None).assert_error(404, "not_found");
+    }
+    // Under /console/ only files exist: anything else is the asset server's
+    // empty 404 (the Worker never runs there).
+    for path in [
+        "/console/nope.js",
+        "/console/_headers",
+        "/console/v1/health",
+    ] {
+        let r = call(s, "GET", path, None, &[], None);
+        r.assert_status(404);
+        assert!(!r.body.contains("not_found"), "{path}: {}", r.body);
     }
     Ok(())
 }
