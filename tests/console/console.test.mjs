@@ -266,8 +266,9 @@ test("admin: overview, tables on both stores, cursor paging, filter, edit, SQL, 
   try {
     await page.click("a[data-view=overview]");
     await page.locator("#placement td", { hasText: "moving → D1" }).waitFor();
-    await page.goto(`${BASE}/console/#/tables/console_pg`);
+    await page.click("#placement a >> text=console_pg");
     await page.locator("#rows-table").waitFor();
+    await page.locator("h1 .badge.warn", { hasText: "moving → D1" }).waitFor();
     for (let i = 0; ; i++) {
       await page.locator("#rows-table tbody tr").first().locator("button.edit").click();
       await page.fill("#rows-table input[data-col=name]", `moving-${tag}`);

@@ -174,7 +174,13 @@ function route() {
   showBanner(null);
   const hash = location.hash.replace(/^#\/?/, "");
   const [path, query] = hash.split("?");
-  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const parts = path.split("/").filter(Boolean).map((p) => {
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      return p; // a hand-typed malformed escape: taken as it stands
+    }
+  });
   const params = new URLSearchParams(query || "");
   const view = parts[0] || "overview";
   for (const a of nav.querySelectorAll("a")) {
@@ -445,6 +451,7 @@ async function tableView(name) {
   };
   const known = placement && placement.tables.find((p) => p.table === name);
   if (known) t.store = known.store;
+  if (known && known.state === "moving") t.moving = known.target || "?";
   put(main, h("p", {}, "Loading…"));
 
   // Write access, asked without writing: a DELETE without filters is refused
@@ -562,7 +569,8 @@ function renderTable(t) {
 
   put(
     main,
-    h("h1", {}, t.name, " ", h("span", { class: "badge", id: "table-store" }, t.store === "pg" ? "Postgres" : t.store === "d1" ? "D1" : "store unknown")),
+    h("h1", {}, t.name, " ", h("span", { class: "badge", id: "table-store" }, t.store === "pg" ? "Postgres" : t.store === "d1" ? "D1" : "store unknown"),
+      t.moving && " ", t.moving && h("span", { class: "badge warn" }, `moving → ${t.moving === "pg" ? "Postgres" : "D1"}`)),
     h("p", { class: "muted", id: "table-access" }, t.write ? "This key may read and write this table." : "Read-only for this key: no write controls."),
     t.columns && t.columns.length > 0 &&
       h("details", { class: "columns" }, h("summary", {}, `${t.columns.length} columns`),
