@@ -120,6 +120,7 @@ cat >&2 <<MSG
 
   Strata is running.
     API            http://127.0.0.1:$PORT        (try: curl http://127.0.0.1:$PORT/v1/health)
+    Console        http://127.0.0.1:$PORT/console/  (sign in with the API key below)
     Neon endpoint  $NEON_SQL_URL (SQL over HTTP)
                    ws://$NEON_WS_PROXY (the driver's Pool and Client), in Node:
                      import ws from 'ws';
