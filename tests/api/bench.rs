@@ -22,7 +22,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 pub fn benches() -> Vec<TestFn> {
-    trials![bench::load_mixed_all_stores,]
+    trials![
+        bench::load_mixed_all_stores,
+        bench_embed::embed_vs_two_requests,
+    ]
 }
 
 fn setup(s: &Stack) {

@@ -32,6 +32,7 @@ mod stack;
 mod adversarial;
 mod auth;
 mod bench;
+mod bench_embed;
 mod console;
 mod contract;
 mod cors;

@@ -32,7 +32,9 @@ use serde_json::{Map, Value};
 /// (volatility), `rs` (returns a set), `tt` (the return type's kind), `n`
 /// (input arguments), `nd` (how many of the last ones have defaults),
 /// `names`, `modes`, `types` (all arguments, in order) and `cols` (the
-/// columns of a returned table row type).
+/// columns of a returned table row type). An extension's functions (e.g.
+/// `dblink`, `pgcrypto` installed in `public`) are never exposed, even by `"*"`:
+/// they belong to the extension, not the application.
 pub const LOOKUP_SQL: &str = "SELECT p.provolatile::text AS v, p.proretset AS rs, \
      (SELECT t.typtype::text FROM pg_catalog.pg_type t WHERE t.oid = p.prorettype) AS tt, \
      p.pronargs::int4 AS n, p.pronargdefaults::int4 AS nd, \
@@ -43,7 +45,9 @@ pub const LOOKUP_SQL: &str = "SELECT p.provolatile::text AS v, p.proretset AS rs
      ARRAY(SELECT a.attname::text FROM pg_catalog.pg_type t JOIN pg_catalog.pg_attribute a ON a.attrelid = t.typrelid \
      WHERE t.oid = p.prorettype AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS cols \
      FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace s ON s.oid = p.pronamespace \
-     WHERE s.nspname = 'public' AND p.proname = $1 AND p.prokind = 'f' ORDER BY p.pronargs";
+     WHERE s.nspname = 'public' AND p.proname = $1 AND p.prokind = 'f' \
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass \
+     AND d.objid = p.oid AND d.deptype = 'e') ORDER BY p.pronargs";
 
 /// One overload of a function.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -418,5 +422,6 @@ mod tests {
         assert_eq!(table.args.len(), 1);
         let setof = Function::from_row("ids", &json!({"v": "s", "rs": true, "tt": "b", "nd": 0, "names": null, "modes": null, "types": [], "cols": []})).unwrap();
         assert_eq!(setof.columns, ["ids"]);
+        assert!(LOOKUP_SQL.contains("d.deptype = 'e'") && LOOKUP_SQL.contains("s.nspname = 'public'"));
     }
 }
