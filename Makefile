@@ -8,13 +8,14 @@ CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
 export PATH := $(CARGO_BIN):$(PATH)
 # worker-build finds its external tools here instead of downloading them.
 export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
-export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
+# scripts/wasm-opt.sh: binaryen's wasm-opt without --debuginfo (no name section).
+export WASM_OPT_BIN := $(CURDIR)/scripts/wasm-opt.sh
 export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
 export WRANGLER_SEND_METRICS := false
 
 # Everything the wasm build reads: a change to any of these rebuilds it.
 WORKER_INPUTS := $(shell find src crates/core/src -name '*.rs') \
-	Cargo.toml Cargo.lock crates/core/Cargo.toml openapi/openapi.json scripts/strip-wasm-names.mjs
+	Cargo.toml Cargo.lock crates/core/Cargo.toml openapi/openapi.json scripts/wasm-opt.sh
 
 .PHONY: bench-load bench-compare help tools build dev test test-unit test-integration test-neon-driver host-bins clean
 .PHONY: migrate deploy deploy-dry-run provision bundle-budget lint-workflows lint
@@ -37,7 +38,6 @@ build: tools build/index.js
 
 build/index.js: $(WORKER_INPUTS)
 	$(CARGO_BIN)/worker-build --release
-	@node scripts/strip-wasm-names.mjs build/index_bg.wasm
 	@touch $@
 
 host-bins: tools
