@@ -103,8 +103,8 @@ bench-load: build host-bins
 # the same run (bench/s3.mjs; STRATA_BENCH_S3_SIZES, STRATA_BENCH_S3_REPS).
 # Numbers: BENCHMARKS.md.
 .PHONY: bench-s3
-bench-s3: build host-bins
-	cargo test --locked -p strata-tests --test api -- --ignored bench::s3 --nocapture
+bench-s3: build
+	node bench/s3.mjs
 
 # Per-request cost side by side: Strata and a minimal JS Worker with the same
 # bindings (bench/js-worker), same launcher, interleaved wrk rounds with 16

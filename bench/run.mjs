@@ -84,6 +84,8 @@ function snapshotStrata() {
     recursive: true,
     filter: (src) => !src.includes(`${path.sep}.tmp`),
   });
+  // Static assets, when wrangler.toml serves a directory of them.
+  if (fs.existsSync(path.join(root, "web"))) fs.cpSync(path.join(root, "web"), path.join(dir, "web"), { recursive: true });
   const config = fs.readFileSync(path.join(root, "wrangler.toml"), "utf8").replace(/^\[build\][\s\S]*?(?=^\[)/m, "");
   fs.writeFileSync(path.join(dir, "wrangler.toml"), config);
   return dir;
@@ -320,10 +322,15 @@ async function main() {
   console.log("\nraw:", JSON.stringify({ results, memory }));
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+// The Worker launcher is shared with bench/s3.mjs, which imports this file.
+export { snapshotStrata, startWorker, writeRandomFile };
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().then(
+    () => process.exit(0),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}
