@@ -225,7 +225,7 @@ fn ranges_counts_and_single_objects(s: &Stack) -> Outcome {
         );
         rest(s, "GET", &format!("{table}?id=gt.3"), &one, None).assert_error(406, "PGRST116");
         rest(s, "GET", &format!("{table}?id=eq.99"), &one, None).assert_error(406, "PGRST116");
-        rest(s, "GET", table, &[("accept", "text/csv")], None).assert_error(406, "PGRST107");
+        rest(s, "GET", table, &[("accept", "text/html")], None).assert_error(406, "PGRST107");
     }
     Ok(())
 }
@@ -676,7 +676,16 @@ fn bad_requests_are_clear_4xx(s: &Stack) -> Outcome {
     );
     r.assert_error(400, "invalid_json");
     rest(s, "PATCH", "rest_bad_pg?id=eq.1", &[], Some(&json!({}))).assert_error(400, "PGRST100");
-    rest(s, "DELETE", "rest_bad_pg?id=eq.1&limit=1", &[], None).assert_error(400, "PGRST100");
+    // A cursor pages reads only; limit and offset apply to reads, PATCH and DELETE (limited writes).
+    rest(s, "DELETE", "rest_bad_pg?id=eq.1&cursor=x", &[], None).assert_error(400, "PGRST100");
+    rest(
+        s,
+        "POST",
+        "rest_bad_pg?limit=1",
+        &[],
+        Some(&json!({"id": 11})),
+    )
+    .assert_error(400, "PGRST100");
     // A value of the wrong type is the database's 400, not a 500.
     let r = rest(s, "GET", "rest_bad_pg?age=eq.old", &[], None);
     assert_eq!(r.status, 400, "{}", r.body);
