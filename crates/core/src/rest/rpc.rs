@@ -422,6 +422,8 @@ mod tests {
         assert_eq!(table.args.len(), 1);
         let setof = Function::from_row("ids", &json!({"v": "s", "rs": true, "tt": "b", "nd": 0, "names": null, "modes": null, "types": [], "cols": []})).unwrap();
         assert_eq!(setof.columns, ["ids"]);
-        assert!(LOOKUP_SQL.contains("d.deptype = 'e'") && LOOKUP_SQL.contains("s.nspname = 'public'"));
+        assert!(
+            LOOKUP_SQL.contains("d.deptype = 'e'") && LOOKUP_SQL.contains("s.nspname = 'public'")
+        );
     }
 }
