@@ -4,7 +4,7 @@
 //
 //   node bench/compare.mjs [--rounds 5] [--seconds 5] [--connections 16]
 //                          [--routes health,d1,pg,object-1m,object-16m] [--js-log]
-//                          [--strata-build DIR]
+//                          [--strata-build DIR] [--strata-baseline DIR]
 //
 // Both Workers are served by the same launcher (scripts/serve-worker.mjs:
 // wrangler's startWorker with the inspector off), each with its own local D1
@@ -31,7 +31,9 @@
 //
 // --js-log makes the JS Worker write one JSON log line per request, as
 // Strata does (the issue's second baseline). --strata-build serves another
-// build of Strata than build/ (for a before/after on the same machine).
+// build of Strata than build/; --strata-baseline runs a second build of
+// Strata (an earlier commit's) in the same rounds, for a before/after that
+// shares the machine's conditions.
 //
 // Needs a built Worker (make build), the host binaries (make host-bins: the
 // neon-local endpoint) and wrk. Strata runs from a snapshot of build/ with
@@ -62,6 +64,7 @@ const jsLog = process.argv.includes("--js-log");
 // Another build of Strata (a directory like build/: index.js, index_bg.wasm)
 // instead of build/, e.g. one of an earlier commit for a before/after.
 const strataBuild = path.resolve(option("strata-build", path.join(root, "build")));
+const baselineBuild = option("strata-baseline", null);
 const targetDir = process.env.CARGO_TARGET_DIR || path.join(root, "target");
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "strata-compare-"));
@@ -117,9 +120,9 @@ async function startNeon() {
 }
 
 /// A copy of the built Worker and its configuration without `[build]`.
-function snapshotStrata() {
-  const dir = path.join(tmp, "strata-worker");
-  fs.cpSync(strataBuild, path.join(dir, "build"), {
+function snapshotStrata(build, name) {
+  const dir = path.join(tmp, name);
+  fs.cpSync(build, path.join(dir, "build"), {
     recursive: true,
     filter: (src) => !src.includes(`${path.sep}.tmp`),
   });
@@ -244,11 +247,16 @@ async function main() {
   const apiKey = crypto.randomBytes(24).toString("hex");
   const apiKeys = JSON.stringify({ bench: { sha256: crypto.createHash("sha256").update(apiKey).digest("hex"), scopes: ["admin"] } });
   const neonVars = { DATABASE_URL: neon.database_url, NEON_SQL_URL: neon.sql_url };
-  console.error("starting both Workers…");
+  console.error("starting the Workers…");
+  const strataVars = { ...neonVars, API_KEYS: apiKeys };
+  const auth = { authorization: `Bearer ${apiKey}` };
   const workers = [
-    { ...(await startWorker("strata", snapshotStrata(), { ...neonVars, API_KEYS: apiKeys })), headers: { authorization: `Bearer ${apiKey}` } },
+    { ...(await startWorker("strata", snapshotStrata(strataBuild, "strata-worker"), strataVars)), headers: auth },
     { ...(await startWorker("js", path.join(root, "bench/js-worker/wrangler.toml"), { ...neonVars, ...(jsLog ? { JS_LOG: "1" } : {}) })), headers: {} },
   ];
+  if (baselineBuild) {
+    workers.push({ ...(await startWorker("baseline", snapshotStrata(path.resolve(baselineBuild), "baseline-worker"), strataVars)), headers: auth });
+  }
   const objects = { "object-1m": MiB, "object-16m": 16 * MiB };
   for (const w of workers) {
     const json = { ...w.headers, "content-type": "application/json" };
@@ -285,7 +293,10 @@ async function main() {
   for (let round = 0; round < rounds; round++) {
     console.error(`round ${round + 1}/${rounds}`);
     for (const route of routes) {
-      const order = (round + routes.indexOf(route)) % 2 === 0 ? workers : [...workers].reverse();
+      // Every Worker goes first, last and in between equally often.
+      const turn = round + routes.indexOf(route);
+      const rotated = workers.map((_, i) => workers[(i + turn) % workers.length]);
+      const order = turn % 2 === 0 ? rotated : rotated.reverse();
       for (const w of order) results.push({ worker: w.name, route: route.name, ...runWrk(w, route, seconds) });
     }
   }
@@ -293,15 +304,24 @@ async function main() {
   const load = os.loadavg().map((l) => l.toFixed(1)).join(" ");
   console.log(`\n${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), node ${process.version}, load average ${load}; ` +
     `${rounds} rounds of ${seconds} s per route and Worker, ${connections} connections, JS Worker ${jsLog ? "with" : "without"} a log line\n`);
-  console.log("| route | Strata req/s | JS req/s | Strata / JS | Strata p50 | JS p50 | p50 difference | workerd CPU per request, Strata / JS |");
-  console.log("|---|---|---|---|---|---|---|---|");
-  for (const route of routes) {
-    const of = (w, k) => median(results.filter((r) => r.worker === w && r.route === route.name).map((r) => r[k]));
-    const [s, j] = [of("strata", "rps"), of("js", "rps")];
-    const [sp, jp] = [of("strata", "p50"), of("js", "p50")];
-    const [sc, jc] = [of("strata", "cpuMs"), of("js", "cpuMs")];
-    console.log(`| ${route.label} | ${s.toFixed(0)} | ${j.toFixed(0)} | ${(s / j).toFixed(2)}× | ${sp.toFixed(2)} ms | ${jp.toFixed(2)} ms | ` +
-      `${(sp - jp >= 0 ? "+" : "")}${(sp - jp).toFixed(2)} ms | ${sc.toFixed(2)} / ${jc.toFixed(2)} ms (${(sc / jc).toFixed(2)}×) |`);
+  const table = (a, b, names) => {
+    console.log(`| route | ${names[0]} req/s | ${names[1]} req/s | ${names[0]} / ${names[1]} | ${names[0]} p50 | ${names[1]} p50 | p50 difference | workerd CPU per request, ${names[0]} / ${names[1]} |`);
+    console.log("|---|---|---|---|---|---|---|---|");
+    for (const route of routes) {
+      const of = (w, k) => median(results.filter((r) => r.worker === w && r.route === route.name).map((r) => r[k]));
+      const [s, j] = [of(a, "rps"), of(b, "rps")];
+      const [sp, jp] = [of(a, "p50"), of(b, "p50")];
+      const [sc, jc] = [of(a, "cpuMs"), of(b, "cpuMs")];
+      console.log(`| ${route.label} | ${s.toFixed(0)} | ${j.toFixed(0)} | ${(s / j).toFixed(2)}× | ${sp.toFixed(2)} ms | ${jp.toFixed(2)} ms | ` +
+        `${(sp - jp >= 0 ? "+" : "")}${(sp - jp).toFixed(2)} ms | ${sc.toFixed(2)} / ${jc.toFixed(2)} ms (${(sc / jc).toFixed(2)}×) |`);
+    }
+  };
+  table("strata", "js", ["Strata", "JS"]);
+  if (baselineBuild) {
+    console.log(`\nThe baseline build (${baselineBuild}) in the same rounds:\n`);
+    table("baseline", "js", ["baseline", "JS"]);
+    console.log("");
+    table("strata", "baseline", ["Strata", "baseline"]);
   }
   console.log("\nraw:", JSON.stringify(results));
 }
