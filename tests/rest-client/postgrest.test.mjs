@@ -238,6 +238,20 @@ test('postgrest-js rpc', async () => {
   assert.equal(error, null);
   assert.equal(data, 1);
 
+  // A VOLATILE function is not called by GET.
+  ({ error, status } = await client.rpc('rc_bump', { n: 1 }, { get: true }));
+  assert.equal(status, 405);
+
+  // Prefer: params=single-object: the body is the one argument.
+  await sql('pg', "create function rc_keys(doc json) returns text language sql immutable as $$ select string_agg(k, ',' order by k) from json_object_keys(doc) k $$");
+  const single = await fetch(`${base}/v1/rest/rpc/rc_keys`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json', prefer: 'params=single-object' },
+    body: JSON.stringify({ b: 1, a: 2 }),
+  });
+  assert.equal(single.status, 200);
+  assert.equal(await single.json(), 'a,b');
+
   // Placed on D1: functions are Postgres only.
   ({ error, status } = await client.rpc('rc_d1fn'));
   assert.equal(status, 400);
