@@ -17,41 +17,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Upload } from '@aws-sdk/lib-storage';
-
-const base = process.env.STRATA_BASE_URL;
-const apiKey = process.env.STRATA_API_KEY;
-const creds = JSON.parse(process.env.STRATA_S3_CREDENTIALS ?? 'null');
-if (!base || !apiKey || !creds) throw new Error('run via the integration tests (tests/api/s3.rs)');
-
-const Bucket = 'strata';
-const endpoint = `${base}/s3`;
-const pair = (id) => ({ accessKeyId: id, secretAccessKey: creds[id].secret });
-// The strategy's own snippet: region auto, an endpoint, credentials.
-const s3 = new S3Client({ region: 'auto', endpoint, credentials: pair('STRATATESTRW') });
-const readOnly = new S3Client({ region: 'auto', endpoint, credentials: pair('STRATATESTRO') });
-
-const text = async (body) => Buffer.from(await body.transformToByteArray()).toString();
-const sha256 = (b) => createHash('sha256').update(b).digest('hex');
-// Names the step that failed, with the raw answer the SDK could not read.
-async function step(label, promise) {
-  try {
-    return await promise;
-  } catch (e) {
-    const raw = e.$response?.body;
-    e.message = `${label}: ${e.message} (status ${e.$metadata?.httpStatusCode ?? e.$response?.statusCode}${raw && typeof raw === 'string' ? `, body ${raw}` : ''})`;
-    throw e;
-  }
-}
-async function rejects(promise, name, status) {
-  try {
-    await promise;
-  } catch (e) {
-    assert.equal(e.name, name, `${e.name}: ${e.message}`);
-    if (status) assert.equal(e.$metadata?.httpStatusCode, status);
-    return e;
-  }
-  assert.fail(`expected ${name}`);
-}
+import {
+  base, apiKey, Bucket, endpoint, s3, readOnly, text, sha256, step, rejects,
+} from './s3-common.mjs';
 
 test('PutObject of a string, readable through /v1/objects with its metadata', async () => {
   const put = await s3.send(new PutObjectCommand({
@@ -235,4 +203,29 @@ test('response-* overrides, and a presigned URL past its expiry', async () => {
   const week = await fetch(url.replace('X-Amz-Expires=1&', 'X-Amz-Expires=604801&'));
   assert.equal(week.status, 400);
   assert.match(await week.text(), /AuthorizationQueryParametersError/);
+});
+
+test('browsers: /s3 preflights allow the SDK\'s headers; ETag and x-amz-meta-* are exposed', async () => {
+  // One of the test stack's CORS_ALLOWED_ORIGINS (tests/api/cors.rs).
+  const origin = 'https://app.strata.test';
+  const pre = await fetch(`${endpoint}/${Bucket}/cors.txt`, {
+    method: 'OPTIONS',
+    headers: {
+      origin, 'access-control-request-method': 'PUT',
+      'access-control-request-headers': 'authorization,x-amz-date,x-amz-content-sha256,x-amz-meta-owner,amz-sdk-invocation-id,x-amz-checksum-crc32,content-type',
+    },
+  });
+  assert.equal(pre.status, 204);
+  assert.equal(pre.headers.get('access-control-allow-origin'), origin);
+  const allowed = pre.headers.get('access-control-allow-headers').toLowerCase();
+  for (const h of ['authorization', 'x-amz-date', 'x-amz-content-sha256', 'x-amz-meta-owner', 'amz-sdk-invocation-id', 'x-amz-checksum-crc32']) {
+    assert.ok(allowed.includes(h), `${h} not in ${allowed}`);
+  }
+  await s3.send(new PutObjectCommand({ Bucket, Key: 'cors.txt', Body: 'c', Metadata: { owner: 'ada' } }));
+  const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket, Key: 'cors.txt' }), { expiresIn: 60 });
+  const res = await fetch(url, { headers: { origin } });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('access-control-allow-origin'), origin);
+  const exposed = res.headers.get('access-control-expose-headers').toLowerCase().split(/,\s*/);
+  for (const h of ['etag', 'x-amz-meta-owner']) assert.ok(exposed.includes(h), `${h} not in ${exposed}`);
 });
