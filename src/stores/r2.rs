@@ -205,6 +205,9 @@ impl ObjectStore for Store {
         if let Some(c) = &params.cursor {
             request = request.cursor(c.as_str());
         }
+        if let Some(a) = &params.start_after {
+            request = request.start_after(a.as_str());
+        }
         let call = async { request.execute().await.map_err(|e| Failure::new("list", e)) };
         let page = self.timed(call).await.map_err(StoreFailure::into_store)?;
         let objects = page

@@ -100,6 +100,26 @@ def main():
     wrong = client("STRATATESTRW", "not-the-secret-at-all-000000000000000000")
     assert error_code(lambda: wrong.list_objects_v2(Bucket=BUCKET))[0] == "SignatureDoesNotMatch"
 
+    # Listing pages: v2's StartAfter and v1's Marker are keys; the
+    # paginators follow continuation tokens (v2) and NextMarker (v1), with
+    # and without a delimiter, and see every key exactly once.
+    names = ["pg/a/1", "pg/a/2", "pg/b", "pg/c/1", "pg/d"] + [f"pg/e{i:02}" for i in range(7)]
+    for k in names:
+        s3.put_object(Bucket=BUCKET, Key=k, Body=b"x")
+    v2 = s3.list_objects_v2(Bucket=BUCKET, Prefix="pg/", StartAfter="pg/b")
+    assert [o["Key"] for o in v2["Contents"]] == names[3:], v2
+    v1 = s3.list_objects(Bucket=BUCKET, Prefix="pg/", Marker="pg/a/2")
+    assert [o["Key"] for o in v1["Contents"]] == names[2:], v1
+    for method in ["list_objects", "list_objects_v2"]:
+        pages = s3.get_paginator(method).paginate(Bucket=BUCKET, Prefix="pg/", PaginationConfig={"PageSize": 3})
+        assert [o["Key"] for p in pages for o in p.get("Contents", [])] == names, method
+        pages = s3.get_paginator(method).paginate(
+            Bucket=BUCKET, Prefix="pg/", Delimiter="/", PaginationConfig={"PageSize": 2}
+        )
+        seen = [(o["Key"] if "Key" in o else o["Prefix"]) for p in pages for o in p.get("Contents", []) + p.get("CommonPrefixes", [])]
+        want = ["pg/b", "pg/d"] + [f"pg/e{i:02}" for i in range(7)] + ["pg/a/", "pg/c/"]
+        assert sorted(seen) == sorted(want) and len(seen) == len(want), (method, seen)
+
     # A presigned GET with plain urllib.
     url = s3.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": "boto/hello.txt"}, ExpiresIn=60)
     with urllib.request.urlopen(url) as r:

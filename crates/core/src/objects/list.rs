@@ -26,6 +26,8 @@ pub struct ListParams {
     pub delimiter: Option<String>,
     /// Continue where a previous page stopped.
     pub cursor: Option<String>,
+    /// Only keys after this one (S3's `marker` and `start-after`).
+    pub start_after: Option<String>,
     /// Page size, 1 to 1000.
     pub limit: u32,
 }
@@ -68,6 +70,7 @@ impl ListParams {
             prefix: text("prefix", MAX_KEY_BYTES)?,
             delimiter: text("delimiter", MAX_KEY_BYTES)?,
             cursor: text("cursor", MAX_CURSOR_BYTES)?,
+            start_after: None,
             limit,
         })
     }
@@ -114,6 +117,7 @@ mod tests {
                 prefix: None,
                 delimiter: None,
                 cursor: None,
+                start_after: None,
                 limit: 1000
             }
         );
@@ -123,6 +127,7 @@ mod tests {
                 prefix: Some("photos/2024 x".into()),
                 delimiter: Some("/".into()),
                 cursor: Some("abc=".into()),
+                start_after: None,
                 limit: 10
             }
         );

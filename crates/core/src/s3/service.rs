@@ -470,28 +470,40 @@ fn bucket_op(
                     ))
                 }
             };
-            let token = if v2 {
-                text("continuation-token")
+            // v2 pages by the store's cursor (`continuation-token`), which
+            // wins over `start-after`; v1's `marker` is a key, as in S3,
+            // and its `NextMarker` is the page's last key or prefix.
+            let (token, marker) = if v2 {
+                (text("continuation-token"), text("start-after"))
             } else {
-                text("marker")
+                (None, text("marker"))
             };
-            let start_after = if v2 { text("start-after") } else { None };
-            if start_after.is_some() && token.is_none() {
-                return Err(S3Error::not_implemented("start-after is not implemented"));
-            }
+            let delimiter = text("delimiter");
+            let after = match (&token, &marker) {
+                (None, Some(m))
+                    if !v2 && delimiter.as_ref().is_some_and(|d| m.ends_with(d.as_str())) =>
+                {
+                    // A rolled-up prefix as the marker: skip every key under
+                    // it, or the next page would roll them up again.
+                    Some(format!("{m}\u{10FFFF}"))
+                }
+                (None, m) => m.clone(),
+                (Some(_), _) => None,
+            };
             let echo = ListEcho {
                 bucket: target.bucket.to_string(),
                 prefix: text("prefix"),
-                delimiter: text("delimiter"),
+                delimiter,
                 max_keys,
                 url_encoding,
-                token: token.clone(),
-                start_after,
+                token: if v2 { token.clone() } else { marker.clone() },
+                start_after: if v2 { marker } else { None },
             };
             let params = (max_keys > 0).then(|| ListParams {
                 prefix: echo.prefix.clone(),
                 delimiter: echo.delimiter.clone(),
                 cursor: token,
+                start_after: after,
                 limit: max_keys,
             });
             Op::List { v2, echo, params }

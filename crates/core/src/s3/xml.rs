@@ -138,15 +138,20 @@ pub fn list_objects_v2(echo: &ListEcho, page: &ListPage) -> String {
     out
 }
 
-/// `ListBucketResult` of ListObjects (v1). `NextMarker` is the store's
-/// cursor: clients that pass it back as `marker` continue the listing.
+/// `ListBucketResult` of ListObjects (v1). `marker` is a key, as in S3;
+/// `NextMarker` is the page's last key or rolled-up prefix (always given
+/// when truncated; S3 gives it with a delimiter only, and clients fall back
+/// to the last key, the same value).
 pub fn list_objects_v1(echo: &ListEcho, page: &ListPage) -> String {
     let mut out = format!("{DECL}<ListBucketResult xmlns=\"{NS}\">");
     list_common(&mut out, echo, page);
-    el(&mut out, "Marker", echo.token.as_deref().unwrap_or(""));
+    let marker = echo.token.as_deref().unwrap_or("");
+    el(&mut out, "Marker", &key_text(marker, echo.url_encoding));
     if page.truncated {
-        if let Some(c) = &page.cursor {
-            el(&mut out, "NextMarker", c);
+        let last_key = page.objects.last().map(|o| o.key.as_str());
+        let last_prefix = page.prefixes.last().map(String::as_str);
+        if let Some(next) = last_key.max(last_prefix) {
+            el(&mut out, "NextMarker", &key_text(next, echo.url_encoding));
         }
     }
     list_entries(&mut out, echo, page);
@@ -453,7 +458,7 @@ mod tests {
         assert!(list_objects_v2(&url, &page).contains("<Key>a%26b.txt</Key>"));
         let v1 = list_objects_v1(&url, &page);
         assert!(
-            v1.contains("<NextMarker>tok</NextMarker>") && v1.contains("<Marker></Marker>"),
+            v1.contains("<NextMarker>dir/</NextMarker>") && v1.contains("<Marker></Marker>"),
             "{v1}"
         );
     }
