@@ -2,6 +2,7 @@
 //! `Content-Range`, parsed as PostgREST reads them.
 
 use crate::error::{ApiError, ErrorCode};
+use crate::http::RequestHeaders;
 
 /// `Prefer: return=...`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -55,6 +56,19 @@ pub struct Prefer {
 }
 
 impl Prefer {
+    /// The request's `Prefer` (the runtime joins repeated headers with ", "),
+    /// checked against `handling=strict`.
+    pub fn from_request(headers: &RequestHeaders) -> Result<Prefer, ApiError> {
+        let values: Vec<String> = headers
+            .get("prefer")
+            .map(str::to_string)
+            .into_iter()
+            .collect();
+        let prefer = Prefer::parse(&values);
+        prefer.check_strict()?;
+        Ok(prefer)
+    }
+
     /// Parses every `Prefer` value (comma-separated); unknown preferences are
     /// ignored, as RFC 7240 asks.
     pub fn parse(values: &[String]) -> Prefer {

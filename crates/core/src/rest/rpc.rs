@@ -180,14 +180,7 @@ impl RpcCommand {
             .unwrap_or(url)
             .split_once('?')
             .map(|(_, q)| q);
-        let prefer = Prefer::parse(
-            &headers
-                .get("prefer")
-                .map(str::to_string)
-                .into_iter()
-                .collect::<Vec<_>>(),
-        );
-        prefer.check_strict()?;
+        let prefer = Prefer::from_request(headers)?;
         Ok(RpcCommand {
             name,
             get,

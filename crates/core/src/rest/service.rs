@@ -155,15 +155,7 @@ impl Command {
             return Err(parse_error("select", "embedding applies to reads only"));
         }
         check_embeds(&query.embeds, store, placement)?;
-        // The runtime joins repeated headers with ", ".
-        let prefer = Prefer::parse(
-            &headers
-                .get("prefer")
-                .map(str::to_string)
-                .into_iter()
-                .collect::<Vec<_>>(),
-        );
-        prefer.check_strict()?;
+        let prefer = Prefer::from_request(headers)?;
         let shape = headers::parse_accept(headers.get("accept"))?;
         let range = match action {
             Action::Read => headers::parse_range(headers.get("range"), headers.get("range-unit"))?,
