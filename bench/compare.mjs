@@ -43,11 +43,11 @@
 import { spawn, execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
+import { children, freePort, tmp } from "./run.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const MiB = 1024 * 1024;
@@ -66,31 +66,6 @@ const jsLog = process.argv.includes("--js-log");
 const strataBuild = path.resolve(option("strata-build", path.join(root, "build")));
 const baselineBuild = option("strata-baseline", null);
 const targetDir = process.env.CARGO_TARGET_DIR || path.join(root, "target");
-
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "strata-compare-"));
-const children = [];
-function cleanup() {
-  for (const child of children) {
-    try {
-      process.kill(-child.pid, "SIGTERM");
-    } catch {}
-  }
-  fs.rmSync(tmp, { recursive: true, force: true });
-}
-process.on("exit", cleanup);
-process.on("SIGINT", () => process.exit(130));
-process.on("SIGTERM", () => process.exit(143));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
 
 function start(name, cmd, args, opts = {}) {
   const log = fs.openSync(path.join(tmp, `${name}.log`), "a");

@@ -323,7 +323,9 @@ async function main() {
 }
 
 // The Worker launcher is shared with bench/s3.mjs, which imports this file.
-export { snapshotStrata, startWorker, writeRandomFile };
+// Shared with compare.mjs and s3.mjs: the launcher, its scratch directory
+// and child processes (removed and stopped at exit), a free port.
+export { children, freePort, snapshotStrata, startWorker, tmp, writeRandomFile };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   main().then(
