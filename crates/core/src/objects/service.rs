@@ -192,6 +192,17 @@ impl Command {
                 key,
             },
             Operation::CreateUpload => {
+                // A body here is a mistake (the parts come with `PUT`, the
+                // list of them with `POST ?uploadId=`): said, not ignored.
+                // (By its declared length: the runtime may mark a request
+                // without one as chunked even when it has no body.)
+                let length = headers.get("content-length").map(str::trim);
+                if length.is_some_and(|n| n != "0") {
+                    return Err(invalid(
+                        "starting a multipart upload (POST ?uploads) takes no body; \
+                         parts go with PUT ?uploadId=&partNumber=",
+                    ));
+                }
                 refuse_preconditions(headers, "starting a multipart upload")?;
                 upload::refuse_checksum(headers, "a multipart upload")?;
                 Kind::CreateUpload {

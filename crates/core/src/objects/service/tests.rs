@@ -1108,3 +1108,28 @@ fn refusals_reach_the_client_as_decided() {
     let e = get(&fake, "k", &[]).unwrap_err();
     assert_eq!(e.code, ErrorCode::StoreUnavailable);
 }
+
+#[test]
+fn starting_an_upload_takes_no_body() {
+    let fake = Fake::default();
+    for pairs in [
+        &[
+            ("content-length", "12"),
+            ("content-type", "application/json"),
+        ][..],
+        &[("content-length", " 5")][..],
+    ] {
+        let e = request(&fake, "POST", "k", "uploads", pairs, b"{\"parts\":[]}").unwrap_err();
+        assert_eq!(
+            (e.status(), e.code),
+            (400, ErrorCode::InvalidRequest),
+            "{pairs:?}"
+        );
+        assert!(e.message.contains("takes no body"), "{}", e.message);
+    }
+    // No body, or an empty one, starts it.
+    for pairs in [&[][..], &[("content-length", "0")][..]] {
+        let r = request(&fake, "POST", "k", "uploads", pairs, b"").unwrap();
+        assert_eq!(r.reply.status, 200, "{pairs:?}");
+    }
+}
