@@ -47,7 +47,7 @@ import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
-import { children, freePort, tmp } from "./run.mjs";
+import { children, freePort, tmp, workerdUnder } from "./run.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const MiB = 1024 * 1024;
@@ -126,29 +126,6 @@ async function startWorker(name, config, vars) {
   throw new Error(`${name} did not start:\n${logTail(name)}`);
 }
 
-/// The workerd processes serving a Worker (the runtime and wrangler's proxy
-/// in front of it): their CPU time is what a request costs, whatever else
-/// the machine is doing meanwhile.
-function workerdUnder(rootPid) {
-  const parent = new Map();
-  const comm = new Map();
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-      const close = stat.lastIndexOf(")");
-      comm.set(Number(entry), stat.slice(stat.indexOf("(") + 1, close));
-      parent.set(Number(entry), Number(stat.slice(close + 2).split(" ")[1]));
-    } catch {}
-  }
-  const pids = [...comm].filter(([pid, name]) => {
-    if (name !== "workerd") return false;
-    for (let p = parent.get(pid); p; p = parent.get(p)) if (p === rootPid) return true;
-    return false;
-  }).map(([pid]) => pid);
-  if (pids.length === 0) throw new Error(`no workerd under ${rootPid}`);
-  return pids;
-}
 
 /// CPU seconds (user + system) the processes have used so far.
 const TICKS = 100; // USER_HZ on Linux

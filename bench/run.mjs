@@ -118,11 +118,9 @@ async function startWorker(name, cwd, vars) {
   throw new Error(`${name} did not start:\n${fs.readFileSync(path.join(tmp, `${name}.log`), "utf8").slice(-3000)}`);
 }
 
-/// The workerd process that runs the Worker (and local R2, which miniflare
-/// hosts in the same runtime). wrangler 4 starts two workerd processes per
-/// `wrangler dev`: this one, which has the inspector, and a proxy in front
-/// of it that owns the public port.
-function workerdOf(wranglerPid) {
+/// Every workerd process under `rootPid` (`wrangler dev` starts two: the
+/// runtime and a proxy in front of it that owns the public port).
+function workerdUnder(rootPid) {
   const parent = new Map();
   const comm = new Map();
   for (const entry of fs.readdirSync("/proc")) {
@@ -134,16 +132,24 @@ function workerdOf(wranglerPid) {
       parent.set(Number(entry), Number(stat.slice(close + 2).split(" ")[1]));
     } catch {}
   }
-  for (const [pid, name] of comm) {
-    if (name !== "workerd") continue;
+  const pids = [...comm].filter(([pid, name]) => {
+    if (name !== "workerd") return false;
+    for (let p = parent.get(pid); p; p = parent.get(p)) if (p === rootPid) return true;
+    return false;
+  }).map(([pid]) => pid);
+  if (pids.length === 0) throw new Error(`no workerd under ${rootPid}`);
+  return pids;
+}
+
+/// The workerd process that runs the Worker (and local R2, which miniflare
+/// hosts in the same runtime): of the two, the one with the inspector.
+function workerdOf(wranglerPid) {
+  for (const pid of workerdUnder(wranglerPid)) {
     let cmdline = "";
     try {
       cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
     } catch {}
-    if (!cmdline.includes("--inspector-addr")) continue;
-    for (let p = parent.get(pid); p; p = parent.get(p)) {
-      if (p === wranglerPid) return pid;
-    }
+    if (cmdline.includes("--inspector-addr")) return pid;
   }
   throw new Error(`no Worker runtime (workerd with an inspector) under wrangler ${wranglerPid}`);
 }
@@ -325,7 +331,7 @@ async function main() {
 // The Worker launcher is shared with bench/s3.mjs, which imports this file.
 // Shared with compare.mjs and s3.mjs: the launcher, its scratch directory
 // and child processes (removed and stopped at exit), a free port.
-export { children, freePort, snapshotStrata, startWorker, tmp, writeRandomFile };
+export { children, freePort, snapshotStrata, startWorker, tmp, workerdUnder, writeRandomFile };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   main().then(
