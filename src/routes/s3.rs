@@ -97,6 +97,13 @@ async fn serve(
     )?;
     let store = Store::open(&ctx.env).map_err(S3Error::from)?;
     let (upload, xml, refused) = match command.input() {
+        // Nothing to store, but a checksum or a chunked trailer to check.
+        Input::None
+            if command.empty_upload() && command.body_needs_worker(&headers, auth.payload) =>
+        {
+            read_small(req, &auth, &headers).await?;
+            (None, None, None)
+        }
         Input::None => (None, None, None),
         Input::Xml => (None, Some(read_small(req, &auth, &headers).await?), None),
         Input::Stream(length) => {
@@ -174,6 +181,10 @@ fn checker(auth: &Authenticated, headers: &RequestHeaders) -> Result<Checker, S3
 
 type Refusal = Rc<RefCell<Option<S3Error>>>;
 
+fn unreadable() -> S3Error {
+    S3Error::incomplete_body("The request body could not be read")
+}
+
 /// The request's body, checked (and unframed) as it streams to R2, as a
 /// stream of the decoded length. The last piece is held back until the
 /// whole body checked out, so R2 never receives a complete object that
@@ -249,20 +260,17 @@ async fn read_small(
     auth: &Authenticated,
     headers: &RequestHeaders,
 ) -> Result<Vec<u8>, S3Error> {
-    if req.inner().body().is_none() {
-        return Ok(Vec::new());
-    }
     let mut checker = checker(auth, headers)?;
-    let mut stream = req
-        .stream()
-        .map_err(|_| S3Error::incomplete_body("The request body could not be read"))?;
     let mut out = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|_| S3Error::incomplete_body("The request body could not be read"))?;
-        checker.feed(&chunk, &mut out)?;
-        if out.len() > MAX_XML_BYTES {
-            return Err(S3Error::malformed_xml("The XML body is too large"));
+    // No body at all is checked too: an empty one must match its checksum.
+    if req.inner().body().is_some() {
+        let mut stream = req.stream().map_err(|_| unreadable())?;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| unreadable())?;
+            checker.feed(&chunk, &mut out)?;
+            if out.len() > MAX_XML_BYTES {
+                return Err(S3Error::malformed_xml("The XML body is too large"));
+            }
         }
     }
     checker.finish()?;

@@ -100,6 +100,26 @@ def main():
     wrong = client("STRATATESTRW", "not-the-secret-at-all-000000000000000000")
     assert error_code(lambda: wrong.list_objects_v2(Bucket=BUCKET))[0] == "SignatureDoesNotMatch"
 
+    # An empty body is checked too: a wrong checksum stores nothing.
+    assert error_code(
+        lambda: s3.put_object(Bucket=BUCKET, Key="boto/empty-bad", Body=b"", ChecksumCRC32="AQIDBA==")
+    ) == ("BadDigest", 400)
+    assert error_code(lambda: s3.head_object(Bucket=BUCKET, Key="boto/empty-bad")) == ("404", 404)
+    s3.put_object(Bucket=BUCKET, Key="boto/empty-ok", Body=b"")
+    assert s3.head_object(Bucket=BUCKET, Key="boto/empty-ok")["ContentLength"] == 0
+
+    # A folder placeholder as the v1 marker is a key: the keys under it follow.
+    for k in ["fold/", "fold/a", "fold/b"]:
+        s3.put_object(Bucket=BUCKET, Key=k, Body=b"x")
+    keys = [
+        o["Key"]
+        for p in s3.get_paginator("list_objects").paginate(
+            Bucket=BUCKET, Prefix="fold/", Delimiter="/", PaginationConfig={"PageSize": 1}
+        )
+        for o in p.get("Contents", [])
+    ]
+    assert keys == ["fold/", "fold/a", "fold/b"], keys
+
     # Listing pages: v2's StartAfter and v1's Marker are keys; the
     # paginators follow continuation tokens (v2) and NextMarker (v1), with
     # and without a delimiter, and see every key exactly once.

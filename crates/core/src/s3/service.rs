@@ -409,6 +409,14 @@ impl S3Command {
             || (matches!(payload, Payload::Sha256(_)) && !store_checks_sha256)
     }
 
+    /// An upload (PutObject, UploadPart) of zero bytes: [`input`](Self::input)
+    /// asks for no body, but what was sent (a checksum header, aws-chunked
+    /// framing and its trailer) must still be checked before the empty
+    /// object is written.
+    pub fn empty_upload(&self) -> bool {
+        matches!(&self.op, Op::Object { command, .. } if command.upload_length() == Some(0))
+    }
+
     /// What of the body [`execute`] needs.
     pub fn input(&self) -> Input {
         match &self.op {
@@ -424,6 +432,16 @@ impl S3Command {
             _ => Input::None,
         }
     }
+}
+
+/// Whether `marker` is a prefix a listing with `prefix` and `delimiter`
+/// rolls up (`photos/2024/` under `photos/`), not a key of its own (the
+/// folder placeholder `photos/` itself, listed as a key under `photos/`).
+fn rolled_up(marker: &str, prefix: Option<&str>, delimiter: Option<&str>) -> bool {
+    let (Some(d), Some(rest)) = (delimiter, marker.strip_prefix(prefix.unwrap_or(""))) else {
+        return false;
+    };
+    !d.is_empty() && rest.len() > d.len() && rest.find(d) == Some(rest.len() - d.len())
 }
 
 fn principal_reads(principal: &Principal) -> Result<(), S3Error> {
@@ -479,10 +497,9 @@ fn bucket_op(
                 (None, text("marker"))
             };
             let delimiter = text("delimiter");
+            let prefix = text("prefix");
             let after = match (&token, &marker) {
-                (None, Some(m))
-                    if !v2 && delimiter.as_ref().is_some_and(|d| m.ends_with(d.as_str())) =>
-                {
+                (None, Some(m)) if !v2 && rolled_up(m, prefix.as_deref(), delimiter.as_deref()) => {
                     // A rolled-up prefix as the marker: skip every key under
                     // it, or the next page would roll them up again.
                     Some(format!("{m}\u{10FFFF}"))
@@ -492,7 +509,7 @@ fn bucket_op(
             };
             let echo = ListEcho {
                 bucket: target.bucket.to_string(),
-                prefix: text("prefix"),
+                prefix,
                 delimiter,
                 max_keys,
                 url_encoding,

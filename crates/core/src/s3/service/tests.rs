@@ -363,6 +363,16 @@ fn scopes_buckets_and_unimplemented_operations() {
     assert_eq!((p.start_after.as_deref(), p.cursor), (Some("k1"), None));
     let p = list("marker=dir%2F&delimiter=%2F");
     assert_eq!(p.start_after.as_deref(), Some("dir/\u{10FFFF}"));
+    // A key that merely ends with the delimiter is a key: the folder
+    // placeholder equal to the prefix, or one with a delimiter inside.
+    let p = list("prefix=a%2F&marker=a%2F&delimiter=%2F");
+    assert_eq!(p.start_after.as_deref(), Some("a/"));
+    let p = list("prefix=a%2F&marker=a%2Fb%2F&delimiter=%2F");
+    assert_eq!(p.start_after.as_deref(), Some("a/b/\u{10FFFF}"));
+    let p = list("marker=a%2Fb%2F&delimiter=%2F");
+    assert_eq!(p.start_after.as_deref(), Some("a/b/"));
+    let p = list("marker=b%2F&prefix=a%2F&delimiter=%2F");
+    assert_eq!(p.start_after.as_deref(), Some("b/"));
 }
 
 #[test]
