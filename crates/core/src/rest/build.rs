@@ -495,7 +495,8 @@ pub struct ReadPlan {
 
 /// The ordering with tiebreakers: the table's [`TableSchema::unique_key`],
 /// which makes it total, or every column when it has none (deterministic
-/// enough for `offset` paging, but not for a cursor: see [`keyset_allowed`]).
+/// enough for `offset` paging, but not for a cursor: see [`keyset_allowed`]);
+/// none for a function's rows.
 pub fn total_order(table: &TableSchema, order: &[OrderTerm]) -> Result<Vec<OrderTerm>, ApiError> {
     let mut terms = Vec::with_capacity(order.len() + table.primary_key.len() + 1);
     for t in order {
@@ -504,6 +505,12 @@ pub fn total_order(table: &TableSchema, order: &[OrderTerm]) -> Result<Vec<Order
             column: c.name.clone(),
             ..t.clone()
         });
+    }
+    // A function's rows keep the function's own order (as PostgREST's do):
+    // they have no key, and sorting by every column would fail on columns
+    // without an ordering (json) and sort the whole result on every call.
+    if table.source.is_some() {
+        return Ok(terms);
     }
     let keys: Vec<String> = table
         .unique_key()

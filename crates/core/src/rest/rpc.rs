@@ -166,11 +166,13 @@ impl RpcCommand {
         match placement.resolve(&format!("rpc/{name}")).map(|p| p.store) {
             None => return Err(no_function(&name)),
             Some(Store::D1) => {
+                // Said only to a key that could call a function at all.
+                principal.require(Scope::PgRead)?;
                 return Err(ApiError::new(
                     ErrorCode::InvalidRequest,
                     "functions run on Postgres only; this one is placed on D1",
                 )
-                .with_details(serde_json::json!({ "function": name })))
+                .with_details(serde_json::json!({ "function": name })));
             }
             Some(Store::Pg) => principal.require(Scope::PgRead)?,
         }
