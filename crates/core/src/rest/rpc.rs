@@ -17,7 +17,7 @@ use super::build::{self, ident, Window};
 use super::grammar::{decode_query, parse_error, UrlQuery};
 use super::headers::{self, Prefer, Shape};
 use super::placement::Placement;
-use super::schema::{ColumnInfo, TableSchema};
+use super::schema::{is_internal, ColumnInfo, TableSchema};
 use super::service::{reply, respond, Limits};
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ErrorCode};
@@ -157,7 +157,10 @@ impl RpcCommand {
         placement: &Placement,
         limits: Limits,
     ) -> Result<RpcCommand, ApiError> {
-        let name = percent::decode_path(function).ok_or_else(|| no_function(function))?;
+        // Strata's own names (`strata_*`) are never exposed, "*" or not.
+        let name = percent::decode_path(function)
+            .filter(|n| !is_internal(n))
+            .ok_or_else(|| no_function(function))?;
         let get = match method {
             "GET" | "HEAD" => true,
             "POST" => false,
@@ -395,6 +398,32 @@ fn write_error(e: crate::store::StoreError, f: &Function) -> ApiError {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn strata_names_are_never_functions_even_under_a_star() {
+        let placement = Placement::parse(Some(r#"{"*": "pg"}"#)).unwrap();
+        let admin = Principal {
+            key_id: "k".into(),
+            scopes: vec![Scope::Admin],
+        };
+        let parse = |f: &str| {
+            RpcCommand::parse(
+                "POST",
+                f,
+                &format!("/v1/rest/rpc/{f}"),
+                &RequestHeaders::new(Vec::<(String, String)>::new()),
+                &admin,
+                &placement,
+                Limits {
+                    max_rows: 10,
+                    max_insert_rows: 10,
+                },
+            )
+        };
+        assert!(parse("add").is_ok());
+        let e = parse("strata_secret").unwrap_err();
+        assert_eq!(e.status(), 404);
+    }
 
     #[test]
     fn catalog_rows_become_overloads() {
