@@ -39,6 +39,8 @@ struct Sql {
     params: Vec<Value>,
     /// Table aliases handed out (`"_s1"`, ...) for embeds.
     aliases: usize,
+    /// Most rows an embedded array holds ([`Window::embed_limit`]).
+    embed_limit: u64,
 }
 
 impl Sql {
@@ -48,6 +50,7 @@ impl Sql {
             text: String::new(),
             params: Vec::new(),
             aliases: 0,
+            embed_limit: 0,
         }
     }
 
@@ -256,11 +259,16 @@ fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-fn write_order(sql: &mut Sql, order: &[OrderTerm]) {
+/// ` ORDER BY` the terms, each column qualified by `from` (the table's
+/// alias or name): both SQLite and Postgres resolve a bare name in
+/// `ORDER BY` to an output column first, so `select=id:title&order=id`
+/// would sort by the alias — and a cursor page continuing the column's
+/// order would skip or repeat rows. `order=` always means the table's column.
+fn write_order(sql: &mut Sql, from: &str, order: &[OrderTerm]) {
     for (i, t) in order.iter().enumerate() {
         sql.push(if i > 0 { ", " } else { " ORDER BY " });
         sql.push(&format!(
-            "{} {} NULLS {}",
+            "{from}.{} {} NULLS {}",
             ident(&t.column),
             if t.desc { "DESC" } else { "ASC" },
             if t.nulls_first_effective() {
@@ -297,6 +305,36 @@ fn write_embeds(
     Ok(())
 }
 
+/// Refuses a select whose output names repeat — two items, two embeds, or
+/// an item and an embed under one name (`select=posts(id),posts(title)`,
+/// `select=*,id:posts(id)`): a JSON object cannot hold the same key twice
+/// (it would come out with duplicate keys, or one value silently lost).
+fn check_output_names<'a>(
+    items: &'a [(String, String)],
+    embeds: &'a [Embed],
+) -> Result<(), ApiError> {
+    let mut seen: Vec<&str> = Vec::with_capacity(items.len() + embeds.len());
+    let names = items
+        .iter()
+        .map(|(_, out)| out.as_str())
+        .chain(embeds.iter().map(Embed::key));
+    for name in names {
+        if seen.contains(&name) {
+            let shown: String = name.chars().take(100).collect();
+            return Err(ApiError::new(
+                ErrorCode::RestParse,
+                format!("{shown:?} names two things in select: each output name must be unique"),
+            )
+            .with_details(serde_json::json!({ "part": "select", "name": shown }))
+            .with_hint(
+                "give one of them another name with an alias (alias:column, alias:table(...))",
+            ));
+        }
+        seen.push(name);
+    }
+    Ok(())
+}
+
 /// The embed's subquery (`json`) or its `EXISTS` test (`!json`, for `!inner`).
 fn write_child(
     sql: &mut Sql,
@@ -320,6 +358,7 @@ fn write_child(
         select_items(child, &q.select)?
     };
     if json {
+        check_output_names(&items, &q.embeds)?;
         let keys: Vec<(String, bool)> = items
             .iter()
             .map(|(_, out)| (out.clone(), false))
@@ -380,11 +419,15 @@ fn write_child(
                 })
             })
             .collect::<Result<Vec<_>, ApiError>>()?;
-        write_order(sql, &order);
-        if let Some(l) = q.limit {
-            sql.push(&format!(" LIMIT {l}"));
-        } else if q.offset.is_some() && sql.store == Store::D1 {
-            sql.push(" LIMIT -1");
+        write_order(sql, &alias, &order);
+        // Every embedded array is capped like a response (`REST_MAX_ROWS`):
+        // a child's own `limit` can only lower it. (A to-one embed is one
+        // row by its foreign key.)
+        let cap = (!rel.to_one).then_some(sql.embed_limit);
+        match q.limit.into_iter().chain(cap).min() {
+            Some(l) => sql.push(&format!(" LIMIT {l}")),
+            None if q.offset.is_some() && sql.store == Store::D1 => sql.push(" LIMIT -1"),
+            None => {}
         }
         if let Some(o) = q.offset {
             sql.push(&format!(" OFFSET {o}"));
@@ -476,6 +519,9 @@ pub struct Window {
     pub offset: u64,
     /// Rows to return (one more is fetched to learn whether more exist).
     pub limit: u64,
+    /// Most rows each embedded array holds (`REST_MAX_ROWS`, like a
+    /// response): a child's own `limit` is lowered to it.
+    pub embed_limit: u64,
 }
 
 /// A planned read.
@@ -643,6 +689,7 @@ pub fn read(
             }
         }
     }
+    check_output_names(&items, &q.embeds)?;
     if let Some(values) = cursor {
         keyset_allowed(table)?;
         if values.len() != order.len() {
@@ -652,14 +699,20 @@ pub fn read(
             ));
         }
     }
-    // With embeds the table is aliased, for their subqueries to refer to it.
-    let from = if q.embeds.is_empty() {
-        table_ref(table)
-    } else {
-        format!("{} AS \"_s0\"", table_ref(table))
+    // With embeds the table is aliased, for their subqueries to refer to
+    // it. `qualifier` names the table's columns unambiguously (ORDER BY).
+    let (from, qualifier) = match (&table.source, q.embeds.is_empty()) {
+        // A function's call is aliased as its name (see `TableSchema::source`).
+        (Some(_), _) => (table_ref(table), ident(&table.name)),
+        (None, true) => (table_ref(table), table_ref(table)),
+        (None, false) => (
+            format!("{} AS \"_s0\"", table_ref(table)),
+            "\"_s0\"".to_string(),
+        ),
     };
     let inner = q.embeds.iter().any(|e| e.inner);
     let mut sql = Sql::reading(store, table);
+    sql.embed_limit = window.embed_limit;
     sql.push("SELECT ");
     write_select_list(&mut sql, &items);
     write_embeds(
@@ -680,7 +733,7 @@ pub fn read(
     };
     let extra = (cursor.is_some() || inner).then_some(&conditions as Extra<'_>);
     write_where(&mut sql, table, &q.filters, extra)?;
-    write_order(&mut sql, &order);
+    write_order(&mut sql, &qualifier, &order);
     sql.push(&format!(
         " LIMIT {} OFFSET {}",
         window.limit.saturating_add(1),
@@ -730,6 +783,7 @@ fn returning(
     if let Some(select) = select {
         sql.push(" RETURNING ");
         let items = select_items(table, select)?;
+        check_output_names(&items, &[])?;
         write_select_list(sql, &items);
     }
     Ok(())
@@ -885,7 +939,7 @@ fn write_target(
         table_ref(table)
     ));
     write_where(sql, table, filters, None)?;
-    write_order(sql, &total_order(table, &l.order)?);
+    write_order(sql, &table_ref(table), &total_order(table, &l.order)?);
     let limit = l.limit.map_or("-1".to_string(), |n| n.to_string());
     match (sql.store, l.limit) {
         (Store::Pg, None) => sql.push(&format!(" OFFSET {})", l.offset)),
@@ -999,12 +1053,13 @@ mod tests {
         let w = Window {
             offset: 5,
             limit: 10,
+            embed_limit: 1000,
         };
         let pg = read(Store::Pg, &pg_table(), &query, w, None, true).unwrap();
         assert_eq!(
             pg.statement.sql,
             "SELECT \"id\", \"title\" AS \"t\" FROM \"public\".\"todos\" WHERE \"title\" LIKE $1 AND (\"done\" IS TRUE OR \"id\" IN ($2, $3)) \
-             ORDER BY \"title\" DESC NULLS FIRST, \"id\" ASC NULLS LAST LIMIT 11 OFFSET 5"
+             ORDER BY \"public\".\"todos\".\"title\" DESC NULLS FIRST, \"public\".\"todos\".\"id\" ASC NULLS LAST LIMIT 11 OFFSET 5"
         );
         assert_eq!(
             pg.statement.params,
@@ -1037,6 +1092,7 @@ mod tests {
                 Window {
                     offset: 0,
                     limit: 1,
+                    embed_limit: 1000,
                 },
                 None,
                 false,
@@ -1056,6 +1112,7 @@ mod tests {
             Window {
                 offset: 0,
                 limit: 2,
+                embed_limit: 1000,
             },
             Some(&[json!(null), json!(7)]),
             false,
@@ -1081,6 +1138,7 @@ mod tests {
             Window {
                 offset: 0,
                 limit: 2,
+                embed_limit: 1000,
             },
             Some(&[json!(1), json!(7)]),
             false,
@@ -1099,7 +1157,8 @@ mod tests {
             &q(&[]),
             Window {
                 offset: 0,
-                limit: 2
+                limit: 2,
+                embed_limit: 1000,
             },
             Some(&[json!(1), json!(2)]),
             false
@@ -1125,6 +1184,7 @@ mod tests {
         let window = Window {
             offset: 0,
             limit: 2,
+            embed_limit: 1000,
         };
         let by_at = q(&[("select", "msg"), ("order", "at")]);
         // D1 table without a key: the rowid (under a name no column shadows) ends the ordering.
@@ -1202,6 +1262,7 @@ mod tests {
         let w = Window {
             offset: 0,
             limit: 1,
+            embed_limit: 1000,
         };
         let statements = [
             read(Store::Pg, &pg_table(), &q(&[]), w, None, true)
@@ -1317,6 +1378,7 @@ mod tests {
         let w = Window {
             offset: 0,
             limit: 9,
+            embed_limit: 50,
         };
         let table = schema.table("users").unwrap().clone();
         super::read(store, Some(&schema), &table, &q(pairs), w, None, true)
@@ -1338,10 +1400,10 @@ mod tests {
             pg.statement.sql,
             "SELECT \"id\", (SELECT coalesce(json_agg(\"_x\".*), '[]') FROM (SELECT \"id\", \
              (SELECT coalesce(json_agg(\"_x\".*), '[]') FROM (SELECT \"id\" FROM \"public\".\"c\"\"--x\" AS \"_s2\" \
-             WHERE \"_s2\".\"post_id\" = \"_s1\".\"id\" ORDER BY \"id\" DESC NULLS FIRST) AS \"_x\") AS \"cm\" \
+             WHERE \"_s2\".\"post_id\" = \"_s1\".\"id\" ORDER BY \"_s2\".\"id\" DESC NULLS FIRST LIMIT 50) AS \"_x\") AS \"cm\" \
              FROM \"public\".\"posts\" AS \"_s1\" WHERE \"_s1\".\"author_id\" = \"_s0\".\"id\" AND \"id\" > $1 LIMIT 2) AS \"_x\") AS \"p\" \
              FROM \"public\".\"users\" AS \"_s0\" WHERE EXISTS (SELECT 1 FROM \"public\".\"posts\" AS \"_s3\" \
-             WHERE \"_s3\".\"author_id\" = \"_s0\".\"id\" AND \"id\" > $2) ORDER BY \"id\" ASC NULLS LAST LIMIT 10 OFFSET 0"
+             WHERE \"_s3\".\"author_id\" = \"_s0\".\"id\" AND \"id\" > $2) ORDER BY \"_s0\".\"id\" ASC NULLS LAST LIMIT 10 OFFSET 0"
         );
         assert_eq!(pg.statement.params, [json!("1"), json!("1")]);
         assert!(pg.count.unwrap().sql.contains("AS \"_s0\" WHERE EXISTS"));
@@ -1359,6 +1421,7 @@ mod tests {
         let w = Window {
             offset: 0,
             limit: 1,
+            embed_limit: 1000,
         };
         let plan = super::read(
             Store::D1,
@@ -1371,6 +1434,177 @@ mod tests {
         )
         .unwrap();
         assert!(plan.statement.sql.contains("(SELECT json_object('id', \"_x\".\"id\") FROM (SELECT \"id\" FROM \"users\" AS \"_s1\" WHERE \"_s1\".\"id\" = \"_s0\".\"author_id\")"), "{}", plan.statement.sql);
+    }
+
+    #[test]
+    fn order_means_the_table_column_never_an_output_alias() {
+        let w = Window {
+            offset: 0,
+            limit: 2,
+            embed_limit: 10,
+        };
+        let query = q(&[("select", "id:title"), ("order", "id")]);
+        for (store, t, qualified) in [
+            (Store::Pg, pg_table(), "\"public\".\"todos\".\"id\""),
+            (Store::D1, table(), "\"todos\".\"id\""),
+        ] {
+            let plan = read(store, &t, &query, w, None, false).unwrap();
+            let sql = &plan.statement.sql;
+            assert!(
+                sql.contains(&format!(" ORDER BY {qualified} ASC NULLS LAST LIMIT 3")),
+                "{sql}"
+            );
+            // The cursor reads the column's value, not the alias's.
+            assert!(sql.contains("\"id\" AS \"__strata_k0\""), "{sql}");
+            assert_eq!(plan.order_keys, ["__strata_k0"]);
+        }
+        // An embed named like the ordering column: the parent's column still.
+        for store in [Store::Pg, Store::D1] {
+            let plan = embed_read(
+                store,
+                &[("select", "id:posts!posts_author(id)"), ("order", "id")],
+            )
+            .unwrap();
+            let sql = &plan.statement.sql;
+            assert!(
+                sql.ends_with(" ORDER BY \"_s0\".\"id\" ASC NULLS LAST LIMIT 10 OFFSET 0"),
+                "{sql}"
+            );
+            assert_eq!(plan.order_keys, ["__strata_k0"]);
+            // ... and a child's order is the child's column.
+            let plan = embed_read(
+                store,
+                &[
+                    (
+                        "select",
+                        "id,p:posts!posts_author(id:author_id,author_id:id)",
+                    ),
+                    ("p.order", "id.desc"),
+                ],
+            )
+            .unwrap();
+            assert!(
+                plan.statement
+                    .sql
+                    .contains("ORDER BY \"_s1\".\"id\" DESC NULLS FIRST LIMIT 50)"),
+                "{}",
+                plan.statement.sql
+            );
+        }
+        // A function's rows: the call is aliased by the function's name.
+        let f = TableSchema {
+            schema: Some("public".into()),
+            primary_key: Vec::new(),
+            source: Some(("\"public\".\"f\"() AS \"f\"".into(), Vec::new())),
+            name: "f".into(),
+            ..table()
+        };
+        let plan = read(Store::Pg, &f, &query, w, None, false).unwrap();
+        assert!(
+            plan.statement
+                .sql
+                .contains(" ORDER BY \"f\".\"id\" ASC NULLS LAST"),
+            "{}",
+            plan.statement.sql
+        );
+    }
+
+    #[test]
+    fn embedded_arrays_are_capped_at_the_row_limit() {
+        for store in [Store::Pg, Store::D1] {
+            for (limit, want) in [
+                (None, " LIMIT 50)"),
+                (Some("5"), " LIMIT 5)"),
+                (Some("5000"), " LIMIT 50)"),
+            ] {
+                let mut pairs = vec![("select", "id,p:posts!posts_author(id)")];
+                if let Some(l) = limit {
+                    pairs.push(("p.limit", l));
+                }
+                let sql = embed_read(store, &pairs).unwrap().statement.sql;
+                assert!(
+                    sql.contains(&format!("\"_s0\".\"id\"{want}")),
+                    "{limit:?}: {sql}"
+                );
+                assert!(!sql.contains("5000"), "{sql}");
+            }
+        }
+        // A to-one embed is one row by its key: no cap needed.
+        let schema = blog(Store::Pg);
+        let posts = schema.table("posts").unwrap().clone();
+        let w = Window {
+            offset: 0,
+            limit: 1,
+            embed_limit: 50,
+        };
+        let plan = super::read(
+            Store::Pg,
+            Some(&schema),
+            &posts,
+            &q(&[("select", "a:users!posts_author(id)")]),
+            w,
+            None,
+            false,
+        )
+        .unwrap();
+        assert!(
+            !plan.statement.sql.contains("LIMIT 50"),
+            "{}",
+            plan.statement.sql
+        );
+    }
+
+    #[test]
+    fn output_names_must_be_unique() {
+        for select in [
+            "posts!posts_author(id),posts!posts_editor(id)",
+            "id,id:posts!posts_author(id)",
+            "*,id:posts!posts_author(id)",
+            "id,x:id,x:posts!posts_author(id)",
+            "id,p:posts!posts_author(id,id)",
+            "id,p:posts!posts_author(id,id:author_id)",
+            "id,p:posts!posts_author(c:\"c\\\"--x\"(id),c:\"c\\\"--x\"(post_id))",
+        ] {
+            let e = embed_read(Store::Pg, &[("select", select)]).unwrap_err();
+            assert_eq!(
+                (e.status(), e.code),
+                (400, ErrorCode::RestParse),
+                "{select}"
+            );
+            assert_eq!(
+                e.details.as_ref().map(|d| d["part"].clone()),
+                Some(json!("select"))
+            );
+        }
+        for select in [
+            "a:posts!posts_author(id),b:posts!posts_editor(id)",
+            "id,x:posts!posts_author(id,y:id)",
+        ] {
+            assert!(
+                embed_read(Store::D1, &[("select", select)]).is_ok(),
+                "{select}"
+            );
+        }
+        // A write's returned rows too.
+        let twice = [
+            SelectItem {
+                column: "id".into(),
+                alias: None,
+            },
+            SelectItem {
+                column: "title".into(),
+                alias: Some("id".into()),
+            },
+        ];
+        let e = delete(
+            Store::D1,
+            &table(),
+            &q(&[("id", "eq.1")]).filters,
+            None,
+            Some(&twice),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::RestParse);
     }
 
     #[test]
@@ -1398,6 +1632,7 @@ mod tests {
         let w = Window {
             offset: 0,
             limit: 1,
+            embed_limit: 1000,
         };
         assert!(super::read(
             Store::Pg,
@@ -1420,7 +1655,7 @@ mod tests {
             limit: Some(2),
         };
         let d = delete(Store::D1, &table(), &f, Some(&l), None).unwrap();
-        assert_eq!(d.sql, "DELETE FROM \"todos\" WHERE (\"id\") IN (SELECT \"id\" FROM \"todos\" WHERE \"done\" IS TRUE ORDER BY \"title\" ASC NULLS LAST, \"id\" ASC NULLS LAST LIMIT 2 OFFSET 0)");
+        assert_eq!(d.sql, "DELETE FROM \"todos\" WHERE (\"id\") IN (SELECT \"id\" FROM \"todos\" WHERE \"done\" IS TRUE ORDER BY \"todos\".\"title\" ASC NULLS LAST, \"todos\".\"id\" ASC NULLS LAST LIMIT 2 OFFSET 0)");
         let keyless = TableSchema {
             primary_key: vec![],
             ..pg_table()

@@ -365,11 +365,23 @@ fn names(key: &str, v: &str) -> Result<Vec<String>, ApiError> {
         .collect()
 }
 
-/// Parses a `select` list into `q` (recursing into embeds, at most 8 deep).
+/// How deep embeds nest (`a(b(c(...)))`): 8 levels below the table.
+pub const MAX_EMBED_DEPTH: usize = 8;
+
+/// How many resources one request embeds, at every level together: each is
+/// a correlated subquery run for every row of its parent, so the work a
+/// request asks of the store is bounded by this, the depth and the row caps.
+pub const MAX_EMBEDS: usize = 16;
+
+/// Parses a `select` list into `q` (recursing into embeds, at most
+/// [`MAX_EMBED_DEPTH`] deep).
 fn parse_select(q: &mut UrlQuery, value: &str, depth: usize) -> Result<(), ApiError> {
     let whole = format!("select={value}");
-    if depth > 8 {
-        return Err(parse_error(&whole, "embeds nest at most 8 deep"));
+    if depth > MAX_EMBED_DEPTH {
+        return Err(parse_error(
+            &whole,
+            &format!("embeds nest at most {MAX_EMBED_DEPTH} deep"),
+        ));
     }
     let mut star = false;
     for item in split_top(value).map_err(|why| parse_error(&whole, why))? {
@@ -467,7 +479,18 @@ impl UrlQuery {
         let q = self;
         let whole = format!("{key}={value}");
         match key {
-            "select" if top => parse_select(q, value, 0)?,
+            "select" if top => {
+                parse_select(q, value, 0)?;
+                let embeds = q.embed_count();
+                if embeds > MAX_EMBEDS {
+                    return Err(parse_error(
+                        "select",
+                        &format!(
+                            "a request embeds at most {MAX_EMBEDS} resources (at every level together); this one has {embeds}"
+                        ),
+                    ));
+                }
+            }
             "order" => {
                 for term in value.split(',') {
                     let mut parts = term.trim().split('.');
@@ -517,6 +540,11 @@ impl UrlQuery {
             column => q.filters.push(parse_condition(column, value, &whole)?),
         }
         Ok(())
+    }
+
+    /// How many resources this query embeds, nested ones included.
+    pub fn embed_count(&self) -> usize {
+        self.embeds.iter().map(|e| 1 + e.query.embed_count()).sum()
     }
 
     /// Every column name the query mentions (for checking against the schema).
@@ -738,6 +766,35 @@ mod tests {
         ] {
             assert_eq!(p(&bad).unwrap_err().code, ErrorCode::RestParse, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn embeds_are_bounded_in_number_and_depth() {
+        let flat = |n: usize| {
+            (0..n)
+                .map(|i| format!("e{i}:t(id)"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let q = p(&[("select", &flat(MAX_EMBEDS))]).unwrap();
+        assert_eq!(q.embed_count(), MAX_EMBEDS);
+        let e = p(&[("select", &flat(MAX_EMBEDS + 1))]).unwrap_err();
+        assert_eq!((e.status(), e.code), (400, ErrorCode::RestParse));
+        assert!(e.message.contains("at most 16"), "{}", e.message);
+        // Nested ones count too: 4 children with 3 grandchildren each is 16.
+        let family = |kids: usize| {
+            (0..4)
+                .map(|i| format!("c{i}:t(id,{})", flat(kids)))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        assert_eq!(p(&[("select", &family(3))]).unwrap().embed_count(), 16);
+        assert!(p(&[("select", &family(4))]).is_err());
+        // Depth: the table, then at most MAX_EMBED_DEPTH levels.
+        let nest = |levels: usize| format!("id,{}id{}", "t(".repeat(levels), ")".repeat(levels));
+        assert!(p(&[("select", &nest(MAX_EMBED_DEPTH))]).is_ok());
+        let e = p(&[("select", &nest(MAX_EMBED_DEPTH + 1))]).unwrap_err();
+        assert!(e.message.contains("8 deep"), "{}", e.message);
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{Reply, RequestHeaders};
 use crate::percent;
+use crate::sql::errors;
 use crate::sql::request::{parse_json, Statement};
 use crate::sql::Store;
 use crate::store::{RunOptions, SqlStores};
@@ -205,8 +206,20 @@ impl RpcCommand {
 }
 
 /// Looks the function up, checks what calling it needs, and calls it in
-/// one statement (two with `Prefer: count=exact`).
+/// one statement (two with `Prefer: count=exact`). A database error loses
+/// the fields that would show the function's body (its PL/pgSQL context,
+/// its tables: [`errors::for_rest`]).
 pub async fn execute<S: SqlStores>(
+    cmd: &RpcCommand,
+    body: Option<&[u8]>,
+    stores: &S,
+) -> Result<Reply, ApiError> {
+    call_function(cmd, body, stores)
+        .await
+        .map_err(errors::for_rest)
+}
+
+async fn call_function<S: SqlStores>(
     cmd: &RpcCommand,
     body: Option<&[u8]>,
     stores: &S,
@@ -343,7 +356,11 @@ pub async fn execute<S: SqlStores>(
         None,
         &table,
         &q,
-        Window { offset, limit },
+        Window {
+            offset,
+            limit,
+            embed_limit: max,
+        },
         None,
         count,
     )?;

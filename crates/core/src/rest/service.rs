@@ -20,6 +20,7 @@ use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::{Reply, RequestHeaders};
 use crate::percent;
+use crate::sql::errors;
 use crate::sql::request::{parse_json, Statement};
 use crate::sql::result::SqlResult;
 use crate::sql::Store;
@@ -274,8 +275,19 @@ impl Command {
 
 /// Runs a command: the table's schema and the statements through `stores`,
 /// the reply decided here. `body` is the request's JSON body for inserts and
-/// updates.
+/// updates. A database error loses the fields that describe Strata's SQL
+/// rather than the request ([`errors::for_rest`]).
 pub async fn execute<S: SqlStores>(
+    cmd: &Command,
+    body: Option<&[u8]>,
+    stores: &S,
+) -> Result<Reply, ApiError> {
+    run_command(cmd, body, stores)
+        .await
+        .map_err(errors::for_rest)
+}
+
+async fn run_command<S: SqlStores>(
     cmd: &Command,
     body: Option<&[u8]>,
     stores: &S,
@@ -448,7 +460,11 @@ async fn read<S: SqlStores>(
         Some(schema),
         table,
         q,
-        Window { offset, limit },
+        Window {
+            offset,
+            limit,
+            embed_limit: max_rows,
+        },
         cursor_values.as_deref(),
         prefer.count.is_some(),
     )?;
@@ -1089,6 +1105,35 @@ mod tests {
         let fake = Fake::new(vec![Err(StoreError::Refused(gone))]);
         assert_eq!(run(&read, None, &fake).unwrap_err().status(), 400);
         assert_eq!(*fake.forgotten.borrow(), 1);
+    }
+
+    #[test]
+    fn database_errors_lose_the_fields_that_describe_strata_sql() {
+        use crate::neon::ErrorBody;
+        use crate::sql::errors::{from_neon, Mapped};
+        // A trigger on the table failed inside its own SQL.
+        let body = ErrorBody {
+            message: "duplicate key value violates unique constraint \"audit_pkey\"".into(),
+            code: "23505".into(),
+            detail: Some("Key (id)=(1) already exists.".into()),
+            position: Some("30".into()),
+            table: Some("audit".into()),
+            constraint: Some("audit_pkey".into()),
+            where_: Some("SQL statement \"INSERT INTO audit VALUES (NEW.id)\" PL/pgSQL function log() line 2".into()),
+            ..ErrorBody::default()
+        };
+        let Mapped::Client(refused) = from_neon(&body) else {
+            panic!("a unique violation is the client's")
+        };
+        let cmd = command("POST", "https://h/v1/rest/todos", &[]).unwrap();
+        let fake = Fake::new(vec![Err(StoreError::Refused(refused))]);
+        let e = run(&cmd, Some(r#"{"id": "1"}"#), &fake).unwrap_err();
+        assert_eq!((e.status(), e.code.as_str()), (409, "unique_violation"));
+        assert_eq!(
+            e.details,
+            Some(json!({"sqlstate": "23505", "detail": "Key (id)=(1) already exists."}))
+        );
+        assert!(!e.body().contains("audit VALUES"), "{}", e.body());
     }
 
     #[test]

@@ -4,6 +4,10 @@
 //! the client's SQL, not our internals) and, in `details`, the SQLSTATE
 //! (Postgres) or SQLite error class (D1) plus the structured fields that
 //! help fix the statement. Postgres's source file/line/routine never leave.
+//!
+//! The REST surface (`/v1/rest/...`) answers less: there the SQL is
+//! Strata's, or a function's or trigger's body, not the client's, so the
+//! fields that describe that statement are dropped ([`for_rest`]).
 
 use crate::error::{ApiError, ErrorCode};
 use crate::neon::ErrorBody;
@@ -22,6 +26,38 @@ pub enum Mapped {
         /// What the log gets (no secrets: messages of the database only).
         cause: String,
     },
+}
+
+/// Postgres's fields that describe the statement that failed (where in its
+/// text, which PL/pgSQL line and query, which schema object) rather than
+/// the request. On the raw SQL routes the client wrote that statement and
+/// needs them; on the REST surface they would show a function's or
+/// trigger's internal SQL and table names, so [`for_rest`] drops them.
+pub const STATEMENT_FIELDS: [&str; 7] = [
+    "position",
+    "where",
+    "schema",
+    "table",
+    "column",
+    "constraint",
+    "dataType",
+];
+
+/// A store error as the REST surface answers it: an error the database
+/// raised (its `details` carry `sqlstate`) keeps its message, `hint`,
+/// `sqlstate` and Postgres's `detail` — what PostgREST answers too; for a
+/// constraint that is the key values of the failing row — and loses the
+/// [`STATEMENT_FIELDS`]. Any other error passes unchanged: REST's own
+/// details (`part`, `column`, `table`) name what the client wrote.
+pub fn for_rest(mut error: ApiError) -> ApiError {
+    if let Some(Value::Object(details)) = error.details.as_mut() {
+        if details.contains_key("sqlstate") {
+            for field in STATEMENT_FIELDS {
+                details.shift_remove(field);
+            }
+        }
+    }
+    error
 }
 
 fn by_sqlstate(state: &str) -> Option<ErrorCode> {
@@ -248,6 +284,47 @@ mod tests {
         }
         let e = client(from_neon(&pg("40001")));
         assert_eq!(e.details.clone().unwrap()["retryable"], true);
+    }
+
+    #[test]
+    fn the_rest_surface_drops_what_describes_the_statement() {
+        let body = ErrorBody {
+            message: "duplicate key value violates unique constraint \"audit_pkey\"".into(),
+            code: "23505".into(),
+            detail: Some("Key (id)=(7) already exists.".into()),
+            hint: Some("pick another id".into()),
+            position: Some("12".into()),
+            schema: Some("public".into()),
+            table: Some("audit".into()),
+            column: Some("id".into()),
+            data_type: Some("integer".into()),
+            where_: Some(
+                "SQL statement \"INSERT INTO audit ...\" PL/pgSQL function f() line 3".into(),
+            ),
+            ..pg("23505")
+        };
+        // The raw SQL routes keep every field: the client wrote the statement.
+        let raw = client(from_neon(&body));
+        let d = raw.details.clone().unwrap();
+        for field in STATEMENT_FIELDS {
+            assert!(d.get(field).is_some(), "{field} on the SQL routes");
+        }
+        let rest = for_rest(raw.clone());
+        let d = rest.details.clone().unwrap();
+        for field in STATEMENT_FIELDS {
+            assert!(d.get(field).is_none(), "{field} on REST: {d}");
+        }
+        assert_eq!(d["sqlstate"], "23505");
+        assert_eq!(d["detail"], "Key (id)=(7) already exists.");
+        assert_eq!(rest.hint.as_deref(), Some("pick another id"));
+        assert_eq!((rest.status(), &rest.message), (409, &raw.message));
+        assert!(!rest.body().contains("PL/pgSQL") && !rest.body().contains("\"12\""));
+        // REST's own errors (no SQLSTATE) keep their details: they name the request.
+        let own = ApiError::new(ErrorCode::RestUnknownColumn, "no such column")
+            .with_details(json!({ "column": "nope", "table": "todos" }));
+        assert_eq!(for_rest(own.clone()), own);
+        let d1 = client(from_d1("D1_ERROR: no such column: x: SQLITE_ERROR"));
+        assert_eq!(for_rest(d1.clone()), d1);
     }
 
     #[test]
