@@ -87,6 +87,19 @@ impl Function {
                 _ => args.push((arg, ty.clone(), false)),
             }
         }
+        // Postgres's names for unnamed OUT arguments: one alone is the
+        // function's value, its column named by the call's alias (the
+        // function's name here); several are `column1`, `column2`, ...
+        let single = out.len() == 1;
+        for (i, column) in out.iter_mut().enumerate() {
+            if column.is_empty() {
+                *column = if single {
+                    name.to_string()
+                } else {
+                    format!("column{}", i + 1)
+                };
+            }
+        }
         let defaults = row["nd"].as_u64().unwrap_or(0) as usize;
         let first_default = args.len().saturating_sub(defaults);
         for a in args.iter_mut().skip(first_default) {
@@ -113,14 +126,40 @@ impl Function {
         })
     }
 
-    /// Whether these argument names call this overload.
+    /// Whether these argument names call this overload. An argument
+    /// without a name cannot be given by name: an overload with one that
+    /// has no default is never called this way.
     fn accepts(&self, given: &[&str]) -> bool {
-        given.iter().all(|g| self.args.iter().any(|a| a.0 == *g))
+        given.iter().all(|g| self.takes(g))
             && self
                 .args
                 .iter()
-                .all(|a| a.2 || given.contains(&a.0.as_str()))
+                .all(|a| a.2 || (!a.0.is_empty() && given.contains(&a.0.as_str())))
     }
+
+    /// Whether `name` is one of its (named) input arguments.
+    fn takes(&self, name: &str) -> bool {
+        !name.is_empty() && self.args.iter().any(|a| a.0 == name)
+    }
+
+    /// Whether it has an input argument that has neither a name nor a default.
+    fn needs_unnamed(&self) -> bool {
+        self.args.iter().any(|a| a.0.is_empty() && !a.2)
+    }
+}
+
+/// No overload takes these names, and one has an argument without a name:
+/// say why rather than "no such function".
+fn unnamed_arguments(name: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidRequest,
+        "this function has arguments without names, which cannot be passed by name",
+    )
+    .with_details(serde_json::json!({ "function": name }))
+    .with_hint(
+        "name the arguments in CREATE FUNCTION; a function of one argument can also take \
+         the whole body as that argument with Prefer: params=single-object",
+    )
 }
 
 /// One `/rpc` request, parsed and authorised for reading.
@@ -241,9 +280,11 @@ async fn call_function<S: SqlStores>(
     // Arguments: the body's keys (POST), or query parameters named like an argument (GET).
     let mut grammar = Vec::new();
     let mut args: Map<String, Value> = Map::new();
+    // `Prefer: params=single-object` names its overload: the one of one argument.
+    let mut single = None;
     if cmd.get {
         for (k, v) in &cmd.pairs {
-            if overloads.iter().any(|f| f.args.iter().any(|a| a.0 == *k)) {
+            if overloads.iter().any(|f| f.takes(k)) {
                 args.insert(k.clone(), Value::String(v.clone()));
             } else {
                 grammar.push((k.clone(), v.clone()));
@@ -264,6 +305,7 @@ async fn call_function<S: SqlStores>(
                     .find(|f| f.args.len() == 1)
                     .ok_or_else(|| no_function(&cmd.name))?;
                 args.insert(one.args[0].0.clone(), v);
+                single = Some(one);
             }
             (false, Value::Object(o)) => args = o,
             _ => {
@@ -275,10 +317,16 @@ async fn call_function<S: SqlStores>(
         }
     }
     let given: Vec<&str> = args.keys().map(String::as_str).collect();
-    let f = overloads
-        .iter()
-        .find(|f| f.accepts(&given))
-        .ok_or_else(|| no_function(&cmd.name))?;
+    let f = match single {
+        Some(one) => one,
+        None => overloads
+            .iter()
+            .find(|f| f.accepts(&given))
+            .ok_or_else(|| match overloads.iter().any(Function::needs_unnamed) {
+                true => unnamed_arguments(&cmd.name),
+                false => no_function(&cmd.name),
+            })?,
+    };
     if !f.read_only {
         if cmd.get {
             return Err(ApiError::method_not_allowed(&["POST"])
@@ -301,7 +349,14 @@ async fn call_function<S: SqlStores>(
             call.push_str(", ");
         }
         // The type is the catalog's own spelling of it, never the request's.
-        call.push_str(&format!("{} => ${}::{ty}", ident(name), params.len()));
+        // An argument without a name is passed by position: that is only
+        // the one argument of a `params=single-object` call (a name given
+        // in a request never matches an unnamed argument).
+        let n = params.len();
+        call.push_str(&match name.is_empty() {
+            true => format!("${n}::{ty}"),
+            false => format!("{} => ${n}::{ty}", ident(name)),
+        });
     }
     call.push(')');
     if f.columns.is_empty() {
@@ -440,6 +495,139 @@ mod tests {
         assert!(parse("add").is_ok());
         let e = parse("strata_secret").unwrap_err();
         assert_eq!(e.status(), 404);
+    }
+
+    /// Answers the catalogue lookup with `overload`, then each call with
+    /// `answer`; records the SQL it was sent.
+    struct Catalog {
+        overload: Value,
+        answer: Value,
+        sent: std::cell::RefCell<Vec<String>>,
+    }
+
+    impl SqlStores for Catalog {
+        async fn run(
+            &self,
+            _store: Store,
+            statements: &[Statement],
+            _options: RunOptions,
+        ) -> Result<Vec<crate::sql::result::SqlResult>, crate::store::StoreError> {
+            let rows = if statements[0].sql == LOOKUP_SQL {
+                vec![self.overload.clone()]
+            } else {
+                self.sent.borrow_mut().push(statements[0].sql.clone());
+                vec![self.answer.clone()]
+            };
+            Ok(vec![crate::sql::result::SqlResult {
+                columns: Vec::new(),
+                row_count: rows.len() as u64,
+                rows,
+                meta: Map::new(),
+            }])
+        }
+
+        async fn schema(
+            &self,
+            _store: Store,
+            _table: &str,
+        ) -> Result<std::rc::Rc<super::super::schema::Schema>, crate::store::StoreError> {
+            Err(crate::store::StoreError::unavailable("neon", "not here"))
+        }
+
+        fn forget_schema(&self, _store: Store) {}
+    }
+
+    fn post(
+        function: &str,
+        prefer: Option<&str>,
+        body: &str,
+        catalog: &Catalog,
+    ) -> Result<Reply, ApiError> {
+        let headers: Vec<(String, String)> = prefer
+            .map(|p| ("prefer".to_string(), p.to_string()))
+            .into_iter()
+            .collect();
+        let cmd = RpcCommand::parse(
+            "POST",
+            function,
+            &format!("https://h/v1/rest/rpc/{function}"),
+            &RequestHeaders::new(headers),
+            &Principal {
+                key_id: "k".into(),
+                scopes: vec![Scope::Admin],
+            },
+            &Placement::parse(Some(r#"{"*": "pg"}"#))?,
+            Limits {
+                max_rows: 10,
+                max_insert_rows: 10,
+            },
+        )?;
+        crate::testing::block_on(execute(&cmd, Some(body.as_bytes()), catalog))
+    }
+
+    #[test]
+    fn unnamed_arguments_are_passed_by_position_or_refused_clearly() {
+        // `create function inc(int) returns int`: proargnames is NULL.
+        let inc = Catalog {
+            overload: json!({"v": "i", "rs": false, "tt": "b", "n": 1, "nd": 0, "names": [], "modes": [], "types": ["integer"], "cols": []}),
+            answer: json!({"inc": 5}),
+            sent: Default::default(),
+        };
+        for body in [r#"{}"#, r#"{"": 4}"#, r#"{"x": 4}"#] {
+            let e = post("inc", None, body, &inc).unwrap_err();
+            assert_eq!(
+                (e.status(), e.code.as_str()),
+                (400, "invalid_request"),
+                "{body}"
+            );
+            assert!(e
+                .hint
+                .as_deref()
+                .is_some_and(|h| h.contains("single-object")));
+        }
+        assert!(inc.sent.borrow().is_empty(), "nothing called");
+        let r = post("inc", Some("params=single-object"), "4", &inc).unwrap();
+        assert_eq!(r.json_body(), Some(json!(5)));
+        assert_eq!(
+            inc.sent.borrow().as_slice(),
+            ["SELECT \"public\".\"inc\"($1::integer) AS \"inc\""]
+        );
+        // An unnamed argument with a default is left to its default.
+        let f = Function::from_row(
+            "u",
+            &json!({"v": "i", "rs": false, "tt": "b", "nd": 2, "names": ["", "b"], "modes": [], "types": ["integer", "integer"], "cols": []}),
+        )
+        .unwrap();
+        assert!(f.accepts(&["b"]) && f.accepts(&[]) && !f.accepts(&[""]));
+        assert!(!f.needs_unnamed());
+    }
+
+    #[test]
+    fn unnamed_out_arguments_get_postgres_column_names() {
+        let two = Function::from_row(
+            "pair",
+            &json!({"v": "s", "rs": false, "tt": "p", "nd": 0, "names": ["a", "", ""], "modes": ["i", "o", "o"], "types": ["integer", "integer", "text"], "cols": []}),
+        )
+        .unwrap();
+        assert_eq!(two.columns, ["column1", "column2"]);
+        assert_eq!(two.args.len(), 1);
+        let one = Function::from_row(
+            "seven",
+            &json!({"v": "s", "rs": false, "tt": "b", "nd": 0, "names": [""], "modes": ["o"], "types": ["integer"], "cols": []}),
+        )
+        .unwrap();
+        assert_eq!(one.columns, ["seven"]);
+        assert!(one.args.is_empty());
+        let catalog = Catalog {
+            overload: json!({"v": "s", "rs": false, "tt": "p", "nd": 0, "names": ["a", "", ""], "modes": ["i", "o", "o"], "types": ["integer", "integer", "text"], "cols": []}),
+            answer: json!({"column1": 1, "column2": "1"}),
+            sent: Default::default(),
+        };
+        let r = post("pair", None, r#"{"a": 1}"#, &catalog).unwrap();
+        assert_eq!(r.json_body(), Some(json!({"column1": 1, "column2": "1"})));
+        let sql = catalog.sent.borrow()[0].clone();
+        assert!(sql.starts_with("SELECT \"column1\", \"column2\" FROM \"public\".\"pair\"(\"a\" => $1::integer) AS \"pair\""), "{sql}");
+        assert!(!sql.contains("\"\""), "{sql}");
     }
 
     #[test]

@@ -33,7 +33,8 @@ pub struct TableSchema {
     /// NULL for a view's "rowid" rather than failing), nor does Postgres.
     pub rowid: Option<String>,
     /// SQL standing in for the table, with the values it binds as `$1...`
-    /// (a function call, for `/rpc`); `None` for a table.
+    /// (a function call, for `/rpc`, aliased as [`TableSchema::name`]: SQL
+    /// qualifies its columns by that name); `None` for a table.
     pub source: Option<(String, Vec<serde_json::Value>)>,
 }
 
