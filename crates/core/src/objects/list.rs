@@ -15,7 +15,44 @@ use crate::error::ApiError;
 pub const MAX_LIST_LIMIT: u32 = 1000;
 
 /// Longest cursor accepted; R2's are short base64 strings.
-const MAX_CURSOR_BYTES: usize = 4096;
+pub const MAX_CURSOR_BYTES: usize = 4096;
+
+/// Longest `prefix`, `delimiter` or start-after key: a key's own limit, as
+/// no key can start with (or follow) anything longer usefully.
+pub const MAX_KEY_PARAM_BYTES: usize = MAX_KEY_BYTES;
+
+/// A listing parameter's value checked against its limit: empty counts as
+/// absent; too long, the message says which and how long it may be. Shared
+/// by `/v1/objects` and S3's listings, which answer it in their own error
+/// formats.
+pub fn bounded_param(
+    name: &str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, String> {
+    match value {
+        None | Some("") => Ok(None),
+        Some(v) if v.len() > max => Err(format!("{name} is longer than {max} bytes")),
+        Some(v) => Ok(Some(v.to_string())),
+    }
+}
+
+/// A listing cursor checked before it reaches R2: at most
+/// [`MAX_CURSOR_BYTES`] of the base64 alphabet (standard or URL-safe, with
+/// padding), which every cursor R2 (and miniflare) issues is written in.
+/// Anything else was not issued by R2 and is refused here, whatever R2
+/// would make of it.
+pub fn cursor_param(name: &str, value: Option<&str>) -> Result<Option<String>, String> {
+    let cursor = bounded_param(name, value, MAX_CURSOR_BYTES)?;
+    if let Some(c) = &cursor {
+        let base64 =
+            |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=');
+        if !c.bytes().all(base64) {
+            return Err(format!("{name} is not a cursor this API issued"));
+        }
+    }
+    Ok(cursor)
+}
 
 /// What to list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,14 +80,8 @@ impl ListParams {
             &["prefix", "delimiter", "cursor", "limit"],
             "listing",
         )?;
-        let text = |name: &str, max: usize| -> Result<Option<String>, ApiError> {
-            match query::value(&params, name) {
-                None | Some("") => Ok(None),
-                Some(v) if v.len() > max => {
-                    Err(invalid(format!("{name} is longer than {max} bytes")))
-                }
-                Some(v) => Ok(Some(v.to_string())),
-            }
+        let text = |name: &str| {
+            bounded_param(name, query::value(&params, name), MAX_KEY_PARAM_BYTES).map_err(invalid)
         };
         let limit = match query::value(&params, "limit") {
             None | Some("") => MAX_LIST_LIMIT,
@@ -67,9 +98,9 @@ impl ListParams {
             }
         };
         Ok(ListParams {
-            prefix: text("prefix", MAX_KEY_BYTES)?,
-            delimiter: text("delimiter", MAX_KEY_BYTES)?,
-            cursor: text("cursor", MAX_CURSOR_BYTES)?,
+            prefix: text("prefix")?,
+            delimiter: text("delimiter")?,
+            cursor: cursor_param("cursor", query::value(&params, "cursor")).map_err(invalid)?,
             start_after: None,
             limit,
         })
@@ -161,6 +192,22 @@ mod tests {
         );
         assert!(parse(&format!("prefix={}", "a".repeat(1024))).is_ok());
         assert_eq!(parse("prefix=%zz").unwrap_err().status(), 400);
+        assert!(parse(&format!("cursor={}", "A".repeat(4096))).is_ok());
+        for bad in [
+            format!("cursor={}", "A".repeat(4097)),
+            "cursor=a%20b".to_string(),
+            "cursor=a%00".to_string(),
+            "cursor=%3Cx%3E".to_string(),
+        ] {
+            assert_eq!(parse(&bad).unwrap_err().status(), 400, "{bad}");
+        }
+        assert_eq!(
+            parse("cursor=aGVsbG8-_%2B%2F%3D")
+                .unwrap()
+                .cursor
+                .as_deref(),
+            Some("aGVsbG8-_+/=")
+        );
     }
 
     #[test]

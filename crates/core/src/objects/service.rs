@@ -551,6 +551,18 @@ async fn delete<S: ObjectStore>(
     key: &ObjectKey,
     preconditions: &Preconditions,
 ) -> Result<ObjectReply<S::Body>, ApiError> {
+    delete_if(store, key, preconditions).await?;
+    Ok(ObjectReply::new(Reply::empty(204)))
+}
+
+/// Deletes the object once its preconditions held on its current state
+/// (read with a `head`: R2's delete takes no condition). Also each
+/// conditional entry of S3's DeleteObjects.
+pub(crate) async fn delete_if<S: ObjectStore>(
+    store: &S,
+    key: &ObjectKey,
+    preconditions: &Preconditions,
+) -> Result<(), ApiError> {
     if preconditions.constrains_write() {
         let current = store.head(key).await?;
         let validators = current.as_ref().map(ObjectMeta::validators);
@@ -558,8 +570,7 @@ async fn delete<S: ObjectStore>(
             return Err(precondition_failed());
         }
     }
-    store.delete(key).await?;
-    Ok(ObjectReply::new(Reply::empty(204)))
+    Ok(store.delete(key).await?)
 }
 
 /// The upload's body for the store: none for a zero length (whatever was

@@ -14,7 +14,10 @@
 //! * `x-amz-metadata-directive`: `COPY` (default) keeps the source's HTTP
 //!   and custom metadata, `REPLACE` takes the request's. A copy onto itself
 //!   without `REPLACE` changes nothing and is refused, as S3 does.
-//! * `If-Match` / `If-None-Match` on the destination apply as on a PUT.
+//! * `If-Match` / `If-None-Match` on the destination apply as on a PUT
+//!   (CopyObject). An UploadPartCopy with one is refused before it gets
+//!   here (`501 NotImplemented`, [`super::service`]): S3 takes no condition
+//!   on a part, and a part has no current state to compare with.
 //! * The source's SHA-256, when R2 keeps one, is handed to the write: R2
 //!   verifies the copy and the new object keeps the checksum.
 //!

@@ -53,6 +53,7 @@ s3_errors! {
     no_such_key => "NoSuchKey", 404;
     no_such_bucket => "NoSuchBucket", 404;
     no_such_upload => "NoSuchUpload", 404;
+    no_such_version => "NoSuchVersion", 404;
     invalid_part => "InvalidPart", 400;
     invalid_part_order => "InvalidPartOrder", 400;
     entity_too_small => "EntityTooSmall", 400;

@@ -11,11 +11,15 @@
 use super::checksum::Expected;
 use super::copy::Copy;
 use super::sigv4::Payload;
-use super::xml::{self, ListEcho};
+use super::xml::{self, DeleteEntry, ListEcho};
 use super::S3Error;
 use crate::auth::{Principal, Scope};
 use crate::http::RequestHeaders;
-use crate::objects::list::{ListPage, ListParams, MAX_LIST_LIMIT};
+use crate::objects::conditional::Preconditions;
+use crate::objects::etag::EtagCondition;
+use crate::objects::list::{
+    bounded_param, cursor_param, ListPage, ListParams, MAX_KEY_PARAM_BYTES, MAX_LIST_LIMIT,
+};
 use crate::objects::metadata::{META_PREFIX, SHA256_HEADER};
 use crate::objects::operation::Operation;
 use crate::objects::service::{self as objects, Body, Command};
@@ -295,6 +299,9 @@ impl S3Command {
             } else {
                 None
             };
+            if part.is_some() {
+                refuse_write_conditions(headers, "UploadPartCopy")?;
+            }
             let translated = objects_headers(headers, payload, false);
             return Ok(S3Command {
                 op: Op::Copy(Box::new(Copy::parse(
@@ -356,6 +363,14 @@ impl S3Command {
                 ))
             }
         };
+        match kind {
+            ObjectOp::CreateUpload => refuse_write_conditions(headers, "CreateMultipartUpload")?,
+            ObjectOp::UploadPart => refuse_write_conditions(headers, "UploadPart")?,
+            ObjectOp::CompleteUpload => {
+                refuse_write_conditions(headers, "CompleteMultipartUpload")?
+            }
+            _ => {}
+        }
         let sha256_in_store = kind == ObjectOp::Put && !body_needs_worker(headers, payload);
         let translated = objects_headers(headers, payload, sha256_in_store);
         let command = Command::parse(
@@ -444,6 +459,28 @@ fn rolled_up(marker: &str, prefix: Option<&str>, delimiter: Option<&str>) -> boo
     !d.is_empty() && rest.len() > d.len() && rest.find(d) == Some(rest.len() - d.len())
 }
 
+/// `If-Match`, `If-None-Match` or `If-Unmodified-Since` on a multipart
+/// step: `501 NotImplemented`, never ignored. S3 takes no condition on
+/// CreateMultipartUpload, UploadPart and UploadPartCopy (its conditions
+/// there are `x-amz-copy-source-if-*`, on the source, which Strata
+/// applies); it does take `If-Match` / `If-None-Match` on
+/// CompleteMultipartUpload, which R2 cannot apply to completing an upload.
+/// Either way a client that sent one expects it enforced, and it would not
+/// be.
+fn refuse_write_conditions(headers: &RequestHeaders, operation: &str) -> Result<(), S3Error> {
+    let conditions = Preconditions::parse(headers).map_err(S3Error::from)?;
+    if conditions.constrains_write() {
+        return Err(S3Error::not_implemented(format!(
+            "{operation} with If-Match, If-None-Match or If-Unmodified-Since is not implemented: the condition could not be enforced, so the request is refused rather than run without it"
+        )));
+    }
+    Ok(())
+}
+
+fn max_keys_invalid() -> S3Error {
+    S3Error::invalid_argument("Provided max-keys not an integer or within integer range")
+}
+
 fn principal_reads(principal: &Principal) -> Result<(), S3Error> {
     principal.require(Scope::ObjectsRead).map_err(S3Error::from)
 }
@@ -467,17 +504,20 @@ fn bucket_op(
         }
         "GET" => {
             let v2 = get("list-type") == Some("2");
-            let text = |n: &str| get(n).filter(|v| !v.is_empty()).map(str::to_string);
+            // The same limits as /v1/objects' listing (a longer prefix,
+            // delimiter or marker than a key can be matches nothing), as
+            // S3's InvalidArgument.
+            let text = |n: &str| {
+                bounded_param(n, get(n), MAX_KEY_PARAM_BYTES).map_err(S3Error::invalid_argument)
+            };
             let max_keys = match get("max-keys") {
                 None | Some("") => MAX_LIST_LIMIT,
-                Some(v) => v
-                    .parse::<u64>()
-                    .map_err(|_| {
-                        S3Error::invalid_argument(
-                            "Provided max-keys not an integer or within integer range",
-                        )
-                    })?
-                    .min(u64::from(MAX_LIST_LIMIT)) as u32,
+                Some(v) if v.bytes().all(|b| b.is_ascii_digit()) => {
+                    v.parse::<u64>()
+                        .map_err(|_| max_keys_invalid())?
+                        .min(u64::from(MAX_LIST_LIMIT)) as u32
+                }
+                Some(_) => return Err(max_keys_invalid()),
             };
             let url_encoding = match get("encoding-type") {
                 None => false,
@@ -492,12 +532,15 @@ fn bucket_op(
             // wins over `start-after`; v1's `marker` is a key, as in S3,
             // and its `NextMarker` is the page's last key or prefix.
             let (token, marker) = if v2 {
-                (text("continuation-token"), text("start-after"))
+                let token = cursor_param("continuation-token", get("continuation-token")).map_err(
+                    |_| S3Error::invalid_argument("The continuation token provided is incorrect"),
+                )?;
+                (token, text("start-after")?)
             } else {
-                (None, text("marker"))
+                (None, text("marker")?)
             };
-            let delimiter = text("delimiter");
-            let prefix = text("prefix");
+            let delimiter = text("delimiter")?;
+            let prefix = text("prefix")?;
             let after = match (&token, &marker) {
                 (None, Some(m)) if !v2 && rolled_up(m, prefix.as_deref(), delimiter.as_deref()) => {
                     // A rolled-up prefix as the marker: skip every key under
@@ -597,25 +640,18 @@ pub async fn execute<B, S: ObjectStore<Body = B, Upload = B>>(
             let mut check = super::checksum::BodyCheck::new(None, checksum);
             check.update(body);
             check.finish()?;
-            let (keys, quiet) = xml::parse_delete(body)?;
+            let request = xml::parse_delete(body)?;
             let mut deleted = Vec::new();
             let mut errors = Vec::new();
-            for k in keys {
-                let result = match ObjectKey::new(k.clone()) {
-                    Ok(key) => store
-                        .delete(&key)
-                        .await
-                        .map_err(|e| S3Error::from(crate::ApiError::from(e))),
-                    Err(e) => Err(S3Error::from(e)),
-                };
-                match result {
-                    Ok(()) => deleted.push(k),
-                    Err(e) => errors.push((k, e)),
+            for entry in request.objects {
+                match delete_entry(store, &entry).await {
+                    Ok(()) => deleted.push(entry),
+                    Err(e) => errors.push((entry, e)),
                 }
             }
             Ok(S3Reply::xml(
                 200,
-                xml::delete_result(&deleted, &errors, quiet),
+                xml::delete_result(&deleted, &errors, request.quiet),
             ))
         }
         Op::Object {
@@ -654,6 +690,42 @@ pub async fn execute<B, S: ObjectStore<Body = B, Upload = B>>(
             Ok(object_reply(kind, &key, answer, overrides, bucket))
         }
     }
+}
+
+/// One object of a DeleteObjects. The bucket keeps no versions: the
+/// version id `null` (S3's name for an unversioned object's one version)
+/// names the object, any other names a version that does not exist and
+/// deletes nothing, as S3 answers on an unversioned bucket. An `ETag`
+/// deletes only while the object still has it.
+async fn delete_entry<S: ObjectStore>(store: &S, entry: &DeleteEntry) -> Result<(), S3Error> {
+    if entry.version_id.as_deref().is_some_and(|v| v != "null") {
+        return Err(S3Error::no_such_version(
+            "The specified version does not exist.",
+        ));
+    }
+    let key = ObjectKey::new(entry.key.clone()).map_err(S3Error::from)?;
+    let if_match =
+        match entry.etag.as_deref().map(str::trim) {
+            None => None,
+            Some(tag) => {
+                // S3 documents the ETag bare; a quoted one is read as sent.
+                let tag = if tag == "*" || tag.starts_with('"') || tag.starts_with("W/") {
+                    tag.to_string()
+                } else {
+                    format!("\"{tag}\"")
+                };
+                Some(EtagCondition::parse(&tag).ok_or_else(|| {
+                    S3Error::invalid_argument("The ETag is not a valid entity tag")
+                })?)
+            }
+        };
+    let preconditions = Preconditions {
+        if_match,
+        ..Preconditions::default()
+    };
+    objects::delete_if(store, &key, &preconditions)
+        .await
+        .map_err(S3Error::from)
 }
 
 fn object_reply<B>(

@@ -1,6 +1,9 @@
 //! The XML S3 speaks: the bodies it answers with (listings, the bucket,
 //! multipart results) and the two it reads (CompleteMultipartUpload and
-//! DeleteObjects), with a reader just big enough for those flat documents.
+//! DeleteObjects), with a reader just big enough for those flat documents:
+//! what it does not understand exactly (a DOCTYPE, a stray element) is
+//! `MalformedXML`, never guessed at, and its size, depth and element count
+//! are bounded.
 
 use super::S3Error;
 use crate::objects::list::ListPage;
@@ -211,19 +214,30 @@ pub fn copy_result(root: &str, etag: &str, uploaded_ms: u64) -> String {
     out
 }
 
-/// `DeleteResult`: the keys deleted (none in quiet mode) and the errors.
-pub fn delete_result(deleted: &[String], errors: &[(String, S3Error)], quiet: bool) -> String {
+/// `DeleteResult`: the objects deleted (none in quiet mode) and the
+/// errors, each with the `VersionId` it was named with.
+pub fn delete_result(
+    deleted: &[DeleteEntry],
+    errors: &[(DeleteEntry, S3Error)],
+    quiet: bool,
+) -> String {
     let mut out = format!("{DECL}<DeleteResult xmlns=\"{NS}\">");
     if !quiet {
-        for k in deleted {
+        for d in deleted {
             out.push_str("<Deleted>");
-            el(&mut out, "Key", k);
+            el(&mut out, "Key", &d.key);
+            if let Some(v) = &d.version_id {
+                el(&mut out, "VersionId", v);
+            }
             out.push_str("</Deleted>");
         }
     }
-    for (k, e) in errors {
+    for (d, e) in errors {
         out.push_str("<Error>");
-        el(&mut out, "Key", k);
+        el(&mut out, "Key", &d.key);
+        if let Some(v) = &d.version_id {
+            el(&mut out, "VersionId", v);
+        }
         el(&mut out, "Code", e.code);
         el(&mut out, "Message", &e.message);
         out.push_str("</Error>");
@@ -239,14 +253,29 @@ pub fn delete_result(deleted: &[String], errors: &[(String, S3Error)], quiet: bo
 /// Largest XML body read (DeleteObjects of 1000 keys of 1 KiB fits).
 pub const MAX_XML_BYTES: usize = 2 * 1024 * 1024;
 
-/// A flat element: its name and its text, in document order, with the
-/// depth it sits at.
+/// Deepest element nesting read: S3's request bodies are three levels
+/// deep (`Delete/Object/Key`); anything far deeper is not one of them.
+const MAX_XML_DEPTH: usize = 8;
+
+/// Most elements read from one body: a `CompleteMultipartUpload` of 10000
+/// parts, each with its number, ETag and a checksum or two, fits. The cap
+/// bounds the memory a 2 MiB body of tiny elements could take.
+const MAX_XML_ELEMENTS: usize = 100_000;
+
+/// An element once closed: its name, its text (entities resolved, CDATA
+/// taken as is) and the depth it sits at (the root is 0), in document order.
 #[derive(Debug, PartialEq, Eq)]
-struct Event {
+struct Element {
     depth: usize,
     name: String,
-    open: bool,
     text: String,
+}
+
+/// A document read: the root element's name and every element.
+#[derive(Debug)]
+struct Document {
+    root: String,
+    elements: Vec<Element>,
 }
 
 fn unescape(s: &str) -> Result<String, S3Error> {
@@ -286,90 +315,159 @@ fn malformed() -> S3Error {
     )
 }
 
-/// Tokenises a small document of elements and text (no attributes that
-/// matter, no CDATA): what S3's request bodies are.
-fn events(body: &[u8]) -> Result<Vec<Event>, S3Error> {
+/// `rest` after the first `end`, and what came before it; malformed when
+/// `end` never comes.
+fn split_at<'a>(rest: &'a str, end: &str) -> Result<(&'a str, &'a str), S3Error> {
+    let i = rest.find(end).ok_or_else(malformed)?;
+    Ok((&rest[..i], &rest[i + end.len()..]))
+}
+
+/// Reads a small document of elements and text: what S3's request bodies
+/// are. Understood exactly: the XML declaration and other processing
+/// instructions (skipped), comments (skipped), CDATA sections (their text
+/// taken verbatim), the five predefined entities and character references,
+/// and attributes (ignored: only the root's `xmlns` is ever sent).
+/// Refused as `MalformedXML`, never guessed at: a DOCTYPE (and so any
+/// entity it could declare), any other `<!` markup, a `>` inside an
+/// attribute value, text or a second element outside the root, mismatched
+/// tags, nesting deeper than [`MAX_XML_DEPTH`] and more than
+/// [`MAX_XML_ELEMENTS`] elements.
+fn read_document(body: &[u8]) -> Result<Document, S3Error> {
     if body.len() > MAX_XML_BYTES {
         return Err(malformed());
     }
     let text = std::str::from_utf8(body).map_err(|_| malformed())?;
-    let mut out = Vec::new();
+    let mut rest = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    let mut elements = Vec::new();
+    let mut root: Option<String> = None;
     let mut stack: Vec<String> = Vec::new();
-    let mut rest = text;
-    let mut pending_text = String::new();
-    while let Some(lt) = rest.find('<') {
-        pending_text.push_str(&rest[..lt]);
-        let gt = rest[lt..].find('>').ok_or_else(malformed)? + lt;
-        let tag = &rest[lt + 1..gt];
-        rest = &rest[gt + 1..];
-        if tag.starts_with('?') || tag.starts_with('!') {
+    let mut pending = String::new();
+    let mut count = 0usize;
+    loop {
+        let Some(lt) = rest.find('<') else {
+            if !stack.is_empty() || !rest.trim().is_empty() {
+                return Err(malformed());
+            }
+            break;
+        };
+        let raw = &rest[..lt];
+        if stack.is_empty() {
+            // Between the prolog, the root and the end only blanks.
+            if !raw.trim().is_empty() {
+                return Err(malformed());
+            }
+        } else {
+            pending.push_str(&unescape(raw)?);
+        }
+        let markup = &rest[lt + 1..];
+        if let Some(after) = markup.strip_prefix("![CDATA[") {
+            if stack.is_empty() {
+                return Err(malformed());
+            }
+            let (data, after) = split_at(after, "]]>")?;
+            pending.push_str(data);
+            rest = after;
             continue;
+        }
+        if let Some(after) = markup.strip_prefix("!--") {
+            rest = split_at(after, "-->")?.1;
+            continue;
+        }
+        if markup.starts_with('!') {
+            // DOCTYPE (with the entities it may declare) and anything else.
+            return Err(malformed());
+        }
+        if let Some(after) = markup.strip_prefix('?') {
+            rest = split_at(after, "?>")?.1;
+            continue;
+        }
+        let (tag, after) = split_at(markup, ">")?;
+        rest = after;
+        // A quote left open means the `>` ended an attribute's value.
+        if tag.matches('"').count() % 2 != 0 || tag.matches('\'').count() % 2 != 0 {
+            return Err(malformed());
         }
         if let Some(name) = tag.strip_prefix('/') {
             let open = stack.pop().ok_or_else(malformed)?;
-            if open != name.trim() {
+            if open != name.trim_end() {
                 return Err(malformed());
             }
-            out.push(Event {
+            elements.push(Element {
                 depth: stack.len(),
                 name: open,
-                open: false,
-                text: unescape(&std::mem::take(&mut pending_text))?,
+                text: std::mem::take(&mut pending),
             });
-        } else {
-            pending_text.clear();
-            let self_closing = tag.ends_with('/');
-            let name = tag
-                .trim_end_matches('/')
-                .split_whitespace()
-                .next()
-                .ok_or_else(malformed)?
-                .to_string();
-            out.push(Event {
+            continue;
+        }
+        pending.clear();
+        let self_closing = tag.ends_with('/');
+        let name = tag.trim_end_matches('/');
+        let name = name
+            .split(|c: char| c.is_ascii_whitespace())
+            .next()
+            .filter(|n| !n.is_empty())
+            .ok_or_else(malformed)?
+            .to_string();
+        count += 1;
+        if count > MAX_XML_ELEMENTS || stack.len() >= MAX_XML_DEPTH {
+            return Err(malformed());
+        }
+        if stack.is_empty() {
+            if root.is_some() {
+                return Err(malformed());
+            }
+            root = Some(name.clone());
+        }
+        if self_closing {
+            elements.push(Element {
                 depth: stack.len(),
-                name: name.clone(),
-                open: true,
+                name,
                 text: String::new(),
             });
-            if self_closing {
-                out.push(Event {
-                    depth: stack.len(),
-                    name,
-                    open: false,
-                    text: String::new(),
-                });
-            } else {
-                stack.push(name);
-            }
+        } else {
+            stack.push(name);
         }
     }
-    if !stack.is_empty() || !rest.trim().is_empty() {
-        return Err(malformed());
-    }
-    Ok(out)
+    Ok(Document {
+        root: root.ok_or_else(malformed)?,
+        elements,
+    })
 }
 
-/// The parts a `CompleteMultipartUpload` body lists, in its order.
+/// Sets `slot` once: an element given twice in one parent is malformed.
+fn once(slot: &mut Option<String>, text: &str) -> Result<(), S3Error> {
+    if slot.replace(text.to_string()).is_some() {
+        return Err(malformed());
+    }
+    Ok(())
+}
+
+/// The parts a `CompleteMultipartUpload` body lists, in its order. Each
+/// `Part` needs its `PartNumber` and `ETag`; its checksums are not read
+/// (the parts' own were verified when they were uploaded).
 pub fn parse_complete_multipart(body: &[u8]) -> Result<Vec<PartRef>, S3Error> {
-    let events = events(body)?;
-    if events.first().map(|e| e.name.as_str()) != Some("CompleteMultipartUpload") {
+    let doc = read_document(body)?;
+    if doc.root != "CompleteMultipartUpload" {
         return Err(malformed());
     }
     let mut parts = Vec::new();
     let (mut number, mut etag) = (None, None);
-    for e in events.iter().filter(|e| !e.open) {
+    for e in &doc.elements {
         match (e.depth, e.name.as_str()) {
-            (2, "PartNumber") => {
-                number = Some(e.text.trim().parse::<u16>().map_err(|_| malformed())?)
-            }
-            (2, "ETag") => etag = Some(e.text.trim().trim_matches('"').to_string()),
+            (2, "PartNumber") => once(&mut number, &e.text)?,
+            (2, "ETag") => once(&mut etag, &e.text)?,
+            (2, _) => {}
             (1, "Part") => {
-                let (Some(part_number), Some(etag)) = (number.take(), etag.take()) else {
+                let (Some(n), Some(tag)) = (number.take(), etag.take()) else {
                     return Err(malformed());
                 };
-                parts.push(PartRef { part_number, etag });
+                parts.push(PartRef {
+                    part_number: n.trim().parse::<u16>().map_err(|_| malformed())?,
+                    etag: tag.trim().trim_matches('"').to_string(),
+                });
             }
-            _ => {}
+            (0, _) if number.is_none() && etag.is_none() => {}
+            _ => return Err(malformed()),
         }
     }
     if parts.is_empty() {
@@ -386,25 +484,83 @@ pub fn parse_complete_multipart(body: &[u8]) -> Result<Vec<PartRef>, S3Error> {
     Ok(parts)
 }
 
-/// The keys a `Delete` body names, and whether it asks for quiet mode.
-pub fn parse_delete(body: &[u8]) -> Result<(Vec<String>, bool), S3Error> {
-    let events = events(body)?;
-    if events.first().map(|e| e.name.as_str()) != Some("Delete") {
+/// Most objects one DeleteObjects names, as in S3.
+pub const MAX_DELETE_OBJECTS: usize = 1000;
+
+/// One `<Object>` of a DeleteObjects body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteEntry {
+    /// `Key`, as sent (not trimmed: spaces are part of a key).
+    pub key: String,
+    /// `VersionId`: the bucket keeps no versions, so only `null` (the one
+    /// version an unversioned object has in S3) names the object.
+    pub version_id: Option<String>,
+    /// `ETag`: delete only if the object's ETag is this one.
+    pub etag: Option<String>,
+}
+
+/// A DeleteObjects body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteRequest {
+    /// The objects, in the body's order.
+    pub objects: Vec<DeleteEntry>,
+    /// `Quiet`: report errors only.
+    pub quiet: bool,
+}
+
+/// Reads a DeleteObjects (`Delete`) body, held to S3's schema: `Object`s
+/// (1 to [`MAX_DELETE_OBJECTS`]) with one `Key` and at most one
+/// `VersionId` and `ETag`, and at most one `Quiet` (`true` or `false`).
+/// Any other element is `MalformedXML`, not skipped: a condition the
+/// reader skipped would be a delete the client did not ask for. S3's
+/// `LastModifiedTime` and `Size` conditions (directory buckets only) are
+/// `501 NotImplemented`.
+pub fn parse_delete(body: &[u8]) -> Result<DeleteRequest, S3Error> {
+    let doc = read_document(body)?;
+    if doc.root != "Delete" {
         return Err(malformed());
     }
-    let mut keys = Vec::new();
-    let mut quiet = false;
-    for e in events.iter().filter(|e| !e.open) {
+    let mut objects = Vec::new();
+    let mut quiet: Option<String> = None;
+    let (mut key, mut version_id, mut etag) = (None, None, None);
+    let mut children = false;
+    for e in &doc.elements {
         match (e.depth, e.name.as_str()) {
-            (2, "Key") => keys.push(e.text.clone()),
-            (1, "Quiet") => quiet = e.text.trim() == "true",
-            _ => {}
+            (2, "Key") => once(&mut key, &e.text)?,
+            (2, "VersionId") => once(&mut version_id, &e.text)?,
+            (2, "ETag") => once(&mut etag, &e.text)?,
+            (2, "LastModifiedTime" | "Size") => {
+                return Err(S3Error::not_implemented(
+                    "DeleteObjects conditions on LastModifiedTime or Size are not implemented (S3 applies them in directory buckets only); use ETag",
+                ))
+            }
+            (1, "Object") => {
+                let Some(key) = key.take() else {
+                    return Err(malformed());
+                };
+                objects.push(DeleteEntry {
+                    key,
+                    version_id: version_id.take(),
+                    etag: etag.take(),
+                });
+                children = false;
+                continue;
+            }
+            (1, "Quiet") if !children => once(&mut quiet, &e.text)?,
+            (0, _) if !children => {}
+            _ => return Err(malformed()),
         }
+        children = e.depth == 2;
     }
-    if keys.is_empty() || keys.len() > 1000 {
+    let quiet = match quiet.as_deref().map(str::trim) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(malformed()),
+    };
+    if objects.is_empty() || objects.len() > MAX_DELETE_OBJECTS {
         return Err(malformed());
     }
-    Ok((keys, quiet))
+    Ok(DeleteRequest { objects, quiet })
 }
 
 #[cfg(test)]
@@ -470,18 +626,23 @@ mod tests {
         assert!(
             initiate_multipart("b", "k<", "u").contains("<Key>k&lt;</Key><UploadId>u</UploadId>")
         );
+        let entry = |key: &str, version: Option<&str>| DeleteEntry {
+            key: key.into(),
+            version_id: version.map(str::to_string),
+            etag: None,
+        };
         let d = delete_result(
-            &["a".into()],
-            &[("b".into(), S3Error::access_denied("no"))],
+            &[entry("a", None), entry("n", Some("null"))],
+            &[(entry("b", Some("v1")), S3Error::access_denied("no"))],
             false,
         );
         assert!(
             d.contains(
-                "<Deleted><Key>a</Key></Deleted><Error><Key>b</Key><Code>AccessDenied</Code>"
+                "<Deleted><Key>a</Key></Deleted><Deleted><Key>n</Key><VersionId>null</VersionId></Deleted><Error><Key>b</Key><VersionId>v1</VersionId><Code>AccessDenied</Code>"
             ),
             "{d}"
         );
-        assert!(!delete_result(&["a".into()], &[], true).contains("Deleted"));
+        assert!(!delete_result(&[entry("a", None)], &[], true).contains("Deleted"));
     }
 
     #[test]
@@ -510,21 +671,99 @@ mod tests {
             parse_complete_multipart(unordered).unwrap_err().code,
             "InvalidPartOrder"
         );
-        for bad in [&b"<CompleteMultipartUpload>"[..], b"<X></X>", b"<CompleteMultipartUpload></CompleteMultipartUpload>", b"<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>", b"\xff"] {
+        for bad in [&b"<CompleteMultipartUpload>"[..], b"<X></X>", b"<CompleteMultipartUpload><X><PartNumber>1</PartNumber></X><Part><ETag>a</ETag></Part></CompleteMultipartUpload>", b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><PartNumber>2</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>", b"<CompleteMultipartUpload></CompleteMultipartUpload>", b"<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>", b"\xff"] {
             assert_eq!(parse_complete_multipart(bad).unwrap_err().code, "MalformedXML");
         }
     }
 
+    fn keys(body: &[u8]) -> Result<Vec<String>, &'static str> {
+        parse_delete(body)
+            .map(|d| d.objects.into_iter().map(|o| o.key).collect())
+            .map_err(|e| e.code)
+    }
+
     #[test]
     fn reads_delete_bodies() {
-        let body = b"<Delete xmlns=\"x\"><Object><Key>a&amp;b</Key></Object><Object><Key>c</Key><VersionId>v</VersionId></Object><Quiet>true</Quiet></Delete>";
+        let body = b"<Delete xmlns=\"x\"><Object><Key>a&amp;b</Key></Object><Object><Key> c </Key><VersionId>v</VersionId><ETag>e1</ETag></Object><Quiet>true</Quiet></Delete>";
         assert_eq!(
             parse_delete(body).unwrap(),
-            (vec!["a&b".to_string(), "c".to_string()], true)
+            DeleteRequest {
+                objects: vec![
+                    DeleteEntry {
+                        key: "a&b".into(),
+                        version_id: None,
+                        etag: None
+                    },
+                    DeleteEntry {
+                        key: " c ".into(),
+                        version_id: Some("v".into()),
+                        etag: Some("e1".into())
+                    },
+                ],
+                quiet: true
+            }
         );
+        let one = |k: &str| format!("<Object><Key>{k}</Key></Object>");
+        let max = format!("<Delete>{}</Delete>", one("k").repeat(MAX_DELETE_OBJECTS));
+        assert_eq!(keys(max.as_bytes()).unwrap().len(), 1000);
+        let over = format!(
+            "<Delete>{}</Delete>",
+            one("k").repeat(MAX_DELETE_OBJECTS + 1)
+        );
+        for bad in [
+            "<Delete></Delete>".to_string(),
+            over,
+            // Structure S3's schema does not have is refused, not skipped.
+            "<Delete><Object><Key>a</Key><Key>b</Key></Object></Delete>".into(),
+            "<Delete><Object><VersionId>v</VersionId></Object></Delete>".into(),
+            "<Delete><Object><Key>a</Key><Etag>x</Etag></Object></Delete>".into(),
+            "<Delete><Object><Key>a</Key></Object><Key>b</Key></Delete>".into(),
+            "<Delete><Quiet><Key>b</Key></Quiet><Object><Key>a</Key></Object></Delete>".into(),
+            "<Delete><Object><Key>a</Key></Object><Quiet>yes</Quiet></Delete>".into(),
+            "<Delete><Object><Key>a</Key></Object><Quiet>true</Quiet><Quiet>false</Quiet></Delete>"
+                .into(),
+            "<Delete><Object><Key><Key>a</Key></Key></Object></Delete>".into(),
+            "<Remove><Object><Key>a</Key></Object></Remove>".into(),
+        ] {
+            assert_eq!(keys(bad.as_bytes()), Err("MalformedXML"), "{bad}");
+        }
         assert_eq!(
-            parse_delete(b"<Delete></Delete>").unwrap_err().code,
-            "MalformedXML"
+            keys(b"<Delete><Object><Key>a</Key><Size>3</Size></Object></Delete>"),
+            Err("NotImplemented")
         );
+    }
+
+    #[test]
+    fn markup_is_understood_or_refused() {
+        // The declaration, comments (even with `>` inside) and processing
+        // instructions are skipped; CDATA is text, taken verbatim.
+        let ok = b"\xEF\xBB\xBF<?xml version=\"1.0\"?>\n<!-- a > b -->\n<Delete><?pi x > y?><Object><Key>a<!-- <Key>x</Key> -->b</Key></Object><Object><Key><![CDATA[<c>&amp;]]>d</Key></Object></Delete>\n<!-- end -->";
+        assert_eq!(
+            keys(ok).unwrap(),
+            vec!["ab".to_string(), "<c>&amp;d".to_string()]
+        );
+        let deep = format!("<Delete>{}{}</Delete>", "<a>".repeat(20), "</a>".repeat(20));
+        for bad in [
+            // A DTD could declare entities the reader would not expand.
+            "<!DOCTYPE Delete [<!ENTITY x \"k\">]><Delete><Object><Key>&x;</Key></Object></Delete>"
+                .to_string(),
+            "<Delete><Object><Key>&x;</Key></Object></Delete>".into(),
+            "<Delete><Object><Key><!ELEMENT x></Key></Object></Delete>".into(),
+            "<Delete><Object><Key><![CDATA[a</Key></Object></Delete>".into(),
+            "<Delete><!-- never closed <Object><Key>a</Key></Object></Delete>".into(),
+            "<Delete><Object a=\"x>y\"><Key>a</Key></Object></Delete>".into(),
+            "junk<Delete><Object><Key>a</Key></Object></Delete>".into(),
+            "<![CDATA[x]]><Delete><Object><Key>a</Key></Object></Delete>".into(),
+            "<Delete><Object><Key>a</Key></Object></Delete><Delete></Delete>".into(),
+            "<Delete><Object><Key>a</Key></Object></Delete>tail".into(),
+            "<Delete><Object><Key>a</Object></Key></Delete>".into(),
+            "<Delete><Object><Key>a</Key></Object>".into(),
+            "<><Delete><Object><Key>a</Key></Object></Delete>".into(),
+            deep,
+        ] {
+            assert_eq!(keys(bad.as_bytes()), Err("MalformedXML"), "{bad}");
+        }
+        let many = format!("<Delete>{}</Delete>", "<x/>".repeat(MAX_XML_ELEMENTS));
+        assert_eq!(keys(many.as_bytes()), Err("MalformedXML"));
     }
 }

@@ -848,3 +848,160 @@ fn unknown_checksums_and_full_object_checksums_are_refused() {
     .unwrap();
     assert!(put.body_needs_worker(&h, Payload::Unsigned));
 }
+
+#[test]
+fn listing_parameters_are_bounded_as_for_v1_objects() {
+    let h = headers(&[]);
+    let list = |query: &str| {
+        parse(
+            "GET",
+            Some("strata"),
+            None,
+            Some(query),
+            &h,
+            Payload::Unsigned,
+            RW,
+        )
+    };
+    let key = "k".repeat(MAX_KEY_PARAM_BYTES);
+    let long = "k".repeat(MAX_KEY_PARAM_BYTES + 1);
+    let wide = crate::percent::encode(&"é".repeat(MAX_KEY_PARAM_BYTES / 2 + 1), true);
+    for (version, name) in [
+        ("", "prefix"),
+        ("list-type=2&", "prefix"),
+        ("", "delimiter"),
+        ("list-type=2&", "delimiter"),
+        ("", "marker"),
+        ("list-type=2&", "start-after"),
+    ] {
+        assert!(list(&format!("{version}{name}={key}")).is_ok(), "{name}");
+        let e = list(&format!("{version}{name}={long}")).unwrap_err();
+        assert_eq!((e.code, e.status), ("InvalidArgument", 400), "{name}");
+        assert!(e.message.contains(name), "{}", e.message);
+        // Multi-byte characters count in bytes, as a key's length does.
+        let e = list(&format!("{version}{name}={wide}")).unwrap_err();
+        assert_eq!(e.code, "InvalidArgument", "{name}");
+    }
+    // v1 reads no start-after, v2 no marker: not refused, not used either.
+    assert!(list(&format!("start-after={long}")).is_ok());
+    for bad in [
+        format!("list-type=2&continuation-token={}", "A".repeat(4097)),
+        "list-type=2&continuation-token=%3Cx%3E".into(),
+        "list-type=2&continuation-token=a%20b".into(),
+        "max-keys=-1".into(),
+        "max-keys=%2B5".into(),
+        "max-keys=1.5".into(),
+        "max-keys=99999999999999999999999".into(),
+        "encoding-type=base64".into(),
+    ] {
+        let e = list(&bad).unwrap_err();
+        assert_eq!((e.code, e.status), ("InvalidArgument", 400), "{bad}");
+    }
+    assert!(list("list-type=2&continuation-token=ZC9h%2B%2F-_%3D").is_ok());
+    assert!(list("max-keys=5000").is_ok());
+}
+
+#[test]
+fn multipart_steps_refuse_conditions_they_cannot_enforce() {
+    let store = Fake::default();
+    put_object(&store, "src", b"abc", &[]);
+    for (method, query, extra) in [
+        ("POST", "uploads", None),
+        ("PUT", "partNumber=1&uploadId=u", None),
+        ("POST", "uploadId=u", None),
+        (
+            "PUT",
+            "partNumber=1&uploadId=u",
+            Some(("x-amz-copy-source", "strata/src")),
+        ),
+    ] {
+        for condition in [
+            ("if-match", "\"etag3\""),
+            ("if-none-match", "*"),
+            ("if-unmodified-since", "Wed, 01 Jan 2025 00:00:00 GMT"),
+        ] {
+            let mut pairs = vec![("content-length", "1"), condition];
+            pairs.extend(extra);
+            let e = parse(
+                method,
+                Some("strata"),
+                Some("k"),
+                Some(query),
+                &headers(&pairs),
+                Payload::Unsigned,
+                RW,
+            )
+            .unwrap_err();
+            assert_eq!(
+                (e.code, e.status),
+                ("NotImplemented", 501),
+                "{method} {query} {condition:?}"
+            );
+        }
+    }
+    // The source's conditions are UploadPartCopy's own, and apply.
+    let part_copy = |h: &[(&str, &str)]| {
+        let mut pairs = vec![("x-amz-copy-source", "strata/src")];
+        pairs.extend_from_slice(h);
+        let c = parse(
+            "PUT",
+            Some("strata"),
+            Some("k"),
+            Some("partNumber=1&uploadId=u"),
+            &headers(&pairs),
+            Payload::Unsigned,
+            RW,
+        )
+        .unwrap();
+        run(&store, c, None, None)
+    };
+    let e = part_copy(&[("x-amz-copy-source-if-match", "\"other\"")]).unwrap_err();
+    assert_eq!((e.code, e.status), ("PreconditionFailed", 412));
+    assert!(part_copy(&[("x-amz-copy-source-if-match", "\"etag3\"")]).is_ok());
+}
+
+#[test]
+fn delete_objects_honours_version_ids_and_etags_per_key() {
+    let store = Fake::default();
+    for k in ["a", "b", "c", "d", "e"] {
+        put_object(&store, k, b"xy", &[]);
+    }
+    let body = br#"<Delete>
+  <Object><Key>a</Key><VersionId>3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY</VersionId></Object>
+  <Object><Key>b</Key><VersionId>null</VersionId></Object>
+  <Object><Key>c</Key><ETag>"nope"</ETag></Object>
+  <Object><Key>d</Key><ETag>etag2</ETag></Object>
+  <Object><Key>e</Key><ETag>"etag2"</ETag></Object>
+  <Object><Key>gone</Key><ETag>etag2</ETag></Object>
+</Delete>"#;
+    let del = parse(
+        "POST",
+        Some("strata"),
+        None,
+        Some("delete"),
+        &headers(&[]),
+        Payload::Unsigned,
+        RW,
+    )
+    .unwrap();
+    let Some(S3Body::Xml(xml)) = run(&store, del, None, Some(body)).unwrap().body else {
+        panic!()
+    };
+    for part in [
+        // No version but the current one: nothing deleted, the key's error.
+        "<Error><Key>a</Key><VersionId>3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY</VersionId><Code>NoSuchVersion</Code>",
+        "<Deleted><Key>b</Key><VersionId>null</VersionId></Deleted>",
+        "<Error><Key>c</Key><Code>PreconditionFailed</Code>",
+        "<Deleted><Key>d</Key></Deleted>",
+        "<Deleted><Key>e</Key></Deleted>",
+        "<Error><Key>gone</Key><Code>PreconditionFailed</Code>",
+    ] {
+        assert!(xml.contains(part), "{part} in {xml}");
+    }
+    let left: Vec<String> = store.objects.borrow().keys().cloned().collect();
+    assert_eq!(left, vec!["a".to_string(), "c".to_string()]);
+    assert_eq!(
+        *store.deleted.borrow(),
+        vec!["b".to_string(), "d".to_string(), "e".to_string()]
+    );
+}
