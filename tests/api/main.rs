@@ -46,6 +46,7 @@ mod numbers;
 mod objects;
 mod pg_readonly;
 mod rest;
+mod rest_safety;
 mod s3;
 mod sql;
 mod status;
@@ -70,6 +71,7 @@ fn main() {
         pg_readonly::tests(),
         numbers::tests(),
         rest::tests(),
+        rest_safety::tests(),
         faults::tests(),
         objects::tests(),
         contract::tests(),
