@@ -9,10 +9,14 @@ import hashlib
 import io
 import json
 import os
+import urllib.error
 import urllib.request
 
 import boto3
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 base = os.environ["STRATA_BASE_URL"]
@@ -37,6 +41,85 @@ def error_code(call):
     except ClientError as e:
         return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
     raise AssertionError("expected an error")
+
+
+def raw(method, path, body=b"", headers=None, key_id="STRATATESTRW"):
+    """A request no SDK method sends as is (a hand-written XML body, a
+    header the SDK has no parameter for), signed by botocore's own SigV4.
+    Answers the status and the body."""
+    url = f"{base}/s3/{BUCKET}{path}"
+    request = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
+    request.headers["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
+    S3SigV4Auth(Credentials(key_id, creds[key_id]["secret"]), "s3", "auto").add_auth(request)
+    prepared = urllib.request.Request(url, data=body or None, method=method, headers=dict(request.headers.items()))
+    try:
+        with urllib.request.urlopen(prepared) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def bounds_and_refusals(s3):
+    """Listing parameters, DeleteObjects' VersionId and ETag, conditions a
+    multipart step cannot enforce, and XML the reader refuses rather than
+    misreads (found in review)."""
+    # Listing parameters longer than a key can be are InvalidArgument, as
+    # /v1/objects refuses them; a continuation token Strata never issued
+    # does not reach R2.
+    long = "k" * 1025
+    for kw in [{"Prefix": long}, {"StartAfter": long}, {"Delimiter": long}, {"ContinuationToken": "<not a token>"}]:
+        assert error_code(lambda: s3.list_objects_v2(Bucket=BUCKET, **kw)) == ("InvalidArgument", 400), kw
+    assert error_code(lambda: s3.list_objects(Bucket=BUCKET, Marker=long)) == ("InvalidArgument", 400)
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="k" * 1024)["KeyCount"] == 0
+
+    # DeleteObjects on a bucket without versions: VersionId "null" is the
+    # object; any other names no version and deletes nothing; an ETag
+    # deletes only the object that still has it.
+    etags = {k: s3.put_object(Bucket=BUCKET, Key=k, Body=k.encode())["ETag"] for k in ["del/a", "del/b", "del/c", "del/d"]}
+    res = s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [
+        {"Key": "del/a", "VersionId": "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"},
+        {"Key": "del/b", "VersionId": "null"},
+        {"Key": "del/c", "ETag": etags["del/a"]},
+        {"Key": "del/d", "ETag": etags["del/d"]},
+    ]})
+    deleted = sorted((d["Key"], d.get("VersionId")) for d in res.get("Deleted", []))
+    assert deleted == [("del/b", "null"), ("del/d", None)], res
+    errors = sorted((e["Key"], e["Code"]) for e in res["Errors"])
+    assert errors == [("del/a", "NoSuchVersion"), ("del/c", "PreconditionFailed")], res
+    left = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="del/")["Contents"]]
+    assert left == ["del/a", "del/c"], left
+    assert error_code(lambda: s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": "del/a", "Size": 1}]})) == ("NotImplemented", 501)
+    assert error_code(lambda: s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": f"k{i}"} for i in range(1001)]})) == ("MalformedXML", 400)
+
+    # UploadPartCopy (and UploadPart) take no destination condition in S3;
+    # one sent is refused, not ignored. The source's conditions apply.
+    up = s3.create_multipart_upload(Bucket=BUCKET, Key="del/part")["UploadId"]
+    query = f"/del/part?partNumber=1&uploadId={up}"
+    for condition in [{"If-Match": etags["del/a"]}, {"If-None-Match": "*"}]:
+        status, body = raw("PUT", query, headers={"x-amz-copy-source": f"{BUCKET}/del/a", **condition})
+        assert status == 501 and "<Code>NotImplemented</Code>" in body, (condition, status, body)
+        status, body = raw("PUT", query, b"part", headers=condition)
+        assert status == 501 and "<Code>NotImplemented</Code>" in body, (condition, status, body)
+    part = s3.upload_part_copy(Bucket=BUCKET, Key="del/part", UploadId=up, PartNumber=1,
+                               CopySource={"Bucket": BUCKET, "Key": "del/a"}, CopySourceIfMatch=etags["del/a"])
+    assert part["CopyPartResult"]["ETag"], part
+    s3.abort_multipart_upload(Bucket=BUCKET, Key="del/part", UploadId=up)
+
+    # XML: comments and CDATA are read exactly; a DOCTYPE (which could
+    # declare entities) is refused, and nothing is deleted.
+    s3.put_object(Bucket=BUCKET, Key="del/<x>&y", Body=b"x")
+    body = (b'<?xml version="1.0" encoding="UTF-8"?>\n<!-- <Object><Key>del/a</Key></Object> -->'
+            b"<Delete><Object><Key><![CDATA[del/<x>&y]]></Key></Object><Quiet>false</Quiet></Delete>")
+    status, text = raw("POST", "?delete", body)
+    assert status == 200 and "<Deleted><Key>del/&lt;x&gt;&amp;y</Key></Deleted>" in text and "del/a" not in text, text
+    for bad in [
+        b'<!DOCTYPE Delete [<!ENTITY k "del/a">]><Delete><Object><Key>&k;</Key></Object></Delete>',
+        b"<Delete><Object><Key>del/a</Key><Unknown>x</Unknown></Object></Delete>",
+        b"<Delete>" + b"<a>" * 50 + b"</a>" * 50 + b"</Delete>",
+    ]:
+        status, text = raw("POST", "?delete", bad)
+        assert status == 400 and "<Code>MalformedXML</Code>" in text, (bad, status, text)
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="del/")["Contents"]] == ["del/a", "del/c"]
 
 
 def main():
@@ -139,6 +222,8 @@ def main():
         seen = [(o["Key"] if "Key" in o else o["Prefix"]) for p in pages for o in p.get("Contents", []) + p.get("CommonPrefixes", [])]
         want = ["pg/b", "pg/d"] + [f"pg/e{i:02}" for i in range(7)] + ["pg/a/", "pg/c/"]
         assert sorted(seen) == sorted(want) and len(seen) == len(want), (method, seen)
+
+    bounds_and_refusals(s3)
 
     # A presigned GET with plain urllib.
     url = s3.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": "boto/hello.txt"}, ExpiresIn=60)
