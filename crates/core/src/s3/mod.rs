@@ -9,7 +9,9 @@
 //! * [`checksum`]: the flexible checksums (`x-amz-checksum-*`).
 //! * [`error`]: S3's XML errors and the statuses S3 uses.
 //! * [`copy`]: CopyObject and UploadPartCopy, streamed store to store.
-//! * [`xml`]: the XML bodies S3 answers with (listings, buckets).
+//! * [`xml`]: the XML bodies S3 answers with (listings, buckets) and the
+//!   two it reads (DeleteObjects, CompleteMultipartUpload), bounded and
+//!   held to S3's schema.
 //! * [`service`]: one request parsed into an operation, and its answer.
 //!
 //! Objects live in the same bucket as `/v1/objects`, with the same
