@@ -126,7 +126,7 @@ async fn dispatch(
     let caller = || caller.ok_or_else(ApiError::internal);
     match ctx.route.id {
         RouteId::Health => routes::health::handle(),
-        RouteId::OpenApi => routes::openapi::handle(),
+        RouteId::OpenApi => routes::openapi::handle(ctx).await,
         RouteId::SignedObject => routes::signed_urls::access(req, ctx).await,
         RouteId::S3 => routes::s3::handle(req, ctx).await,
         RouteId::Status => routes::status::handle(ctx).await,

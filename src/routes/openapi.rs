@@ -1,29 +1,53 @@
 //! `GET /v1/openapi.json`: the API's OpenAPI 3.1 document.
 //!
-//! The document is `openapi/openapi.json`, built into the Worker as is. No
-//! key is needed (it describes the API, not any data) and it is cacheable:
-//! it changes only with a deploy. Tests keep it true: every route of the
-//! router is in it (`crates/core/tests/openapi.rs`), it is valid OpenAPI
-//! with valid examples (`scripts/check-openapi.py`), and the running Worker
-//! is fuzzed against it (`tests/api/fuzz.rs`).
+//! The document is `openapi/openapi.json`. `make build` copies it into the
+//! static assets (`web/openapi.json`, wrangler.toml's `[assets]`), and this
+//! route streams it from the `ASSETS` binding: 181 KiB that would otherwise
+//! be ~22 KiB gzip of every cold start's wasm (BENCHMARKS.md, "Bundle
+//! size"). It stays a Worker route so it keeps the pipeline's request id,
+//! CORS, 405s and log line; the asset itself is not reachable at any other
+//! path (`run_worker_first`). No key is needed (it describes the API, not any
+//! data) and it is cacheable: it changes only with a deploy. Tests keep it
+//! true: every route of the router is in it (`crates/core/tests/openapi.rs`),
+//! it is valid OpenAPI with valid examples (`scripts/check-openapi.py`), the
+//! served bytes are the checked-in file (`tests/api/contract.rs`), and the
+//! running Worker is fuzzed against it (`tests/api/fuzz.rs`).
 
+use crate::ctx::Ctx;
+use crate::http;
 use strata_core::ApiError;
-use worker::{Headers, Response, ResponseBuilder};
+use worker::{ResponseBody, ResponseBuilder};
 
-/// The document, byte for byte as checked in.
-pub const DOCUMENT: &str = include_str!("../../openapi/openapi.json");
+/// The static-assets binding (wrangler.toml, `[assets] binding`).
+const ASSETS: &str = "ASSETS";
+/// Where `make build` puts the document among the assets. The host part of
+/// the URL is ignored by the binding.
+const ASSET_URL: &str = "https://assets.invalid/openapi.json";
 
 /// `200` with the document.
-pub fn handle() -> Result<Response, ApiError> {
-    let headers = Headers::new();
-    for (name, value) in [
-        ("content-type", "application/json"),
-        ("cache-control", "public, max-age=300"),
-    ] {
-        headers.set(name, value).map_err(|_| ApiError::internal())?;
-    }
+pub async fn handle(ctx: &Ctx) -> Result<worker::Response, ApiError> {
+    let missing = |cause: &str| ApiError::internal().with_cause(format!("openapi.json: {cause}"));
+    let assets = ctx
+        .env
+        .assets(ASSETS)
+        .map_err(|_| missing("no ASSETS binding ([assets] binding in wrangler.toml)"))?;
+    let asset = assets
+        .fetch(ASSET_URL, None)
+        .await
+        .map_err(|e| missing(&e.to_string()))?;
+    let body = match (asset.status_code(), asset.body()) {
+        (200, ResponseBody::Stream(stream)) => stream.clone(),
+        (status, _) => {
+            return Err(missing(&format!(
+                "the asset answered {status} (make build copies it into web/)"
+            )))
+        }
+    };
     Ok(ResponseBuilder::new()
         .with_status(200)
-        .with_headers(headers)
-        .fixed(DOCUMENT.as_bytes().to_vec()))
+        .with_headers(http::headers_from(&[
+            ("content-type", "application/json".to_string()),
+            ("cache-control", "public, max-age=300".to_string()),
+        ]))
+        .body(ResponseBody::Stream(body)))
 }
