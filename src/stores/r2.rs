@@ -189,6 +189,23 @@ impl ObjectStore for Store {
         self.timed(call).await.map_err(StoreFailure::into_store)
     }
 
+    /// One binding call: R2's `delete` given an array of keys (at most
+    /// 1000), so a DeleteObjects spends one of the invocation's binding
+    /// calls, not one per key.
+    async fn delete_many(&self, keys: &[ObjectKey]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<&str> = keys.iter().map(ObjectKey::as_str).collect();
+        let call = async {
+            self.bucket
+                .delete_multiple(keys)
+                .await
+                .map_err(|e| Failure::new("delete", e))
+        };
+        self.timed(call).await.map_err(StoreFailure::into_store)
+    }
+
     /// One page of keys, with each object's HTTP and custom metadata.
     async fn list(&self, params: &ListParams) -> Result<ListPage, StoreError> {
         let mut request = self

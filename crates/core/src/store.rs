@@ -173,6 +173,10 @@ pub enum Pin {
     Absent,
 }
 
+/// Most keys one [`ObjectStore::delete_many`] call takes: R2's limit for
+/// one `delete` of an array of keys.
+pub const MAX_KEYS_PER_DELETE: usize = 1000;
+
 /// What the object routes need from R2.
 ///
 /// Bodies are associated types so the Worker hands R2's and the request's
@@ -223,6 +227,13 @@ pub trait ObjectStore {
 
     /// Deletes the object (absent is fine: deletes are idempotent).
     async fn delete(&self, key: &crate::objects::ObjectKey) -> Result<(), StoreError>;
+
+    /// Deletes every object of `keys` (at most [`MAX_KEYS_PER_DELETE`];
+    /// absent ones are fine) in one store call: a Worker invocation's
+    /// binding calls are limited, and one call for many keys is one of them.
+    /// An error says nothing of which keys went: deleting them again is
+    /// harmless.
+    async fn delete_many(&self, keys: &[crate::objects::ObjectKey]) -> Result<(), StoreError>;
 
     /// One page of keys, with each object's metadata.
     async fn list(

@@ -25,7 +25,7 @@ use crate::objects::operation::Operation;
 use crate::objects::service::{self as objects, Body, Command};
 use crate::objects::{hex, ObjectKey};
 use crate::percent;
-use crate::store::ObjectStore;
+use crate::store::{ObjectStore, MAX_KEYS_PER_DELETE};
 
 /// Query parameters naming S3 sub-resources Strata does not serve.
 const UNSUPPORTED: &[&str] = &[
@@ -641,10 +641,11 @@ pub async fn execute<B, S: ObjectStore<Body = B, Upload = B>>(
             check.update(body);
             check.finish()?;
             let request = xml::parse_delete(body)?;
+            let results = delete_objects(store, &request.objects).await?;
             let mut deleted = Vec::new();
             let mut errors = Vec::new();
-            for entry in request.objects {
-                match delete_entry(store, &entry).await {
+            for (entry, result) in request.objects.into_iter().zip(results) {
+                match result {
                     Ok(()) => deleted.push(entry),
                     Err(e) => errors.push((entry, e)),
                 }
@@ -692,40 +693,98 @@ pub async fn execute<B, S: ObjectStore<Body = B, Upload = B>>(
     }
 }
 
-/// One object of a DeleteObjects. The bucket keeps no versions: the
-/// version id `null` (S3's name for an unversioned object's one version)
-/// names the object, any other names a version that does not exist and
-/// deletes nothing, as S3 answers on an unversioned bucket. An `ETag`
-/// deletes only while the object still has it.
-async fn delete_entry<S: ObjectStore>(store: &S, entry: &DeleteEntry) -> Result<(), S3Error> {
+/// Runs a DeleteObjects' entries; one result each, in the body's order.
+///
+/// Each entry is read first ([`delete_plan`]): a refused one is that key's
+/// error, with no store call. Then every unconditional key is deleted in
+/// one store call ([`ObjectStore::delete_many`]; chunks of
+/// [`MAX_KEYS_PER_DELETE`], so one call for the at most 1000 keys of a
+/// body): a Worker invocation's binding calls are limited, and one call per
+/// key would spend up to 1000 of them. Last, each key with an `ETag` is read
+/// and deleted on its own (R2's delete takes no condition): up to 2 calls
+/// each.
+///
+/// A failed batch fails the whole request (503 `ServiceUnavailable`, or
+/// the store's timeout), which S3 clients retry by themselves, rather than
+/// answering `InternalError` for each key, which most callers never look
+/// at. That is exact to retry: the store does not say which keys went, but
+/// deleting them again is harmless, and the conditional entries, which a
+/// retry would answer differently once done, have not run yet.
+async fn delete_objects<S: ObjectStore>(
+    store: &S,
+    entries: &[DeleteEntry],
+) -> Result<Vec<Result<(), S3Error>>, S3Error> {
+    enum Planned {
+        Refused(S3Error),
+        Batched,
+        Conditional(ObjectKey, Preconditions),
+    }
+    let mut batch: Vec<ObjectKey> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let plans: Vec<Planned> = entries
+        .iter()
+        .map(|entry| match delete_plan(entry) {
+            Err(e) => Planned::Refused(e),
+            Ok((key, None)) => {
+                // A key named twice is deleted once.
+                if seen.insert(key.as_str().to_string()) {
+                    batch.push(key);
+                }
+                Planned::Batched
+            }
+            Ok((key, Some(preconditions))) => Planned::Conditional(key, preconditions),
+        })
+        .collect();
+    for chunk in batch.chunks(MAX_KEYS_PER_DELETE) {
+        store
+            .delete_many(chunk)
+            .await
+            .map_err(|e| S3Error::from(crate::ApiError::from(e)))?;
+    }
+    let mut results = Vec::with_capacity(plans.len());
+    for plan in plans {
+        results.push(match plan {
+            Planned::Refused(e) => Err(e),
+            Planned::Batched => Ok(()),
+            Planned::Conditional(key, preconditions) => {
+                objects::delete_if(store, &key, &preconditions)
+                    .await
+                    .map_err(S3Error::from)
+            }
+        });
+    }
+    Ok(results)
+}
+
+/// What one object of a DeleteObjects asks: its key, and the condition
+/// its `ETag` sets (`None`: delete it whatever it holds). The bucket keeps
+/// no versions: the version id `null` (S3's name for an unversioned
+/// object's one version) names the object, any other names a version that
+/// does not exist and deletes nothing, as S3 answers on an unversioned
+/// bucket. An `ETag` deletes only while the object still has it.
+fn delete_plan(entry: &DeleteEntry) -> Result<(ObjectKey, Option<Preconditions>), S3Error> {
     if entry.version_id.as_deref().is_some_and(|v| v != "null") {
         return Err(S3Error::no_such_version(
             "The specified version does not exist.",
         ));
     }
     let key = ObjectKey::new(entry.key.clone()).map_err(S3Error::from)?;
-    let if_match =
-        match entry.etag.as_deref().map(str::trim) {
-            None => None,
-            Some(tag) => {
-                // S3 documents the ETag bare; a quoted one is read as sent.
-                let tag = if tag == "*" || tag.starts_with('"') || tag.starts_with("W/") {
-                    tag.to_string()
-                } else {
-                    format!("\"{tag}\"")
-                };
-                Some(EtagCondition::parse(&tag).ok_or_else(|| {
-                    S3Error::invalid_argument("The ETag is not a valid entity tag")
-                })?)
-            }
-        };
+    let Some(tag) = entry.etag.as_deref().map(str::trim) else {
+        return Ok((key, None));
+    };
+    // S3 documents the ETag bare; a quoted one is read as sent.
+    let tag = if tag == "*" || tag.starts_with('"') || tag.starts_with("W/") {
+        tag.to_string()
+    } else {
+        format!("\"{tag}\"")
+    };
+    let if_match = EtagCondition::parse(&tag)
+        .ok_or_else(|| S3Error::invalid_argument("The ETag is not a valid entity tag"))?;
     let preconditions = Preconditions {
-        if_match,
+        if_match: Some(if_match),
         ..Preconditions::default()
     };
-    objects::delete_if(store, &key, &preconditions)
-        .await
-        .map_err(S3Error::from)
+    Ok((key, Some(preconditions)))
 }
 
 fn object_reply<B>(

@@ -18,6 +18,7 @@ enum Op {
     Get,
     Put,
     Delete,
+    DeleteMany,
     List,
     CreateUpload,
     UploadPart,
@@ -203,6 +204,14 @@ impl ObjectStore for Fake {
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
         self.call(Op::Delete)?;
         self.objects.borrow_mut().remove(key.as_str());
+        Ok(())
+    }
+
+    async fn delete_many(&self, keys: &[ObjectKey]) -> Result<(), StoreError> {
+        self.call(Op::DeleteMany)?;
+        for key in keys {
+            self.objects.borrow_mut().remove(key.as_str());
+        }
         Ok(())
     }
 

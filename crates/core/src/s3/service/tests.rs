@@ -18,6 +18,13 @@ use std::collections::BTreeMap;
 struct Fake {
     objects: RefCell<BTreeMap<String, (ObjectMeta, Vec<u8>)>>,
     deleted: RefCell<Vec<String>>,
+    /// Each store call that deleted: one key for `delete`, the keys of
+    /// each `delete_many`.
+    delete_calls: RefCell<Vec<Vec<String>>>,
+    /// Every store call, by name.
+    calls: RefCell<Vec<&'static str>>,
+    /// The next `delete_many` fails as R2 being unreachable.
+    fail_delete_many: std::cell::Cell<bool>,
 }
 
 impl ObjectStore for Fake {
@@ -25,6 +32,7 @@ impl ObjectStore for Fake {
     type Upload = Vec<u8>;
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StoreError> {
+        self.calls.borrow_mut().push("head");
         Ok(self
             .objects
             .borrow()
@@ -86,8 +94,30 @@ impl ObjectStore for Fake {
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        self.calls.borrow_mut().push("delete");
+        self.delete_calls
+            .borrow_mut()
+            .push(vec![key.as_str().to_string()]);
         self.deleted.borrow_mut().push(key.as_str().to_string());
         self.objects.borrow_mut().remove(key.as_str());
+        Ok(())
+    }
+
+    async fn delete_many(&self, keys: &[ObjectKey]) -> Result<(), StoreError> {
+        self.calls.borrow_mut().push("delete_many");
+        assert!(
+            keys.len() <= crate::store::MAX_KEYS_PER_DELETE,
+            "R2 takes 1000"
+        );
+        if self.fail_delete_many.replace(false) {
+            return Err(StoreError::unavailable("r2", "connection reset"));
+        }
+        let keys: Vec<String> = keys.iter().map(|k| k.as_str().to_string()).collect();
+        for key in &keys {
+            self.objects.borrow_mut().remove(key);
+        }
+        self.deleted.borrow_mut().extend(keys.iter().cloned());
+        self.delete_calls.borrow_mut().push(keys);
         Ok(())
     }
 
@@ -966,6 +996,7 @@ fn delete_objects_honours_version_ids_and_etags_per_key() {
     for k in ["a", "b", "c", "d", "e"] {
         put_object(&store, k, b"xy", &[]);
     }
+    store.calls.borrow_mut().clear();
     let body = br#"<Delete>
   <Object><Key>a</Key><VersionId>3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY</VersionId></Object>
   <Object><Key>b</Key><VersionId>null</VersionId></Object>
@@ -1004,4 +1035,165 @@ fn delete_objects_honours_version_ids_and_etags_per_key() {
         *store.deleted.borrow(),
         vec!["b".to_string(), "d".to_string(), "e".to_string()]
     );
+    // The unconditional key in one batch first; each ETag read, then deleted
+    // if it held.
+    assert_eq!(
+        *store.calls.borrow(),
+        [
+            "delete_many",
+            "head",
+            "head",
+            "delete",
+            "head",
+            "delete",
+            "head"
+        ]
+    );
+}
+
+/// A DeleteObjects body naming `keys`, each `(key, etag)`.
+fn delete_body(keys: &[(String, Option<&str>)]) -> Vec<u8> {
+    let mut body = String::from("<Delete>");
+    for (key, etag) in keys {
+        body.push_str(&format!("<Object><Key>{key}</Key>"));
+        if let Some(etag) = etag {
+            body.push_str(&format!("<ETag>{etag}</ETag>"));
+        }
+        body.push_str("</Object>");
+    }
+    body.push_str("</Delete>");
+    body.into_bytes()
+}
+
+fn delete_objects(store: &Fake, body: &[u8]) -> Result<S3Reply<Vec<u8>>, S3Error> {
+    let del = parse(
+        "POST",
+        Some("strata"),
+        None,
+        Some("delete"),
+        &headers(&[]),
+        Payload::Unsigned,
+        RW,
+    )
+    .unwrap();
+    run(store, del, None, Some(body))
+}
+
+#[test]
+fn delete_objects_deletes_unconditional_keys_in_one_store_call() {
+    let store = Fake::default();
+    for i in 0..1002 {
+        let (meta, bytes) = (
+            ObjectMeta {
+                key: format!("k{i:04}"),
+                ..Default::default()
+            },
+            Vec::new(),
+        );
+        store
+            .objects
+            .borrow_mut()
+            .insert(meta.key.clone(), (meta, bytes));
+    }
+    // 1000 keys, most existing, some not, in no sorted order; the last two
+    // objects stay.
+    let mut keys: Vec<(String, Option<&str>)> =
+        (0..990).rev().map(|i| (format!("k{i:04}"), None)).collect();
+    keys.extend((0..10).map(|i| (format!("absent/{i}"), None)));
+    let Some(S3Body::Xml(xml)) = delete_objects(&store, &delete_body(&keys)).unwrap().body else {
+        panic!()
+    };
+    assert_eq!(*store.calls.borrow(), ["delete_many"]);
+    assert_eq!(store.delete_calls.borrow()[0].len(), 1000);
+    // Every key answered Deleted, in the body's order.
+    let expected: String = keys
+        .iter()
+        .map(|(k, _)| format!("<Deleted><Key>{k}</Key></Deleted>"))
+        .collect();
+    assert!(xml.contains(&expected), "{xml}");
+    assert!(!xml.contains("<Error>"), "{xml}");
+    let left: Vec<String> = store.objects.borrow().keys().cloned().collect();
+    let mut want: Vec<String> = (990..1002).map(|i| format!("k{i:04}")).collect();
+    want.sort();
+    assert_eq!(left, want);
+}
+
+#[test]
+fn delete_objects_batch_keeps_each_keys_answer_in_order() {
+    let store = Fake::default();
+    for k in ["a", "b", "c"] {
+        put_object(&store, k, b"xy", &[]);
+    }
+    // A key named twice is one key of the batch and two Deleted entries; a
+    // conditional key between unconditional ones keeps its place.
+    let body = br#"<Delete>
+  <Object><Key>a</Key></Object>
+  <Object><Key>b</Key><ETag>nope</ETag></Object>
+  <Object><Key>a</Key><VersionId>null</VersionId></Object>
+  <Object><Key>c</Key><VersionId>v2</VersionId></Object>
+  <Object><Key>c</Key></Object>
+</Delete>"#;
+    let Some(S3Body::Xml(xml)) = delete_objects(&store, body).unwrap().body else {
+        panic!()
+    };
+    assert!(
+        xml.contains(
+            "<Deleted><Key>a</Key></Deleted>\
+             <Deleted><Key>a</Key><VersionId>null</VersionId></Deleted>\
+             <Deleted><Key>c</Key></Deleted>\
+             <Error><Key>b</Key><Code>PreconditionFailed</Code>"
+        ),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<Error><Key>c</Key><VersionId>v2</VersionId><Code>NoSuchVersion</Code>"),
+        "{xml}"
+    );
+    assert_eq!(
+        *store.delete_calls.borrow(),
+        vec![vec!["a".to_string(), "c".to_string()]]
+    );
+    let left: Vec<String> = store.objects.borrow().keys().cloned().collect();
+    assert_eq!(left, vec!["b".to_string()]);
+}
+
+#[test]
+fn delete_objects_fails_whole_when_the_batch_fails() {
+    let store = Fake::default();
+    for k in ["a", "b"] {
+        put_object(&store, k, b"xy", &[]);
+    }
+    store.calls.borrow_mut().clear();
+    store.fail_delete_many.set(true);
+    let keys = vec![("a".to_string(), None), ("b".to_string(), Some("etag2"))];
+    let err = delete_objects(&store, &delete_body(&keys)).unwrap_err();
+    // Retryable as a whole: S3 clients retry a 503 by themselves.
+    assert_eq!((err.code, err.status), ("ServiceUnavailable", 503));
+    assert!(err
+        .headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("retry-after")));
+    assert!(!err.message.contains("connection reset"), "{}", err.message);
+    // The conditional key did not run: a retry answers it as the first try would have.
+    assert_eq!(*store.calls.borrow(), ["delete_many"]);
+    assert_eq!(store.objects.borrow().len(), 2);
+    // The retry deletes both.
+    let Some(S3Body::Xml(xml)) = delete_objects(&store, &delete_body(&keys)).unwrap().body else {
+        panic!()
+    };
+    assert!(
+        xml.contains("<Deleted><Key>a</Key></Deleted><Deleted><Key>b</Key></Deleted>"),
+        "{xml}"
+    );
+    assert!(store.objects.borrow().is_empty());
+}
+
+#[test]
+fn delete_objects_with_only_refused_or_conditional_keys_makes_no_batch_call() {
+    let store = Fake::default();
+    put_object(&store, "a", b"xy", &[]);
+    store.calls.borrow_mut().clear();
+    let body = br#"<Delete><Object><Key>a</Key><ETag>etag2</ETag></Object><Object><Key>z</Key><VersionId>v1</VersionId></Object></Delete>"#;
+    delete_objects(&store, body).unwrap();
+    assert_eq!(*store.calls.borrow(), ["head", "delete"]);
 }
