@@ -23,7 +23,7 @@ use strata_core::sql::session::{self, Bookmark};
 use strata_core::sql::Store;
 use strata_core::store::{RunOptions, SqlStores};
 use strata_core::ApiError;
-use worker::{AbortController, Delay, Fetch, Request, Response};
+use worker::{web_sys, AbortController, Delay, Fetch, Request, Response, ResponseBody};
 
 pub use strata_core::store::StoreError;
 
@@ -79,14 +79,26 @@ pub async fn read_capped(
     limit: u64,
 ) -> Result<Option<Vec<u8>>, StoreError> {
     use futures_util::StreamExt;
-    let declared = response
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let header = |name: &str| response.headers().get(name).ok().flatten();
+    let declared = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Ok(None);
+    }
+    let whole = strata_core::body::whole_read_length(
+        header("content-length").as_deref(),
+        header("content-encoding").as_deref(),
+        limit,
+    );
+    if let (Some(_), ResponseBody::Stream(stream)) = (whole, response.body()) {
+        // One arrayBuffer() of the whole (declared, bounded) body instead of
+        // a reader and a read per chunk.
+        let whole = web_sys::Response::new_with_opt_readable_stream(Some(stream))
+            .and_then(|r| r.array_buffer())
+            .map_err(|_| StoreError::unavailable(store, "the answer could not be read"))?;
+        let buffer = wasm_bindgen_futures::JsFuture::from(whole)
+            .await
+            .map_err(|_| StoreError::unavailable(store, "the answer could not be read"))?;
+        return Ok(Some(js_sys::Uint8Array::new(&buffer).to_vec()));
     }
     let mut bytes = Vec::with_capacity(declared.unwrap_or(0) as usize);
     let Ok(mut stream) = response.stream() else {

@@ -61,6 +61,23 @@ pub fn check_declared_length(content_length: Option<&str>, limit: u64) -> Result
     }
 }
 
+/// The length of a body that may be read whole in one step (one
+/// `arrayBuffer()` instead of a chunk-by-chunk read): its `Content-Length`
+/// is declared, within `limit`, and counts the bytes that will be read —
+/// no `Content-Encoding` other than `identity`, which the runtime could
+/// decode into more bytes than declared. The runtime holds a body to its
+/// declared length, so such a read can never hold more than `limit`.
+/// `None`: read chunk by chunk, stopping at the limit.
+pub fn whole_read_length(
+    content_length: Option<&str>,
+    content_encoding: Option<&str>,
+    limit: u64,
+) -> Option<u64> {
+    let identity = content_encoding.is_none_or(|e| e.trim().eq_ignore_ascii_case("identity"));
+    let n = content_length?.trim().parse::<u64>().ok()?;
+    (identity && n <= limit).then_some(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +122,23 @@ mod tests {
             check_declared_length(Some("x"), 10).unwrap_err().status(),
             400
         );
+    }
+
+    #[test]
+    fn whole_reads_only_for_declared_unencoded_lengths_within_the_limit() {
+        assert_eq!(whole_read_length(Some("12"), None, 100), Some(12));
+        assert_eq!(
+            whole_read_length(Some(" 100 "), Some("identity"), 100),
+            Some(100)
+        );
+        assert_eq!(whole_read_length(Some("0"), None, 100), Some(0));
+        // Over the limit, undeclared, unreadable: chunk by chunk.
+        assert_eq!(whole_read_length(Some("101"), None, 100), None);
+        assert_eq!(whole_read_length(None, None, 100), None);
+        assert_eq!(whole_read_length(Some("12x"), None, 100), None);
+        assert_eq!(whole_read_length(Some("-1"), None, 100), None);
+        // An encoded body may decode to more than its declared length.
+        assert_eq!(whole_read_length(Some("12"), Some("gzip"), 100), None);
+        assert_eq!(whole_read_length(Some("12"), Some("br"), 100), None);
     }
 }
