@@ -5,6 +5,7 @@ integration harness (tests/api/s3.rs) with the project venv:
   STRATA_S3_CREDENTIALS  S3_CREDENTIALS: STRATATESTRW (read-write), STRATATESTRO (read-only)
 """
 
+import concurrent.futures
 import hashlib
 import io
 import json
@@ -122,6 +123,32 @@ def bounds_and_refusals(s3):
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="del/")["Contents"]] == ["del/a", "del/c"]
 
 
+def bulk_delete(s3):
+    """DeleteObjects at S3's cap of 1000 keys: all of them go (the Worker
+    deletes them in one R2 call), each answered Deleted in the request's
+    order, and the objects not named stay."""
+    keys = [f"bulk/{i:04}" for i in range(1002)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda k: s3.put_object(Bucket=BUCKET, Key=k, Body=b"x"), keys))
+    named = list(reversed(keys[3:])) + ["bulk/absent"]
+    assert len(named) == 1000
+    res = s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": k} for k in named]})
+    assert "Errors" not in res, res["Errors"][:3]
+    assert [d["Key"] for d in res["Deleted"]] == named
+    left = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="bulk/")["Contents"]]
+    assert left == keys[:3], left
+    # Quiet: nothing to report; a conditional key among unconditional ones
+    # keeps its own answer.
+    etag = s3.head_object(Bucket=BUCKET, Key="bulk/0001")["ETag"]
+    res = s3.delete_objects(Bucket=BUCKET, Delete={"Quiet": True, "Objects": [
+        {"Key": "bulk/0000"}, {"Key": "bulk/0001", "ETag": '"nope"'}, {"Key": "bulk/0002"},
+    ]})
+    assert "Deleted" not in res and [(e["Key"], e["Code"]) for e in res["Errors"]] == [("bulk/0001", "PreconditionFailed")], res
+    res = s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": "bulk/0001", "ETag": etag}]})
+    assert [d["Key"] for d in res["Deleted"]] == ["bulk/0001"], res
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="bulk/")["KeyCount"] == 0
+
+
 def main():
     s3 = client("STRATATESTRW")
     ro = client("STRATATESTRO")
@@ -224,6 +251,7 @@ def main():
         assert sorted(seen) == sorted(want) and len(seen) == len(want), (method, seen)
 
     bounds_and_refusals(s3)
+    bulk_delete(s3)
 
     # A presigned GET with plain urllib.
     url = s3.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": "boto/hello.txt"}, ExpiresIn=60)
