@@ -148,12 +148,13 @@ impl KeyRing {
     /// hashes instead of ignoring them, so a typo never silently widens or
     /// narrows access.
     pub fn parse(json: &str) -> Result<KeyRing, KeyRingError> {
-        let entries: BTreeMap<String, KeyEntry> = serde_json::from_str(json).map_err(|_| {
-            KeyRingError(
+        let entries: BTreeMap<String, KeyEntry> =
+            serde_json::from_slice(json.as_bytes()).map_err(|_| {
+                KeyRingError(
                 "is not a JSON object of {\"<id>\": {\"sha256\": \"<hex>\", \"scopes\": [...]}}"
                     .into(),
             )
-        })?;
+            })?;
         let mut keys = Vec::with_capacity(entries.len());
         for (id, entry) in entries {
             let hash = decode_hex32(&entry.sha256).ok_or_else(|| {

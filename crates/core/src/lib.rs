@@ -26,6 +26,7 @@
 //!   they decide; the shell only copies it into the runtime's response.
 //! * [`store`] — the storage seam: the one store error type, and the traits
 //!   the operations call stores through (fakes in tests).
+//! * [`sort`] — the one stable sort every caller shares (bundle size).
 //! * [`objects`] — objects in R2 with HTTP's semantics: keys, conditionals,
 //!   ranges, metadata, listing, multipart steps, signed URLs.
 
@@ -44,6 +45,7 @@ pub mod request_id;
 pub mod rest;
 pub mod router;
 pub mod s3;
+pub mod sort;
 pub mod sql;
 pub mod store;
 #[cfg(test)]

@@ -103,7 +103,7 @@ pub fn scopes_from(value: &Value) -> Result<Vec<Scope>, TokenError> {
         }
     };
     let mut scopes: Vec<Scope> = names.into_iter().filter_map(Scope::parse).collect();
-    scopes.sort();
+    crate::sort::sort(&mut scopes);
     scopes.dedup();
     Ok(scopes)
 }

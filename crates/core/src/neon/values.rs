@@ -241,9 +241,8 @@ pub fn pg_text_to_json(type_oid: u32, text: &str) -> Value {
             Some(n) => Value::Number(n),
             None => Value::String(text.to_owned()),
         },
-        oid::JSON | oid::JSONB => {
-            serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
-        }
+        oid::JSON | oid::JSONB => serde_json::from_slice(text.as_bytes())
+            .unwrap_or_else(|_| Value::String(text.to_owned())),
         _ => Value::String(text.to_owned()),
     }
 }

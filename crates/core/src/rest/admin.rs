@@ -63,7 +63,7 @@ pub async fn list<S: SqlStores>(
     if let Some(default) = placement.default_store() {
         let schema = stores.schema(default, "").await?;
         names.extend(schema.tables().map(|t| t.name.clone()));
-        names.sort();
+        crate::sort::sort(&mut names);
         names.dedup();
     }
     // Only tables that exist in the store serving them are visible.

@@ -137,7 +137,7 @@ fn sqlite_numeric_affinity(declared: &str) -> bool {
 fn filter_value(store: Store, declared_type: &str, v: &str) -> Value {
     let number_chars = |b: u8| b.is_ascii_digit() || b"+-.eE".contains(&b);
     if store == Store::D1 && sqlite_numeric_affinity(declared_type) && v.bytes().all(number_chars) {
-        if let Ok(n) = serde_json::from_str::<serde_json::Number>(v) {
+        if let Ok(n) = serde_json::from_slice::<serde_json::Number>(v.as_bytes()) {
             let number = Value::Number(n);
             if crate::sql::value::d1_param(&number, "filter").is_ok() {
                 return number;

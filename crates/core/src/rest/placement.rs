@@ -166,12 +166,13 @@ impl Placement {
         let Some(json) = json.map(str::trim).filter(|s| !s.is_empty()) else {
             return Ok(Placement::default());
         };
-        let raw: BTreeMap<String, String> = serde_json::from_str(json).map_err(|_| {
-            ApiError::config(
-                "REST_TABLES",
-                "is not a JSON object of table name to \"d1\" or \"pg\"",
-            )
-        })?;
+        let raw: BTreeMap<String, String> =
+            serde_json::from_slice(json.as_bytes()).map_err(|_| {
+                ApiError::config(
+                    "REST_TABLES",
+                    "is not a JSON object of table name to \"d1\" or \"pg\"",
+                )
+            })?;
         let mut p = Placement::default();
         for (table, name) in raw {
             let s = store(&name).ok_or_else(|| {
@@ -238,7 +239,7 @@ impl Placement {
             .chain(self.runtime.keys())
             .cloned()
             .collect();
-        names.sort();
+        crate::sort::sort(&mut names);
         names.dedup();
         names
     }

@@ -251,7 +251,7 @@ impl Schema {
             }
         }
         for (t, mut cols) in keys {
-            cols.sort();
+            crate::sort::sort(&mut cols);
             if let Some(table) = tables.get_mut(&t) {
                 table.primary_key = cols.into_iter().map(|(_, c)| c).collect();
             }

@@ -414,7 +414,7 @@ fn counted(result: Option<SqlResult>, planned: bool) -> Result<u64, ApiError> {
         return number(&row["n"]).ok_or_else(ApiError::internal);
     }
     let plan = match &row["QUERY PLAN"] {
-        Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
+        Value::String(s) => serde_json::from_slice(s.as_bytes()).unwrap_or(Value::Null),
         v => v.clone(),
     };
     plan[0]["Plan"]["Plan Rows"]
@@ -533,7 +533,10 @@ async fn read<S: SqlStores>(
             // D1 answers an embed's JSON as text; Postgres as JSON already.
             for e in &q.embeds {
                 if let Some(v) = obj.get_mut(e.key()) {
-                    if let Some(parsed) = v.as_str().and_then(|t| serde_json::from_str(t).ok()) {
+                    if let Some(parsed) = v
+                        .as_str()
+                        .and_then(|t| serde_json::from_slice(t.as_bytes()).ok())
+                    {
                         *v = parsed;
                     }
                 }
@@ -570,7 +573,7 @@ fn sort_rows(rows: &mut [Value], keys: &[SortKey]) {
         v.as_f64()
             .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
     };
-    rows.sort_by(|a, b| {
+    crate::sort::sort_by(rows, |a, b| {
         for k in keys {
             let (x, y) = (&a[&k.key], &b[&k.key]);
             let o = match (x.is_null(), y.is_null()) {

@@ -71,7 +71,8 @@ impl S3Credentials {
                 "not a JSON object of {\"<access key id>\": {\"secret\", \"scopes\"}}".to_string(),
             )
         };
-        let raw: serde_json::Value = serde_json::from_str(json).map_err(|_| shape())?;
+        let raw: serde_json::Value =
+            serde_json::from_slice(json.as_bytes()).map_err(|_| shape())?;
         let raw = raw.as_object().ok_or_else(shape)?;
         let mut keys = Vec::with_capacity(raw.len());
         for (id, cred) in raw {

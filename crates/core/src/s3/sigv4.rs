@@ -248,7 +248,7 @@ fn canonical_request(
         .filter(|(n, _)| n != "X-Amz-Signature")
         .map(|(n, v)| (percent::encode(n, false), percent::encode(v, false)))
         .collect();
-    q.sort();
+    crate::sort::sort(&mut q);
     let query = q
         .iter()
         .map(|(n, v)| format!("{n}={v}"))
