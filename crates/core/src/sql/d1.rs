@@ -120,6 +120,124 @@ pub fn result(
     })
 }
 
+/// The counters of D1's `meta` that a result carries, in this order.
+pub const META_KEYS: [&str; 7] = [
+    "changes",
+    "last_row_id",
+    "rows_read",
+    "rows_written",
+    "duration",
+    "changed_db",
+    "size_after",
+];
+
+/// A `meta` counter as JSON: integral values as integers, others as they are.
+pub fn meta_number(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER as f64 {
+        Value::from(n as i64)
+    } else {
+        Number::from_f64(n).map_or(Value::Null, Value::Number)
+    }
+}
+
+/// Roughly what a value costs in memory and in the JSON answer, counted
+/// against `MAX_RESULT_BYTES` (with its column name) as rows are taken over.
+pub fn value_cost(v: &D1Value) -> usize {
+    match v {
+        D1Value::Null => 4,
+        D1Value::Number(_) => 24,
+        D1Value::Text(t) => t.len() + 2,
+        // Base64 in the answer.
+        D1Value::Blob(b) => b.len() / 3 * 4 + 16,
+    }
+}
+
+/// What a row costs against the result limit: its values and column names.
+pub fn row_cost(names: &[String], row: &[D1Value]) -> u64 {
+    row.iter()
+        .zip(names)
+        .map(|(v, k)| value_cost(v) + k.len() + 4)
+        .sum::<usize>() as u64
+}
+
+/// A batch's results from one JSON text, the fast path of the Worker's D1
+/// adapter: its JavaScript side hands over D1's whole answer as
+/// `[{"c": [names], "r": [[values]], "m": {meta}}, ...]` in one crossing
+/// when every value is a string, null or a finite number other than -0
+/// (which JSON carries exactly: `JSON.stringify` writes the shortest digits
+/// that read back as the same f64). The same limit (`budget`, counted per
+/// row as [`row_cost`]) and conversion as value-by-value apply.
+///
+/// `None`: the text is not of that shape — the caller converts value by
+/// value instead, so nothing is ever misread.
+pub fn batch_from_json(
+    text: &str,
+    mode: RowMode,
+    limit: u64,
+) -> Option<Result<Vec<SqlResult>, ApiError>> {
+    let Ok(Value::Array(statements)) = serde_json::from_str::<Value>(text) else {
+        return None;
+    };
+    let mut budget = limit;
+    let mut out = Vec::with_capacity(statements.len());
+    for statement in statements {
+        let Value::Object(mut statement) = statement else {
+            return None;
+        };
+        let names: Vec<String> = match statement.remove("c")? {
+            Value::Array(names) => names
+                .into_iter()
+                .map(|n| match n {
+                    Value::String(n) => Some(n),
+                    _ => None,
+                })
+                .collect::<Option<_>>()?,
+            _ => return None,
+        };
+        let Value::Array(rows) = statement.remove("r")? else {
+            return None;
+        };
+        let mut values = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Value::Array(row) = row else { return None };
+            if row.len() != names.len() {
+                return None;
+            }
+            let row: Vec<D1Value> = row
+                .into_iter()
+                .map(|v| match v {
+                    Value::Null => Some(D1Value::Null),
+                    Value::String(t) => Some(D1Value::Text(t)),
+                    Value::Number(n) => n.as_f64().map(D1Value::Number),
+                    _ => None,
+                })
+                .collect::<Option<_>>()?;
+            match budget.checked_sub(row_cost(&names, &row)) {
+                Some(left) => budget = left,
+                None => return Some(Err(ApiError::result_too_large(limit))),
+            }
+            values.push(row);
+        }
+        let Value::Object(raw_meta) = statement.remove("m")? else {
+            return None;
+        };
+        let mut meta = Map::new();
+        for key in META_KEYS {
+            match raw_meta.get(key) {
+                Some(Value::Number(n)) => {
+                    meta.insert(key.into(), meta_number(n.as_f64()?));
+                }
+                Some(Value::Bool(b)) => {
+                    meta.insert(key.into(), Value::Bool(*b));
+                }
+                _ => {}
+            }
+        }
+        out.push(result(names, values, meta, mode));
+    }
+    Some(out.into_iter().collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +312,95 @@ mod tests {
         meta.insert("changes".into(), json!(3));
         let r = result(vec![], vec![], meta, RowMode::Object).unwrap();
         assert_eq!(r.row_count, 3);
+    }
+
+    #[test]
+    fn a_batch_read_from_json_is_the_batch_read_value_by_value() {
+        let text = r#"[{"c":["id","name","x"],"r":[[1,"a",0.1],[9007199254740991,"b",null]],"m":{"changes":0,"duration":0.25,"changed_db":false,"served_by":"x"}},{"c":[],"r":[],"m":{"changes":3}}]"#;
+        let fast = batch_from_json(text, RowMode::Object, 10_000)
+            .expect("the shape")
+            .unwrap();
+        let mut meta = Map::new();
+        meta.insert("changes".into(), meta_number(0.0));
+        meta.insert("duration".into(), meta_number(0.25));
+        meta.insert("changed_db".into(), Value::Bool(false));
+        let slow = result(
+            vec!["id".into(), "name".into(), "x".into()],
+            vec![
+                vec![
+                    D1Value::Number(1.0),
+                    D1Value::Text("a".into()),
+                    D1Value::Number(0.1),
+                ],
+                vec![
+                    D1Value::Number(9007199254740991.0),
+                    D1Value::Text("b".into()),
+                    D1Value::Null,
+                ],
+            ],
+            meta,
+            RowMode::Object,
+        )
+        .unwrap();
+        assert_eq!(fast[0], slow);
+        assert_eq!(
+            fast[0].rows[1],
+            json!({"id": 9007199254740991_i64, "name": "b", "x": null})
+        );
+        assert_eq!(fast[0].meta["duration"], json!(0.25));
+        assert!(fast[0].meta.get("served_by").is_none());
+        assert_eq!(fast[1].row_count, 3);
+        // The shortest digits read back as the same f64.
+        let r = batch_from_json(
+            r#"[{"c":["x"],"r":[[0.30000000000000004],[5e-324]],"m":{}}]"#,
+            RowMode::Array,
+            1000,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            r[0].rows,
+            vec![json!([0.30000000000000004]), json!([5e-324])]
+        );
+    }
+
+    #[test]
+    fn a_batch_from_json_keeps_the_checks_and_refuses_other_shapes() {
+        // An integer D1 already rounded is refused as value by value.
+        let e = batch_from_json(
+            r#"[{"c":["big"],"r":[[9007199254740993]],"m":{}}]"#,
+            RowMode::Array,
+            1000,
+        )
+        .unwrap()
+        .unwrap_err();
+        assert_eq!(e.status(), 400);
+        // The limit counts rows as value by value does.
+        let names = vec!["t".to_string()];
+        let cost = row_cost(&names, &[D1Value::Text("abc".into())]);
+        let text = r#"[{"c":["t"],"r":[["abc"],["abc"]],"m":{}}]"#;
+        assert!(batch_from_json(text, RowMode::Array, 2 * cost)
+            .unwrap()
+            .is_ok());
+        let e = batch_from_json(text, RowMode::Array, 2 * cost - 1)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::ResultTooLarge);
+        // Anything else is not read at all: the caller goes value by value.
+        for other in [
+            "",
+            "{}",
+            r#"[{"c":["a"],"r":[[true]],"m":{}}]"#,
+            r#"[{"c":["a"],"r":[[[1,2]]],"m":{}}]"#,
+            r#"[{"c":["a"],"r":[[{"b":1}]],"m":{}}]"#,
+            r#"[{"c":["a","b"],"r":[[1]],"m":{}}]"#,
+            r#"[{"c":[1],"r":[],"m":{}}]"#,
+            r#"[{"c":["a"],"r":[]}]"#,
+        ] {
+            assert!(
+                batch_from_json(other, RowMode::Array, 1000).is_none(),
+                "{other}"
+            );
+        }
     }
 }
