@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::values::pg_value_to_json;
 
 /// One column of the result, from Postgres's row description.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Field {
     /// Column name (`?column?` for unnamed expressions).
     pub name: String,
@@ -167,7 +167,7 @@ impl<'de> Deserialize<'de> for Row {
 }
 
 /// The answer to one query.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QueryResponse {
     /// One entry per result column; empty for statements that return no rows (DDL, plain DML).
     pub fields: Vec<Field>,
@@ -209,10 +209,138 @@ pub fn split_command_tag(tag: &str) -> (String, Option<u64>) {
 }
 
 /// The answer to a batch: one result per query, in order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BatchResponse {
     /// One [`QueryResponse`] per query of the batch.
     pub results: Vec<QueryResponse>,
+}
+
+// Reading answers: by hand from a parsed JSON value rather than with derives.
+// The Worker parses Neon's answer into a `Value` first (it decides by the
+// HTTP status what the body is), so derives would be instantiated once more
+// for the `Value` deserializer: ~15 KiB of wasm for these three types
+// (BENCHMARKS.md, "Bundle size"). The rules are the derives' own: every key
+// but `rowCount` is required, unknown keys are ignored, numbers must fit
+// their type, `rowCount` may be null or absent.
+
+/// Why an answer could not be read (the Worker only says "unreadable").
+const SHAPE: &str = "not a Neon result: expected {fields, rows, command, rowCount, rowAsArray}";
+
+fn member<'a>(
+    object: &'a serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<&'a Value, &'static str> {
+    object.get(key).ok_or(SHAPE)
+}
+
+fn text(object: &serde_json::Map<String, Value>, key: &str) -> Result<String, &'static str> {
+    member(object, key)?
+        .as_str()
+        .map(str::to_owned)
+        .ok_or(SHAPE)
+}
+
+fn integer<T: TryFrom<i64>>(
+    object: &serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<T, &'static str> {
+    member(object, key)?
+        .as_i64()
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or(SHAPE)
+}
+
+impl Field {
+    /// Reads a column description as Neon writes it.
+    fn from_json(value: &Value) -> Result<Field, &'static str> {
+        let object = value.as_object().ok_or(SHAPE)?;
+        Ok(Field {
+            name: text(object, "name")?,
+            data_type_id: integer(object, "dataTypeID")?,
+            table_id: integer(object, "tableID")?,
+            column_id: integer(object, "columnID")?,
+            data_type_size: integer(object, "dataTypeSize")?,
+            data_type_modifier: integer(object, "dataTypeModifier")?,
+            format: text(object, "format")?,
+        })
+    }
+}
+
+impl Row {
+    /// Reads a row: an array, or an object whose pairs keep their order.
+    fn from_json(value: Value) -> Result<Row, &'static str> {
+        match value {
+            Value::Array(values) => Ok(Row::Array(values)),
+            Value::Object(pairs) => Ok(Row::Object(pairs.into_iter().collect())),
+            _ => Err(SHAPE),
+        }
+    }
+}
+
+impl QueryResponse {
+    /// Reads the answer to one query from its parsed JSON.
+    pub fn from_json(value: Value) -> Result<QueryResponse, &'static str> {
+        let Value::Object(mut object) = value else {
+            return Err(SHAPE);
+        };
+        let fields = match member(&object, "fields")? {
+            Value::Array(items) => items
+                .iter()
+                .map(Field::from_json)
+                .collect::<Result<_, _>>()?,
+            _ => return Err(SHAPE),
+        };
+        let row_count = match object.get("rowCount") {
+            None | Some(Value::Null) => None,
+            Some(n) => Some(n.as_u64().ok_or(SHAPE)?),
+        };
+        let row_as_array = member(&object, "rowAsArray")?.as_bool().ok_or(SHAPE)?;
+        let command = text(&object, "command")?;
+        let rows = match object.get_mut("rows").map(Value::take) {
+            Some(Value::Array(rows)) => rows
+                .into_iter()
+                .map(Row::from_json)
+                .collect::<Result<_, _>>()?,
+            _ => return Err(SHAPE),
+        };
+        Ok(QueryResponse {
+            fields,
+            rows,
+            command,
+            row_count,
+            row_as_array,
+        })
+    }
+}
+
+impl BatchResponse {
+    /// Reads the answer to a batch from its parsed JSON.
+    pub fn from_json(value: Value) -> Result<BatchResponse, &'static str> {
+        let Value::Object(mut object) = value else {
+            return Err(SHAPE);
+        };
+        match object.get_mut("results").map(Value::take) {
+            Some(Value::Array(results)) => Ok(BatchResponse {
+                results: results
+                    .into_iter()
+                    .map(QueryResponse::from_json)
+                    .collect::<Result<_, _>>()?,
+            }),
+            _ => Err(SHAPE),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for QueryResponse {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        QueryResponse::from_json(Value::deserialize(deserializer)?).map_err(de::Error::custom)
+    }
+}
+
+impl<'de> Deserialize<'de> for BatchResponse {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        BatchResponse::from_json(Value::deserialize(deserializer)?).map_err(de::Error::custom)
+    }
 }
 
 #[cfg(test)]
@@ -299,5 +427,57 @@ mod tests {
         );
         assert_eq!(serde_json::to_string(&batch).unwrap(), text);
         assert!(serde_json::from_str::<Row>("3").is_err());
+    }
+
+    #[test]
+    fn answers_are_read_with_the_derives_rules() {
+        let field = json!({"name":"n","dataTypeID":23,"tableID":7,"columnID":2,"dataTypeSize":4,"dataTypeModifier":-1,"format":"text"});
+        let ok = json!({"fields":[field],"rows":[{"n":1,"n":2}],"command":"SELECT","rowCount":1,"rowAsArray":false,"extra":true});
+        let read = QueryResponse::from_json(ok.clone()).unwrap();
+        assert_eq!(read.fields[0].table_id, 7);
+        assert_eq!(read.fields[0].data_type_size, 4);
+        assert_eq!(read.rows, vec![Row::Object(vec![("n".into(), json!(2))])]);
+        assert_eq!(read.row_count, Some(1));
+        // Through serde, as the Worker reads it (serde_json::from_value).
+        assert_eq!(
+            serde_json::from_value::<QueryResponse>(ok.clone()).unwrap(),
+            read
+        );
+        let mut no_count = ok.clone();
+        no_count.as_object_mut().unwrap().remove("rowCount");
+        assert_eq!(QueryResponse::from_json(no_count).unwrap().row_count, None);
+
+        let broken = |key: &str, value: Value| {
+            let mut v = ok.clone();
+            match value {
+                Value::Null if key != "rowCount" => {
+                    v.as_object_mut().unwrap().remove(key);
+                }
+                other => v[key] = other,
+            }
+            QueryResponse::from_json(v).is_err()
+        };
+        assert!(broken("fields", Value::Null), "fields is required");
+        assert!(broken("rows", Value::Null), "rows is required");
+        assert!(broken("command", json!(1)));
+        assert!(broken("rowCount", json!(-1)));
+        assert!(broken("rowCount", json!(1.5)));
+        assert!(broken("rowAsArray", json!("true")));
+        assert!(broken("rows", json!([3])), "a row is an array or an object");
+        let mut big = ok.clone();
+        big["fields"][0]["columnID"] = json!(40000);
+        assert!(QueryResponse::from_json(big).is_err(), "columnID is an i16");
+        let mut negative = ok.clone();
+        negative["fields"][0]["dataTypeID"] = json!(-1);
+        assert!(
+            QueryResponse::from_json(negative).is_err(),
+            "an OID is unsigned"
+        );
+        assert!(QueryResponse::from_json(json!([])).is_err());
+
+        let batch = json!({"results":[ok]});
+        assert_eq!(BatchResponse::from_json(batch).unwrap().results, vec![read]);
+        assert!(BatchResponse::from_json(json!({"results":{}})).is_err());
+        assert!(BatchResponse::from_json(json!({})).is_err());
     }
 }
