@@ -1,6 +1,7 @@
 //! The error body: one JSON object with the same 17 keys for every failure.
 
-use serde::{Deserialize, Serialize};
+use serde::{de, Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 
 /// A failed request, as the proxy reports it.
 ///
@@ -9,8 +10,7 @@ use serde::{Deserialize, Serialize};
 /// message and `code` the SQLSTATE; for errors of the proxy itself (bad header, body too large)
 /// `code` and `severity` are empty strings. Deserialisation is lenient (missing keys default) so
 /// a client can read bodies from older or newer proxies.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct ErrorBody {
     /// Primary human-readable message.
     pub message: String,
@@ -99,6 +99,64 @@ impl ErrorBody {
     /// Whether this came from Postgres (it has a SQLSTATE) rather than from the proxy.
     pub fn is_postgres_error(&self) -> bool {
         !self.code.is_empty()
+    }
+}
+
+impl ErrorBody {
+    /// Reads a body from its parsed JSON, as a derive with `#[serde(default)]` would: missing
+    /// and unknown keys are fine; a key of the wrong type (a `null` `message`, a numeric
+    /// `line`) makes it unreadable. By hand because the Worker reads it from a `Value`, where a
+    /// derive would be one more serde instantiation in the bundle (BENCHMARKS.md, "Bundle size").
+    pub fn from_json(value: &Value) -> Option<ErrorBody> {
+        let mut body = ErrorBody::default();
+        for (key, value) in value.as_object()? {
+            let text = match key.as_str() {
+                "message" => &mut body.message,
+                "code" => &mut body.code,
+                "severity" => &mut body.severity,
+                _ => {
+                    let Some(slot) = body.optional(key) else {
+                        continue;
+                    };
+                    *slot = match value {
+                        Value::Null => None,
+                        Value::String(s) => Some(s.clone()),
+                        _ => return None,
+                    };
+                    continue;
+                }
+            };
+            value.as_str()?.clone_into(text);
+        }
+        Some(body)
+    }
+
+    /// The optional key named `key`, if it is one.
+    fn optional(&mut self, key: &str) -> Option<&mut Option<String>> {
+        Some(match key {
+            "detail" => &mut self.detail,
+            "hint" => &mut self.hint,
+            "position" => &mut self.position,
+            "internalPosition" => &mut self.internal_position,
+            "internalQuery" => &mut self.internal_query,
+            "where" => &mut self.where_,
+            "table" => &mut self.table,
+            "column" => &mut self.column,
+            "schema" => &mut self.schema,
+            "dataType" => &mut self.data_type,
+            "constraint" => &mut self.constraint,
+            "file" => &mut self.file,
+            "line" => &mut self.line,
+            "routine" => &mut self.routine,
+            _ => return None,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorBody {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        ErrorBody::from_json(&Value::deserialize(deserializer)?)
+            .ok_or_else(|| de::Error::custom("not a Neon error body"))
     }
 }
 
@@ -215,5 +273,25 @@ mod tests {
         assert_eq!(body.where_.as_deref(), Some("here"));
         assert_eq!(body.line, None);
         assert!(!ErrorBody::proxy("x").is_postgres_error());
+    }
+
+    #[test]
+    fn reading_round_trips_and_refuses_wrong_types() {
+        let fields = ALL_KEYS.map(|k| (k, Value::String(format!("{k}!"))));
+        let full = Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
+        let body = ErrorBody::from_json(&full).unwrap();
+        assert_eq!(serde_json::to_value(&body).unwrap(), full, "every key read");
+        let nulls = serde_json::json!({"message": "m", "detail": null, "extra": [1]});
+        let read = ErrorBody::from_json(&nulls).unwrap();
+        assert_eq!((read.message.as_str(), read.detail), ("m", None));
+        for bad in [
+            serde_json::json!({"message": null}),
+            serde_json::json!({"code": 23505}),
+            serde_json::json!({"line": 664}),
+            serde_json::json!("boom"),
+        ] {
+            assert_eq!(ErrorBody::from_json(&bad), None, "{bad}");
+            assert!(serde_json::from_value::<ErrorBody>(bad).is_err());
+        }
     }
 }
