@@ -12,6 +12,7 @@
 //! * [`auth`] — API keys (`API_KEYS`), constant-time hash comparison, scopes.
 //! * [`jwt`] — JWT bearer tokens: decoding, HS256, JWKS keys, claims, scopes.
 //! * [`cors`] — the CORS policy: allowed origins, preflights, response headers.
+//! * [`encoding`] — base64, standard and URL-safe.
 //! * [`config`] — typed, validated settings (Neon connection string and the
 //!   SQL endpoint derived from it).
 //! * [`request_id`] — the `x-request-id` every response carries.
@@ -34,6 +35,7 @@ pub mod auth;
 pub mod body;
 pub mod config;
 pub mod cors;
+pub mod encoding;
 pub mod error;
 pub mod http;
 pub mod jwt;

@@ -10,8 +10,7 @@
 //! allows (and its `alg`, when it names one).
 
 use super::{Alg, TokenError, UnverifiedToken};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use crate::encoding::URL_SAFE_NO_PAD;
 use serde_json::{json, Map, Value};
 
 /// Most entries a key set may have (issuers publish a handful).

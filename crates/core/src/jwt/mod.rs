@@ -31,9 +31,8 @@ pub use claims::ClaimRules;
 pub use config::JwtConfig;
 
 use crate::auth::Principal;
+use crate::encoding::URL_SAFE_NO_PAD;
 use crate::error::{ApiError, ErrorCode};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;

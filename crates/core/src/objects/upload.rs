@@ -14,7 +14,6 @@ use super::metadata::SHA256_HEADER;
 use super::{decode_hex, invalid, RequestHeaders};
 use crate::body::too_large;
 use crate::error::{ApiError, ErrorCode};
-use base64::Engine;
 
 /// The body length an upload declares: 411 without one, 400 when it is not
 /// a number, 413 over `max` (with the way around it in the hint).
@@ -59,7 +58,7 @@ pub fn checksum(headers: &RequestHeaders) -> Result<Option<Checksum>, ApiError> 
         (Some(_), Some(_)) => Err(invalid(format!(
             "send either Content-MD5 or {SHA256_HEADER}, not both: R2 verifies one checksum per upload"
         ))),
-        (Some(v), None) => base64::engine::general_purpose::STANDARD
+        (Some(v), None) => crate::encoding::STANDARD
             .decode(v.trim())
             .ok()
             .and_then(|bytes| <[u8; 16]>::try_from(bytes).ok())

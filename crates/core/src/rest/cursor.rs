@@ -7,9 +7,8 @@
 //! are only ever bound as parameters, so a forged cursor can at most select
 //! rows the caller could select anyway.
 
+use crate::encoding::URL_SAFE_NO_PAD;
 use crate::error::{ApiError, ErrorCode};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -6,8 +6,7 @@
 //! mismatch is `BadDigest` and stores nothing.
 
 use super::S3Error;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
+use crate::encoding::STANDARD;
 use sha2::{Digest, Sha256};
 
 /// A checksum algorithm S3 clients send.

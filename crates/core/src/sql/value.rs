@@ -21,9 +21,8 @@
 //! Binary values come back the same way, `{"$binary": "<base64>"}`, so they
 //! round-trip byte for byte on both stores.
 
+use crate::encoding::STANDARD;
 use crate::error::{ApiError, ErrorCode};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use serde_json::{json, Value};
 
 /// The key of the one-key object that marks binary data.
