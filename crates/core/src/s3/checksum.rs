@@ -45,6 +45,18 @@ impl Algorithm {
         }
     }
 
+    /// The name S3's messages use (`CRC32`, `SHA256`, ...): the header's
+    /// suffix in capitals.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Crc32 => "CRC32",
+            Algorithm::Crc32c => "CRC32C",
+            Algorithm::Crc64Nvme => "CRC64NVME",
+            Algorithm::Sha1 => "SHA1",
+            Algorithm::Sha256 => "SHA256",
+        }
+    }
+
     /// The algorithm a header (or trailer) name carries, lowercase.
     pub fn from_header(name: &str) -> Option<Algorithm> {
         Algorithm::ALL.into_iter().find(|a| a.header() == name)
@@ -277,10 +289,7 @@ impl BodyCheck {
             if h.finish() != want.digest {
                 return Err(S3Error::bad_digest(format!(
                     "The {} you specified did not match the calculated checksum.",
-                    want.algorithm
-                        .header()
-                        .trim_start_matches("x-amz-checksum-")
-                        .to_uppercase()
+                    want.algorithm.name()
                 )));
             }
         }
@@ -296,6 +305,14 @@ mod tests {
         let mut h = Hasher::new(algorithm);
         h.update(bytes);
         STANDARD.encode(h.finish())
+    }
+
+    #[test]
+    fn names_are_the_header_suffixes_in_capitals() {
+        for a in Algorithm::ALL {
+            let suffix = a.header().trim_start_matches("x-amz-checksum-");
+            assert_eq!(a.name(), suffix.to_uppercase());
+        }
     }
 
     #[test]

@@ -300,10 +300,7 @@ impl ChunkedDecoder {
         if hasher.finish() != expected.digest {
             return Err(S3Error::bad_digest(format!(
                 "The {} you specified did not match the calculated checksum.",
-                algorithm
-                    .header()
-                    .trim_start_matches("x-amz-checksum-")
-                    .to_uppercase()
+                algorithm.name()
             )));
         }
         Ok((self.decoded, Some(expected)))
