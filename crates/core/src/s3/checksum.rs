@@ -134,12 +134,8 @@ impl Expected {
 /// Computes a checksum over bytes as they stream.
 #[derive(Clone)]
 pub enum Hasher {
-    /// CRC-32, running state.
-    Crc32(u32),
-    /// CRC-32C, running state.
-    Crc32c(u32),
-    /// CRC-64/NVME, running state.
-    Crc64(u64),
+    /// CRC-32, CRC-32C or CRC-64/NVME.
+    Crc(Crc),
     /// SHA-1.
     Sha1(sha1::Sha1),
     /// SHA-256.
@@ -152,58 +148,66 @@ impl std::fmt::Debug for Hasher {
     }
 }
 
-/// A reflected CRC table for `poly`, built at compile time: one 1 KiB
-/// (2 KiB for CRC-64) table per algorithm keeps the Worker small (a crate's
-/// slice-by-16 tables are 16 KiB each) at a speed that is plenty next to
-/// the network.
-const fn crc_table(poly: u64) -> [u64; 256] {
-    let mut table = [0u64; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u64;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 { (c >> 1) ^ poly } else { c >> 1 };
-            k += 1;
+/// A running CRC: one table-driven, reflected algorithm for all three.
+///
+/// The table (2 KiB) is built when the hasher is (2048 shifts), not stored
+/// in the Worker: three compile-time tables were 4 KiB of incompressible
+/// data in the upload (BENCHMARKS.md, "Bundle size"). One table of 256
+/// entries instead of a crate's slice-by-16 tables (16 KiB each), at a
+/// speed that is plenty next to the network.
+#[derive(Clone)]
+pub struct Crc {
+    /// The register (32-bit CRCs use its low half).
+    state: u64,
+    table: Box<[u64; 256]>,
+    /// The digest's length in bytes: 4 or 8.
+    width: usize,
+}
+
+impl Crc {
+    fn new(poly: u64, width: usize) -> Crc {
+        Crc {
+            state: u64::MAX >> (64 - 8 * width),
+            table: Box::new(crc_table(poly)),
+            width,
         }
-        table[i] = c;
-        i += 1;
     }
-    table
+
+    fn update(&mut self, bytes: &[u8]) {
+        let mut c = self.state;
+        for &b in bytes {
+            c = self.table[((c ^ u64::from(b)) & 0xff) as usize] ^ (c >> 8);
+        }
+        self.state = c;
+    }
+
+    fn finish(&self) -> Vec<u8> {
+        (!self.state).to_be_bytes()[8 - self.width..].to_vec()
+    }
 }
 
-/// A CRC-32 table in 32-bit entries.
-const fn narrow(wide: [u64; 256]) -> [u32; 256] {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        table[i] = wide[i] as u32;
-        i += 1;
+/// The reflected CRC table for `poly`.
+fn crc_table(poly: u64) -> [u64; 256] {
+    let mut table = [0u64; 256];
+    for (i, entry) in table.iter_mut().enumerate() {
+        let mut c = i as u64;
+        for _ in 0..8 {
+            c = if c & 1 != 0 { (c >> 1) ^ poly } else { c >> 1 };
+        }
+        *entry = c;
     }
     table
-}
-
-/// CRC-32 (ISO-HDLC, reflected polynomial 0xEDB88320).
-const CRC32_TABLE: [u32; 256] = narrow(crc_table(0xEDB8_8320));
-/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78).
-const CRC32C_TABLE: [u32; 256] = narrow(crc_table(0x82F6_3B78));
-/// CRC-64/NVME (reflected polynomial 0x9A6C9329AC4BC9B5).
-const CRC64_TABLE: [u64; 256] = crc_table(0x9A6C_9329_AC4B_C9B5);
-
-fn crc_update<T: Copy + Into<u64>>(table: &[T; 256], mut c: u64, bytes: &[u8]) -> u64 {
-    for &b in bytes {
-        c = table[((c ^ b as u64) & 0xff) as usize].into() ^ (c >> 8);
-    }
-    c
 }
 
 impl Hasher {
     /// A fresh hasher for `algorithm`.
     pub fn new(algorithm: Algorithm) -> Hasher {
         match algorithm {
-            Algorithm::Crc32 => Hasher::Crc32(!0),
-            Algorithm::Crc32c => Hasher::Crc32c(!0),
-            Algorithm::Crc64Nvme => Hasher::Crc64(!0),
+            // CRC-32 (ISO-HDLC), CRC-32C (Castagnoli) and CRC-64/NVME by
+            // their reflected polynomials.
+            Algorithm::Crc32 => Hasher::Crc(Crc::new(0xEDB8_8320, 4)),
+            Algorithm::Crc32c => Hasher::Crc(Crc::new(0x82F6_3B78, 4)),
+            Algorithm::Crc64Nvme => Hasher::Crc(Crc::new(0x9A6C_9329_AC4B_C9B5, 8)),
             Algorithm::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
             Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
         }
@@ -212,9 +216,7 @@ impl Hasher {
     /// Adds bytes.
     pub fn update(&mut self, bytes: &[u8]) {
         match self {
-            Hasher::Crc32(c) => *c = crc_update(&CRC32_TABLE, (*c).into(), bytes) as u32,
-            Hasher::Crc32c(c) => *c = crc_update(&CRC32C_TABLE, (*c).into(), bytes) as u32,
-            Hasher::Crc64(c) => *c = crc_update(&CRC64_TABLE, *c, bytes),
+            Hasher::Crc(c) => c.update(bytes),
             Hasher::Sha1(h) => h.update(bytes),
             Hasher::Sha256(h) => h.update(bytes),
         }
@@ -223,9 +225,7 @@ impl Hasher {
     /// The digest of everything added.
     pub fn finish(self) -> Vec<u8> {
         match self {
-            Hasher::Crc32(c) => (!c).to_be_bytes().to_vec(),
-            Hasher::Crc32c(c) => (!c).to_be_bytes().to_vec(),
-            Hasher::Crc64(c) => (!c).to_be_bytes().to_vec(),
+            Hasher::Crc(c) => c.finish(),
             Hasher::Sha1(h) => h.finalize().to_vec(),
             Hasher::Sha256(h) => h.finalize().to_vec(),
         }
