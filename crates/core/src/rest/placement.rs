@@ -193,7 +193,13 @@ impl Placement {
     /// Merges the run-time rows over the setting: a row decides its
     /// table's store and state, whatever the setting says.
     pub fn with_runtime(mut self, entries: Vec<RuntimeEntry>) -> Placement {
-        self.runtime = entries.into_iter().map(|e| (e.table.clone(), e)).collect();
+        // Inserted one by one (a later entry for a table wins, as with
+        // `collect`): collecting into a map would link one more copy of the
+        // standard sort for this type.
+        self.runtime = BTreeMap::new();
+        for e in entries {
+            self.runtime.insert(e.table.clone(), e);
+        }
         self
     }
 
