@@ -18,7 +18,7 @@ use strata_core::jwt::jwks::{JwkSet, KeyChoice, KeySetCache, MAX_JWKS_BYTES};
 use strata_core::jwt::{JwtConfig, TokenError, UnverifiedToken};
 use strata_core::ApiError;
 use wasm_bindgen::JsValue;
-use worker::{Env, Headers, Method, Request, RequestInit, Response};
+use worker::{Env, Response};
 
 /// A fetched key set and the `CryptoKey`s imported from it so far.
 struct Keys {
@@ -134,12 +134,15 @@ async fn refetch(env: &Env, url: &str, min_interval_ms: u64) -> Result<Rc<Keys>,
 
 async fn fetch(env: &Env, url: &str) -> Result<JwkSet, ApiError> {
     let timeout = settings::store_timeout_ms(env)?;
-    let headers = Headers::new();
-    let _ = headers.set("accept", "application/json");
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
-    let request = Request::new_with_init(url, &init)
-        .map_err(|_| ApiError::config("JWT_JWKS_URL", "is not a valid URL"))?;
+    let mut headers = serde_json::Map::new();
+    headers.insert("accept".into(), "application/json".into());
+    let request = stores::Subrequest {
+        method: "GET",
+        url,
+        headers: &headers,
+        body: None,
+    };
+    let invalid = || StoreError::Config(ApiError::config("JWT_JWKS_URL", "is not a valid URL"));
     let read = |mut response: Response| async move {
         let status = response.status_code();
         if status != 200 {
@@ -163,7 +166,7 @@ async fn fetch(env: &Env, url: &str) -> Result<JwkSet, ApiError> {
             .map_err(|e| StoreError::unavailable("jwks", e))?;
         JwkSet::parse(&body).map_err(|e| StoreError::unavailable("jwks", e.0))
     };
-    match stores::fetch_within("jwks", timeout, request, read).await {
+    match stores::fetch_within("jwks", timeout, request, invalid, read).await {
         Ok(set) => Ok(set),
         Err(StoreError::Timeout { .. }) => Err(unavailable("no answer within STORE_TIMEOUT_MS")),
         Err(e) => Err(e.into()),

@@ -12,7 +12,7 @@ use strata_core::sql::pg;
 use strata_core::sql::request::{Isolation, Statement};
 use strata_core::sql::result::{RowMode, SqlResult};
 use strata_core::{ApiError, ErrorCode};
-use worker::{Env, Headers, Method, Request, RequestInit};
+use worker::Env;
 
 /// A Neon SQL-over-HTTP client for one request.
 pub struct NeonClient {
@@ -56,37 +56,36 @@ impl NeonClient {
     /// extra protocol headers.
     pub async fn send(
         &self,
-        body: &serde_json::Value,
+        body: &str,
         extra_headers: &[(&str, &str)],
     ) -> Result<NeonReply, StoreError> {
-        let headers = Headers::new();
-        let set = |name: &str, value: &str| {
-            headers.set(name, value).map_err(|_| {
-                StoreError::Config(ApiError::config(
-                    self.config.setting(),
-                    "is not a valid header value",
-                ))
-            })
-        };
-        set("content-type", "application/json")?;
-        set(headers::CONNECTION_STRING, self.config.connection_string())?;
+        let mut headers = serde_json::Map::new();
+        headers.insert("content-type".into(), "application/json".into());
+        headers.insert(
+            headers::CONNECTION_STRING.into(),
+            self.config.connection_string().into(),
+        );
         for (name, value) in extra_headers {
-            set(name, value)?;
+            headers.insert((*name).into(), (*value).into());
         }
-        let text = serde_json::to_string(body).map_err(|e| StoreError::unavailable("neon", e))?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_headers(headers)
-            .with_body(Some(text.into()));
-        let request = Request::new_with_init(self.config.sql_url(), &init).map_err(|_| {
-            StoreError::Config(ApiError::config("NEON_SQL_URL", "is not a valid URL"))
-        })?;
-
+        let request = super::Subrequest {
+            method: "POST",
+            url: self.config.sql_url(),
+            headers: &headers,
+            body: Some(body),
+        };
+        let invalid = || {
+            StoreError::Config(ApiError::config(
+                self.config.setting(),
+                "does not make a valid request to the SQL-over-HTTP endpoint (URL or header value)",
+            ))
+        };
         let limit = self.max_result_bytes;
         super::fetch_within(
             "neon",
             self.timeout_ms,
             request,
+            invalid,
             |mut response| async move {
                 let status = response.status_code();
                 if status == 413 || status == 507 {
@@ -110,8 +109,10 @@ impl NeonClient {
 
     /// Runs `select 1` for real.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let body = serde_json::json!({ "query": "select 1 as ok", "params": [] });
-        match self.send(&body, &[]).await? {
+        match self
+            .send(r#"{"query": "select 1 as ok", "params": []}"#, &[])
+            .await?
+        {
             NeonReply::Ok(v) if v["rows"][0]["ok"] == serde_json::json!(1) => Ok(()),
             NeonReply::Ok(_) => Err(StoreError::unavailable("neon", "select 1 returned no row")),
             NeonReply::Rejected(e) => Err(StoreError::unavailable(
@@ -147,7 +148,7 @@ impl NeonClient {
         ];
         let single = statements.len() == 1 && !read_only && isolation.is_none();
         let body = if single {
-            serde_json::to_value(pg::neon_query(&statements[0], None)?)
+            serde_json::to_string(&pg::neon_query(&statements[0], None)?)
         } else {
             headers.extend(pg::batch_options(isolation, read_only).to_headers());
             let batch = if read_only {
@@ -155,7 +156,7 @@ impl NeonClient {
             } else {
                 pg::neon_batch(statements)?
             };
-            serde_json::to_value(batch)
+            serde_json::to_string(&batch)
         }
         .map_err(|_| ApiError::internal())?;
         let reply = self.send(&body, &headers).await.map_err(ApiError::from)?;
