@@ -20,6 +20,7 @@ use crate::http;
 use crate::settings;
 use crate::stores::r2::Store;
 use futures_util::StreamExt;
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
 use std::rc::Rc;
 use strata_core::http::RequestHeaders;
@@ -31,8 +32,10 @@ use strata_core::s3::sigv4::{self, Authenticated, Payload, SignedRequest};
 use strata_core::s3::xml::MAX_XML_BYTES;
 use strata_core::s3::{S3Error, BUCKET_SETTING, DEFAULT_BUCKET};
 use strata_core::ApiError;
-use worker::web_sys::ReadableStream;
-use worker::{EncodeBody, FixedLengthStream, Request, Response, ResponseBody, ResponseBuilder};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::web_sys::{ReadableStream, TransformStream};
+use worker::{EncodeBody, Request, Response, ResponseBody, ResponseBuilder};
 
 /// Every request on `/s3`, `/s3/{bucket}` and `/s3/{bucket}/{*key}`.
 pub async fn handle(mut req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
@@ -185,10 +188,103 @@ fn unreadable() -> S3Error {
     S3Error::incomplete_body("The request body could not be read")
 }
 
+/// Decoded bytes are handed on in pieces of about this size: fewer
+/// crossings into JS and fewer writes into R2's stream than one per read
+/// (the request's body arrives in 4 KiB reads under `wrangler dev`).
+const PASS_BATCH: usize = 64 * 1024;
+
+/// What the body's transform keeps between reads.
+struct Pass {
+    checker: Option<Checker>,
+    /// Decoded bytes not yet handed on. After every read at least the last
+    /// byte stays here, so R2 cannot receive the whole object before
+    /// [`Checker::finish`] accepted it.
+    pending: Vec<u8>,
+    /// The read being checked, copied out of JS.
+    input: Vec<u8>,
+    refusal: Refusal,
+}
+
+impl Pass {
+    /// One read of the request's body: checked, decoded, and what may go on
+    /// is enqueued.
+    fn transform(&mut self, chunk: &JsValue, controller: &JsValue) -> Result<(), JsValue> {
+        let Some(chunk) = chunk.dyn_ref::<Uint8Array>() else {
+            return Err(self.refuse(unreadable()));
+        };
+        self.input.resize(chunk.length() as usize, 0);
+        chunk.copy_to(&mut self.input);
+        let Some(checker) = self.checker.as_mut() else {
+            return Err(self.refuse(unreadable()));
+        };
+        if let Err(e) = checker.feed(&self.input, &mut self.pending) {
+            return Err(self.refuse(e));
+        }
+        if self.pending.len() > PASS_BATCH {
+            let ready = self.pending.len() - 1;
+            enqueue(controller, &self.pending[..ready])?;
+            self.pending.drain(..ready);
+        }
+        Ok(())
+    }
+
+    /// The body's end: the check is finished, and only then do the last
+    /// bytes go.
+    fn flush(&mut self, controller: &JsValue) -> Result<(), JsValue> {
+        let Some(checker) = self.checker.take() else {
+            return Err(self.refuse(unreadable()));
+        };
+        if let Err(e) = checker.finish() {
+            return Err(self.refuse(e));
+        }
+        self.input = Vec::new();
+        let last = std::mem::take(&mut self.pending);
+        if !last.is_empty() {
+            enqueue(controller, &last)?;
+        }
+        Ok(())
+    }
+
+    /// Records why the body was refused (the first reason wins) and gives
+    /// the error that fails the stream, and with it R2's write.
+    fn refuse(&mut self, e: S3Error) -> JsValue {
+        self.checker = None;
+        self.pending = Vec::new();
+        self.input = Vec::new();
+        self.refusal.borrow_mut().get_or_insert(e);
+        js_sys::Error::new("the S3 request body was refused").into()
+    }
+}
+
+/// Runs `f` if `promise` rejects (and keeps the rejection from going
+/// unhandled). The closure belongs to the JS function, freed with it.
+fn on_rejected(promise: &Promise, mut f: impl FnMut() + 'static) {
+    let handler = Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| f()).into_js_value();
+    if let Ok(catch) =
+        Reflect::get(promise, &JsValue::from_str("catch")).and_then(|c| c.dyn_into::<Function>())
+    {
+        let _ = catch.call1(promise, &handler);
+    }
+}
+
+fn enqueue(controller: &JsValue, bytes: &[u8]) -> Result<(), JsValue> {
+    let enqueue: Function = Reflect::get(controller, &JsValue::from_str("enqueue"))?.dyn_into()?;
+    enqueue.call1(controller, &Uint8Array::from(bytes))?;
+    Ok(())
+}
+
 /// The request's body, checked (and unframed) as it streams to R2, as a
-/// stream of the decoded length. The last piece is held back until the
+/// stream of the decoded length. The last bytes are held back until the
 /// whole body checked out, so R2 never receives a complete object that
 /// failed; the refusal is left in the returned cell.
+///
+/// The bytes move between JS streams (the request's body piped through a
+/// `TransformStream` into a `FixedLengthStream`); wasm is called once per
+/// read, synchronously, to check and decode it, and hands on ~64 KiB at a
+/// time. That moved a 64 MiB aws-chunked upload about twice as fast under
+/// `wrangler dev` as reading the body as a Rust stream and handing R2 a
+/// Rust stream (wasm-streams on both sides; BENCHMARKS.md, "S3 API against
+/// the objects routes").
 fn checked_stream(
     req: &mut Request,
     auth: &Authenticated,
@@ -196,60 +292,48 @@ fn checked_stream(
     length: u64,
 ) -> Result<(ReadableStream, Refusal), S3Error> {
     let checker = checker(auth, headers)?;
-    let bytes = req
-        .stream()
-        .map_err(|_| S3Error::incomplete_body("The request body could not be read"))?;
+    let body = req.inner().body().ok_or_else(unreadable)?;
     let refusal: Refusal = Rc::new(RefCell::new(None));
-    let cell = refusal.clone();
-    let refused = move |e: S3Error| {
-        *cell.borrow_mut() = Some(e);
-        Err(worker::Error::RustError(
-            "the S3 request body was refused".into(),
-        ))
-    };
-    let state = Some((bytes, checker, None::<Vec<u8>>));
-    let stream = futures_util::stream::unfold(state, move |state| {
-        let refused = refused.clone();
-        async move {
-            let (mut bytes, mut checker, mut held) = state?;
-            loop {
-                match bytes.next().await {
-                    Some(Ok(chunk)) => {
-                        let mut out = Vec::with_capacity(chunk.len());
-                        if let Err(e) = checker.feed(&chunk, &mut out) {
-                            return Some((refused(e), None));
-                        }
-                        if out.is_empty() {
-                            continue;
-                        }
-                        match held.replace(out) {
-                            Some(previous) => {
-                                return Some((Ok(previous), Some((bytes, checker, held))))
-                            }
-                            None => continue,
-                        }
-                    }
-                    Some(Err(_)) => {
-                        return Some((
-                            refused(S3Error::incomplete_body(
-                                "The request body could not be read",
-                            )),
-                            None,
-                        ))
-                    }
-                    None => {
-                        if let Err(e) = checker.finish() {
-                            return Some((refused(e), None));
-                        }
-                        // Verified: the last piece goes, then the end.
-                        return held.map(|last| (Ok(last), None));
-                    }
-                }
-            }
-        }
+    let pass = Rc::new(RefCell::new(Pass {
+        checker: Some(checker),
+        pending: Vec::new(),
+        input: Vec::new(),
+        refusal: refusal.clone(),
+    }));
+    let transformer = Object::new();
+    let on_chunk = pass.clone();
+    let transform = Closure::<dyn FnMut(JsValue, JsValue) -> Result<(), JsValue>>::new(
+        move |chunk: JsValue, controller: JsValue| {
+            on_chunk.borrow_mut().transform(&chunk, &controller)
+        },
+    );
+    let on_end = pass;
+    let flush =
+        Closure::<dyn FnMut(JsValue) -> Result<(), JsValue>>::new(move |controller: JsValue| {
+            on_end.borrow_mut().flush(&controller)
+        });
+    let internal = |_| S3Error::from(ApiError::internal());
+    Reflect::set(
+        &transformer,
+        &"transform".into(),
+        &transform.into_js_value(),
+    )
+    .map_err(internal)?;
+    Reflect::set(&transformer, &"flush".into(), &flush.into_js_value()).map_err(internal)?;
+    let check = TransformStream::new_with_transformer(&transformer).map_err(internal)?;
+    let fixed = if length < u64::from(u32::MAX) {
+        worker::worker_sys::FixedLengthStream::new(length as u32)
+    } else {
+        worker::worker_sys::FixedLengthStream::new_big_int(js_sys::BigInt::from(length))
+    }
+    .map_err(internal)?;
+    // A body that breaks off (the client went away) is an incomplete one.
+    let broken = refusal.clone();
+    on_rejected(&body.pipe_to(&check.writable()), move || {
+        broken.borrow_mut().get_or_insert_with(unreadable);
     });
-    let fixed: worker::worker_sys::FixedLengthStream =
-        FixedLengthStream::wrap(stream, length).into();
+    // Its failure is R2's write failing, answered there.
+    on_rejected(&check.readable().pipe_to(&fixed.writable()), || {});
     Ok((fixed.readable(), refusal))
 }
 
