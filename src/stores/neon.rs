@@ -24,9 +24,9 @@ pub struct NeonClient {
 /// What Neon answered to a statement.
 pub enum NeonReply {
     /// HTTP 200: the result object.
-    Ok(serde_json::Value),
+    Ok(Vec<u8>),
     /// HTTP 400: a database or protocol error the client caused (17-key body).
-    Rejected(serde_json::Value),
+    Rejected(Vec<u8>),
     /// HTTP 413 / 507: the request or the result is over Neon's size limit.
     TooLarge(u16),
     /// The answer is over `MAX_RESULT_BYTES`; it was not read further.
@@ -94,12 +94,10 @@ impl NeonClient {
                 let Some(bytes) = super::read_capped("neon", &mut response, limit).await? else {
                     return Ok(NeonReply::OverLimit);
                 };
-                let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-                    StoreError::unavailable("neon", format!("HTTP {status}, unreadable body: {e}"))
-                })?;
+                // Read once, straight into the reply's own type, by the caller.
                 match status {
-                    200 => Ok(NeonReply::Ok(json)),
-                    400 => Ok(NeonReply::Rejected(json)),
+                    200 => Ok(NeonReply::Ok(bytes)),
+                    400 => Ok(NeonReply::Rejected(bytes)),
                     _ => Err(StoreError::unavailable("neon", format!("HTTP {status}"))),
                 }
             },
@@ -113,12 +111,21 @@ impl NeonClient {
             .send(r#"{"query": "select 1 as ok", "params": []}"#, &[])
             .await?
         {
-            NeonReply::Ok(v) if v["rows"][0]["ok"] == serde_json::json!(1) => Ok(()),
-            NeonReply::Ok(_) => Err(StoreError::unavailable("neon", "select 1 returned no row")),
-            NeonReply::Rejected(e) => Err(StoreError::unavailable(
-                "neon",
-                format!("select 1 refused with SQLSTATE {}", e["code"]),
-            )),
+            NeonReply::Ok(bytes) => {
+                let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+                if v["rows"][0]["ok"] == serde_json::json!(1) {
+                    Ok(())
+                } else {
+                    Err(StoreError::unavailable("neon", "select 1 returned no row"))
+                }
+            }
+            NeonReply::Rejected(bytes) => {
+                let e: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_default();
+                Err(StoreError::unavailable(
+                    "neon",
+                    format!("select 1 refused with SQLSTATE {}", e.code),
+                ))
+            }
             NeonReply::TooLarge(status) => {
                 Err(StoreError::unavailable("neon", format!("HTTP {status}")))
             }
@@ -160,10 +167,10 @@ impl NeonClient {
         }
         .map_err(|_| ApiError::internal())?;
         let reply = self.send(&body, &headers).await.map_err(ApiError::from)?;
-        let json = match reply {
-            NeonReply::Ok(json) => json,
-            NeonReply::Rejected(json) => {
-                let body: ErrorBody = serde_json::from_value(json).unwrap_or_default();
+        let bytes = match reply {
+            NeonReply::Ok(bytes) => bytes,
+            NeonReply::Rejected(bytes) => {
+                let body: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_default();
                 let mapped = errors::from_neon_as(&body, self.config.setting(), read_only);
                 return Err(match mapped {
                     Mapped::Client(e) => e,
@@ -186,9 +193,9 @@ impl NeonClient {
         };
         let unreadable = || ApiError::from(StoreError::unavailable("neon", "unreadable result"));
         let responses: Vec<QueryResponse> = if single {
-            vec![serde_json::from_value(json).map_err(|_| unreadable())?]
+            vec![serde_json::from_slice(&bytes).map_err(|_| unreadable())?]
         } else {
-            let results = serde_json::from_value::<BatchResponse>(json)
+            let results = serde_json::from_slice::<BatchResponse>(&bytes)
                 .map_err(|_| unreadable())?
                 .results;
             if read_only {
