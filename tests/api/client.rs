@@ -93,6 +93,9 @@ fn transfer_agent() -> &'static ureq::Agent {
 fn make_agent(seconds: u64) -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
+        // Every answer as sent: the API redirects nowhere, and its one 3xx
+        // (`300 PGRST201`, an ambiguous embed) has no Location to follow.
+        .max_redirects(0)
         .timeout_global(Some(Duration::from_secs(seconds)))
         .build()
         .into()

@@ -46,6 +46,7 @@ mod numbers;
 mod objects;
 mod pg_readonly;
 mod rest;
+mod rest_embed_self;
 mod rest_safety;
 mod s3;
 mod sql;
@@ -72,6 +73,7 @@ fn main() {
         numbers::tests(),
         rest::tests(),
         rest_safety::tests(),
+        rest_embed_self::tests(),
         faults::tests(),
         objects::tests(),
         contract::tests(),

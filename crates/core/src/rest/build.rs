@@ -348,8 +348,24 @@ fn write_child(
         ApiError::new(ErrorCode::RestParse, "embedding applies to reads only")
             .with_details(serde_json::json!({ "part": "select" }))
     })?;
-    let rel = schema.relationship(&parent.name, &e.target, e.hint.as_deref())?;
-    let child = schema.table(&e.target).ok_or_else(ApiError::internal)?;
+    // A name that is no embeddable table (or no table at all: a `"*"`
+    // placement resolves any name) may only be a self-referencing key column.
+    let rel = match (e.not_a_table, schema.table(&e.target)) {
+        (None, Some(_)) => schema.relationship(&parent.name, &e.target, e.hint.as_deref())?,
+        (why, _) => schema
+            .column_relationship(&parent.name, &e.target, e.hint.as_deref())
+            .map_err(|err| match why {
+                Some(why) => ApiError::new(
+                    ErrorCode::RestNoRelationship,
+                    format!("cannot embed {:?}: {why}", e.target),
+                )
+                .with_details(serde_json::json!({ "embedding": e.target })),
+                None => err,
+            })?,
+    };
+    // The child is a distinct instance even when it is the parent's own
+    // table (a self-reference): its own alias, and the join names both.
+    let child = schema.table(rel.child()).ok_or_else(ApiError::internal)?;
     let alias = sql.alias();
     let q = &e.query;
     let items = if q.no_columns {
@@ -1434,6 +1450,69 @@ mod tests {
         )
         .unwrap();
         assert!(plan.statement.sql.contains("(SELECT json_object('id', \"_x\".\"id\") FROM (SELECT \"id\" FROM \"users\" AS \"_s1\" WHERE \"_s1\".\"id\" = \"_s0\".\"author_id\")"), "{}", plan.statement.sql);
+    }
+
+    /// `staff(id, boss_id -> staff(id))`, on `store`.
+    fn staff(store: Store) -> Schema {
+        let schema = (store == Store::Pg).then_some("public");
+        let col = |c: &str, pk: u64| json!({"s": schema, "t": "staff", "c": c, "ty": "integer", "nn": pk > 0, "pk": pk, "k": "table", "wr": 0});
+        let hidden = json!({"s": schema, "t": "hidden", "c": "staff_id", "ty": "integer", "nn": false, "pk": 0, "k": "table", "wr": 0});
+        Schema::from_rows(store, &[col("id", 1), col("boss_id", 0), hidden]).with_foreign_keys(&[
+            json!({"n": "staff_boss", "t": "staff", "c": "boss_id", "rt": "staff", "rc": "id"}),
+            json!({"n": "hidden_staff", "t": "hidden", "c": "staff_id", "rt": "staff", "rc": "id"}),
+        ])
+    }
+
+    #[test]
+    fn self_references_alias_parent_and_child_apart() {
+        let read = |store: Store, select: &str, unexposed: bool| {
+            let schema = staff(store);
+            let table = schema.table("staff").unwrap().clone();
+            let mut query = q(&[("select", select), ("r.id", "gt.1")]);
+            for e in &mut query.embeds {
+                e.not_a_table = unexposed.then_some("it is not exposed through REST");
+            }
+            let w = Window {
+                offset: 0,
+                limit: 9,
+                embed_limit: 50,
+            };
+            super::read(store, Some(&schema), &table, &query, w, None, false)
+                .map(|p| p.statement.sql)
+        };
+        // One-to-many: the child instance `_s1` joins to the outer `_s0`.
+        let sql = read(Store::Pg, "id,r:staff!boss_id(id)", false).unwrap();
+        assert_eq!(
+            sql,
+            "SELECT \"id\", (SELECT coalesce(json_agg(\"_x\".*), '[]') FROM (SELECT \"id\" \
+             FROM \"public\".\"staff\" AS \"_s1\" WHERE \"_s1\".\"boss_id\" = \"_s0\".\"id\" \
+             AND \"id\" > $1 LIMIT 50) AS \"_x\") AS \"r\" FROM \"public\".\"staff\" AS \"_s0\" \
+             ORDER BY \"_s0\".\"id\" ASC NULLS LAST LIMIT 10 OFFSET 0"
+        );
+        // Many-to-one by the key column: the child's key equals the outer's column.
+        let sql = read(Store::D1, "id,r:boss_id(id)", true).unwrap();
+        assert!(
+            sql.contains(
+                "(SELECT json_object('id', \"_x\".\"id\") FROM (SELECT \"id\" FROM \"staff\" AS \"_s1\" \
+                 WHERE \"_s1\".\"id\" = \"_s0\".\"boss_id\" AND \"id\" > ?1) AS \"_x\") AS \"r\""
+            ),
+            "{sql}"
+        );
+        // A target that is no exposed table reaches no other table, even one
+        // with a key to the parent.
+        let e = read(Store::Pg, "id,r:hidden(staff_id)", true).unwrap_err();
+        assert_eq!((e.status(), e.code.as_str()), (400, "PGRST200"));
+        assert!(e.message.contains("not exposed"), "{}", e.message);
+        // A name that is no table of the store is tried as a key column.
+        assert!(read(Store::Pg, "id,r:boss_id(id)", false).is_ok());
+        let e = read(Store::Pg, "id,r:nothing(id)", false).unwrap_err();
+        assert_eq!((e.status(), e.code.as_str()), (400, "PGRST200"));
+        // Without a hint the table as the target is the one-to-many too.
+        let sql = read(Store::D1, "id,r:staff(id)", false).unwrap();
+        assert!(
+            sql.contains("WHERE \"_s1\".\"boss_id\" = \"_s0\".\"id\""),
+            "{sql}"
+        );
     }
 
     #[test]

@@ -115,6 +115,12 @@ pub struct Embed {
     pub hint: Option<String>,
     /// `!inner`: keep only parent rows that have a matching child.
     pub inner: bool,
+    /// Why the target cannot be embedded as a table (it is not exposed, or
+    /// another store serves it), set when the request is checked against
+    /// the exposed tables: it may then only name a self-referencing key
+    /// column of the parent (`manager:manager_id(...)`), and this is the
+    /// refusal when it does not.
+    pub not_a_table: Option<&'static str>,
     /// The child's own select, embeds, filters, order, limit and offset
     /// (`alias.col=eq.x`, `alias.order=...`, `alias.limit=...`).
     pub query: UrlQuery,
@@ -422,6 +428,7 @@ fn parse_select(q: &mut UrlQuery, value: &str, depth: usize) -> Result<(), ApiEr
                 alias,
                 hint,
                 inner: inner_join,
+                not_a_table: None,
                 query,
             });
             continue;

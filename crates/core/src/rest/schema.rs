@@ -104,6 +104,24 @@ pub struct Relationship<'a> {
     pub to_one: bool,
 }
 
+impl Relationship<'_> {
+    /// The embedded (child) table's name: the referenced table of a
+    /// many-to-one, the referencing table of a one-to-many.
+    pub fn child(&self) -> &str {
+        if self.to_one {
+            &self.fk.ref_table
+        } else {
+            &self.fk.table
+        }
+    }
+
+    /// Whether the key references its own table (`manager_id` references
+    /// `employees(id)` in `employees`): both ends are one table.
+    pub fn is_self_reference(&self) -> bool {
+        self.fk.table == self.fk.ref_table
+    }
+}
+
 /// All exposed tables of one store.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Schema {
@@ -337,6 +355,14 @@ impl Schema {
     /// either direction, narrowed by `hint` (a constraint name or one of the
     /// key's columns). None fits: `400 PGRST200`; several: `300 PGRST201`
     /// listing them.
+    ///
+    /// A key that references its own table (`employees.manager_id` ->
+    /// `employees.id`) follows PostgREST's convention: the table named as
+    /// the target is the one-to-many (`reports:employees(...)`, the rows
+    /// that reference this one), with `!hint` naming the key by its
+    /// referencing column or constraint (`employees!manager_id`); the
+    /// many-to-one is the key column named as the target instead (see
+    /// [`Schema::column_relationship`]).
     pub fn relationship(
         &self,
         parent: &str,
@@ -345,6 +371,12 @@ impl Schema {
     ) -> Result<Relationship<'_>, ApiError> {
         let mut found: Vec<Relationship<'_>> = Vec::new();
         for fk in &self.foreign_keys {
+            if fk.table == fk.ref_table {
+                if fk.table == parent && target == parent {
+                    found.push(Relationship { fk, to_one: false });
+                }
+                continue;
+            }
             if fk.table == parent && fk.ref_table == target {
                 found.push(Relationship { fk, to_one: true });
             }
@@ -354,9 +386,66 @@ impl Schema {
         }
         if let Some(h) = hint {
             found.retain(|r| {
-                r.fk.name == h || r.fk.columns.iter().chain(&r.fk.ref_columns).any(|c| c == h)
+                // Both ends of a self-reference have the referenced column:
+                // only the referencing one tells two such keys apart.
+                let referenced: &[String] = if r.is_self_reference() {
+                    &[]
+                } else {
+                    &r.fk.ref_columns
+                };
+                r.fk.name == h || r.fk.columns.iter().chain(referenced).any(|c| c == h)
             });
         }
+        self.resolve(parent, target, hint, found)
+    }
+
+    /// The many-to-one of a self-referencing key named by its column, as
+    /// PostgREST spells it: `employees?select=manager:manager_id(name)` is
+    /// the row `manager_id` points at. Only a single-column key of `parent`
+    /// that references `parent` itself fits, so the embedded table is
+    /// always the parent's own (exposed, same store); `hint` narrows by
+    /// constraint name. None fits: `400 PGRST200`.
+    pub fn column_relationship(
+        &self,
+        parent: &str,
+        column: &str,
+        hint: Option<&str>,
+    ) -> Result<Relationship<'_>, ApiError> {
+        let found: Vec<Relationship<'_>> = self
+            .foreign_keys
+            .iter()
+            .filter(|fk| {
+                fk.table == parent
+                    && fk.ref_table == parent
+                    && fk.columns.len() == 1
+                    && fk.columns[0] == column
+                    && hint.is_none_or(|h| fk.name == h || fk.columns[0] == h)
+            })
+            .map(|fk| Relationship { fk, to_one: true })
+            .collect();
+        if found.is_empty() {
+            // Says nothing of whether an unexposed table of that name exists.
+            let shown: String = column.chars().take(100).collect();
+            return Err(ApiError::new(
+                ErrorCode::RestNoRelationship,
+                format!(
+                    "cannot embed {shown:?}: it is neither a table exposed through REST \
+                     nor a column of {parent:?} with a foreign key to {parent:?}"
+                ),
+            )
+            .with_details(serde_json::json!({ "embedding": shown, "hint": hint })));
+        }
+        self.resolve(parent, column, hint, found)
+    }
+
+    /// The one relationship `found`, or the error for none or several.
+    fn resolve<'a>(
+        &self,
+        parent: &str,
+        target: &str,
+        hint: Option<&str>,
+        mut found: Vec<Relationship<'a>>,
+    ) -> Result<Relationship<'a>, ApiError> {
         let embedding = format!("{parent} with {target}");
         match found.len() {
             1 => Ok(found.remove(0)),
@@ -476,6 +565,85 @@ mod tests {
         // WITHOUT ROWID: the key is NOT NULL and unique.
         assert_eq!(t("wr").rowid, None);
         assert_eq!(t("wr").unique_key(), Some(vec!["name".to_string()]));
+    }
+
+    #[test]
+    fn self_references_resolve_by_hint_or_key_column() {
+        let col = |t: &str, c: &str, pk: u64| json!({"t": t, "c": c, "ty": "int4", "nn": pk > 0, "pk": pk});
+        let fk = |n: &str, t: &str, c: &str, rt: &str| json!({"n": n, "t": t, "c": c, "rt": rt, "rc": "id"});
+        let s = Schema::from_rows(
+            Store::Pg,
+            &[
+                col("emp", "id", 1),
+                col("emp", "boss_id", 0),
+                col("emp", "mentor_id", 0),
+                col("emp", "name", 0),
+                col("tree", "id", 1),
+                col("tree", "parent_id", 0),
+            ],
+        )
+        .with_foreign_keys(&[
+            fk("emp_boss", "emp", "boss_id", "emp"),
+            fk("emp_mentor", "emp", "mentor_id", "emp"),
+            fk("tree_parent", "tree", "parent_id", "tree"),
+        ]);
+        // One key: the table as the target is the one-to-many, hint or not.
+        for hint in [None, Some("parent_id"), Some("tree_parent")] {
+            let r = s.relationship("tree", "tree", hint).unwrap();
+            assert_eq!(
+                (r.fk.name.as_str(), r.to_one, r.child()),
+                ("tree_parent", false, "tree")
+            );
+            assert!(r.is_self_reference());
+        }
+        // `!hint` picks one of two keys, by referencing column or by name.
+        for hint in ["boss_id", "emp_boss"] {
+            let r = s.relationship("emp", "emp", Some(hint)).unwrap();
+            assert_eq!(
+                (r.fk.name.as_str(), r.to_one),
+                ("emp_boss", false),
+                "{hint}"
+            );
+        }
+        // Two keys and no hint: 300, naming both.
+        let e = s.relationship("emp", "emp", None).unwrap_err();
+        assert_eq!(e.status(), 300);
+        let h = e.hint.clone().unwrap_or_default();
+        assert!(
+            h.contains("'emp!emp_boss'") && h.contains("'emp!emp_mentor'"),
+            "{h}"
+        );
+        // The referenced `id` is at both ends of every self-reference: no hint.
+        for hint in ["id", "name"] {
+            let e = s.relationship("emp", "emp", Some(hint)).unwrap_err();
+            assert_eq!(e.status(), 400, "{hint}");
+        }
+        // The key column as the target: the many-to-one (the row it points at).
+        let r = s.column_relationship("emp", "mentor_id", None).unwrap();
+        assert_eq!(
+            (r.fk.name.as_str(), r.to_one, r.child()),
+            ("emp_mentor", true, "emp")
+        );
+        assert!(s
+            .column_relationship("emp", "mentor_id", Some("emp_mentor"))
+            .is_ok());
+        let e = s
+            .column_relationship("emp", "mentor_id", Some("emp_boss"))
+            .unwrap_err();
+        assert_eq!(e.status(), 400);
+        assert_eq!(
+            s.column_relationship("emp", "name", None)
+                .unwrap_err()
+                .status(),
+            400
+        );
+        // Only a key of the parent that references the parent itself.
+        assert_eq!(
+            s.column_relationship("tree", "boss_id", None)
+                .unwrap_err()
+                .status(),
+            400
+        );
     }
 
     #[test]

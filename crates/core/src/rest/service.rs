@@ -91,25 +91,20 @@ fn table_not_found() -> ApiError {
 
 /// Every embedded table must be exposed and served by the parent's store:
 /// the caller's scope for that store is what lets it read them, and one
-/// statement cannot join two stores.
-fn check_embeds(embeds: &[Embed], store: Store, placement: &Placement) -> Result<(), ApiError> {
+/// statement cannot join two stores. A target that fails this is marked
+/// rather than refused here, because it may still be a key column of the
+/// parent (`manager:manager_id(...)`, which embeds nothing but the parent's
+/// own table: see `Schema::column_relationship`); building the SQL refuses
+/// it otherwise, with this reason.
+fn check_embeds(embeds: &mut [Embed], store: Store, placement: &Placement) {
     for e in embeds {
-        match placement.resolve(&e.target) {
-            Some(p) if p.store == store => check_embeds(&e.query.embeds, store, placement)?,
-            found => {
-                let why = match found {
-                    Some(_) => "it is served by another store: embedding works within one store",
-                    None => "it is not exposed through REST",
-                };
-                return Err(ApiError::new(
-                    ErrorCode::RestNoRelationship,
-                    format!("cannot embed {:?}: {why}", e.target),
-                )
-                .with_details(serde_json::json!({ "embedding": e.target })));
-            }
-        }
+        e.not_a_table = match placement.resolve(&e.target) {
+            Some(p) if p.store == store => None,
+            Some(_) => Some("it is served by another store: embedding works within one store"),
+            None => Some("it is not exposed through REST"),
+        };
+        check_embeds(&mut e.query.embeds, store, placement);
     }
-    Ok(())
 }
 
 impl Command {
@@ -151,11 +146,11 @@ impl Command {
             Some((base, q)) => (base.to_string(), Some(q)),
             None => (without_fragment.to_string(), None),
         };
-        let query = UrlQuery::parse(&decode_query(raw_query)?)?;
+        let mut query = UrlQuery::parse(&decode_query(raw_query)?)?;
         if write && !query.embeds.is_empty() {
             return Err(parse_error("select", "embedding applies to reads only"));
         }
-        check_embeds(&query.embeds, store, placement)?;
+        check_embeds(&mut query.embeds, store, placement);
         let prefer = Prefer::from_request(headers)?;
         let shape = headers::parse_accept(headers.get("accept"))?;
         let range = match action {
@@ -936,6 +931,43 @@ mod tests {
                 max_insert_rows: 3,
             },
         )
+    }
+
+    #[test]
+    fn embeds_of_unexposed_names_may_only_be_key_columns() {
+        let parse = |url: &str| {
+            Command::parse(
+                "GET",
+                "staff",
+                url,
+                &RequestHeaders::default(),
+                &principal(&[Scope::Admin]),
+                &Placement::parse(Some(r#"{"staff": "d1", "notes": "pg"}"#))?,
+                Limits {
+                    max_rows: 10,
+                    max_insert_rows: 10,
+                },
+            )
+        };
+        let cmd = parse("https://h/v1/rest/staff?select=id,staff(id),boss:boss_id(id,staff(id))")
+            .unwrap();
+        let marks: Vec<(bool, bool)> = cmd
+            .query
+            .embeds
+            .iter()
+            .map(|e| {
+                (
+                    e.not_a_table.is_some(),
+                    e.query.embeds.iter().any(|c| c.not_a_table.is_some()),
+                )
+            })
+            .collect();
+        assert_eq!(marks, [(false, false), (true, false)]);
+        let cmd = parse("https://h/v1/rest/staff?select=id,boss:boss_id(id,notes(id))").unwrap();
+        let notes = &cmd.query.embeds[0].query.embeds[0];
+        assert!(notes
+            .not_a_table
+            .is_some_and(|why| why.contains("another store")));
     }
 
     fn run(cmd: &Command, body: Option<&str>, fake: &Fake) -> Result<Reply, ApiError> {
