@@ -92,7 +92,9 @@ where
 {
     let controller = AbortController::default();
     let signal = controller.signal();
-    let headers = serde_json::Value::Object(request.headers.clone()).to_string();
+    // A map of strings always serializes; were it ever not to, JSON.parse of
+    // "" throws and the request is `invalid`.
+    let headers = serde_json::to_string(request.headers).unwrap_or_default();
     let sent = subrequest(
         request.method,
         request.url,
@@ -135,12 +137,13 @@ pub async fn read_capped(
 ) -> Result<Option<Vec<u8>>, StoreError> {
     use futures_util::StreamExt;
     let header = |name: &str| response.headers().get(name).ok().flatten();
-    let declared = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    let length = header("content-length");
+    let declared = length.as_deref().and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Ok(None);
     }
     let whole = strata_core::body::whole_read_length(
-        header("content-length").as_deref(),
+        length.as_deref(),
         header("content-encoding").as_deref(),
         limit,
     );

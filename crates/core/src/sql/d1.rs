@@ -175,7 +175,7 @@ pub fn batch_from_json(
     mode: RowMode,
     limit: u64,
 ) -> Option<Result<Vec<SqlResult>, ApiError>> {
-    let Ok(Value::Array(statements)) = serde_json::from_str::<Value>(text) else {
+    let Ok(Value::Array(statements)) = serde_json::from_slice::<Value>(text.as_bytes()) else {
         return None;
     };
     let mut budget = limit;
