@@ -127,14 +127,13 @@ fn meta_json(meta: &JsValue) -> serde_json::Map<String, serde_json::Value> {
 export function batch_json(output, limit) {
   if (!Array.isArray(output)) return undefined;
   const statements = [];
-  let values_seen = 0;
+  // What the values cost against the limit, at least (d1_result::row_cost:
+  // a string its length and more, anything else 8 and more): past the limit
+  // the value-by-value reading takes over and stops there, so no text of a
+  // result that is refused anyway is ever made.
+  let cost = 0;
   for (const result of output) {
     const rows = Array.isArray(result?.results) ? result.results : [];
-    // Each value costs at least 8 against the limit (d1_result::row_cost):
-    // past that, leave it to the value-by-value reading, which stops at the
-    // limit, instead of stringifying a result that is refused anyway.
-    if (rows.length > 0) values_seen += rows.length * Object.keys(rows[0]).length;
-    if (values_seen * 8 > limit) return undefined;
     let names = null;
     const values = [];
     for (const row of rows) {
@@ -147,6 +146,8 @@ export function batch_json(output, limit) {
         } else if (typeof v !== "string" && v !== null) {
           return undefined;
         }
+        cost += typeof v === "string" ? v.length + 8 : 8;
+        if (cost > limit) return undefined;
         out[i] = v;
       }
       values.push(out);
@@ -161,7 +162,8 @@ extern "C" {
     /// D1's whole batch answer as one JSON text (`d1_result::batch_from_json`
     /// reads it), or `undefined` when a value is not a string, null or a
     /// finite number other than -0 (BLOBs, booleans, ±Infinity), or the
-    /// result is over `limit` (by its count of values, or the text's length):
+    /// result is over `limit` (by what its values cost at least, or the
+    /// text's length):
     /// then [`convert`] reads the values
     /// one by one, stopping at the limit. One crossing instead of several
     /// per value (a profile of `POST /v1/d1/query` put the value-by-value
