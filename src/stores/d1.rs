@@ -1,22 +1,23 @@
 //! D1, through the `DB` binding.
 //!
 //! Statements run through D1's JavaScript `batch()` (one implicit
-//! transaction, also for a single statement) and values are read straight
-//! from the JavaScript result objects, so BLOBs stay bytes and numbers are
-//! checked for exactness (`strata_core::sql::d1`).
+//! transaction, also for a single statement), prepared, bound and run by one
+//! JS snippet; the answer comes back as one JSON text or, when a value does
+//! not fit JSON exactly (BLOBs, ±Infinity, -0), as D1's own result objects
+//! read value by value, so BLOBs stay bytes and numbers are checked for
+//! exactness (`strata_core::sql::d1`).
 
 use super::StoreError;
-use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use strata_core::sql::d1::{self as d1_result, D1Value};
 use strata_core::sql::errors::{from_d1, Mapped};
 use strata_core::sql::request::Statement;
 use strata_core::sql::result::{RowMode, SqlResult};
-use strata_core::sql::value::{d1_param, D1Param};
 use strata_core::ApiError;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::{D1Database, D1DatabaseSession, D1PreparedStatement, Env};
+use worker::{D1Database, D1DatabaseSession, Env};
 
 /// The D1 binding's name in wrangler.toml.
 pub const BINDING: &str = "DB";
@@ -42,15 +43,6 @@ pub async fn ping(env: &Env) -> Result<(), StoreError> {
     match row {
         Some(v) if v.get("ok") == Some(&serde_json::json!(1)) => Ok(()),
         _ => Err(StoreError::unavailable("d1", "select 1 returned no row")),
-    }
-}
-
-fn param_js(p: D1Param) -> JsValue {
-    match p {
-        D1Param::Null => JsValue::NULL,
-        D1Param::Number(n) => JsValue::from_f64(n),
-        D1Param::Text(s) => JsValue::from_str(&s),
-        D1Param::Blob(b) => Uint8Array::from(b.as_slice()).into(),
     }
 }
 
@@ -124,7 +116,22 @@ fn meta_json(meta: &JsValue) -> serde_json::Map<String, serde_json::Value> {
 }
 
 #[wasm_bindgen(inline_js = r#"
-export function batch_json(output, limit) {
+export async function d1_batch(conn, request, limit) {
+  const statements = JSON.parse(request).map(([sql, params]) =>
+    conn.prepare(sql).bind(...params.map((p) => (p !== null && typeof p === "object" ? bytes(p.b) : p))),
+  );
+  const output = await conn.batch(statements);
+  return batch_json(output, limit) ?? output;
+}
+
+function bytes(base64) {
+  const text = atob(base64);
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
+function batch_json(output, limit) {
   if (!Array.isArray(output)) return undefined;
   const statements = [];
   // What the values cost against the limit, at least (d1_result::row_cost:
@@ -159,16 +166,20 @@ export function batch_json(output, limit) {
 }
 "#)]
 extern "C" {
-    /// D1's whole batch answer as one JSON text (`d1_result::batch_from_json`
-    /// reads it), or `undefined` when a value is not a string, null or a
-    /// finite number other than -0 (BLOBs, booleans, ±Infinity), or the
-    /// result is over `limit` (by what its values cost at least, or the
-    /// text's length):
-    /// then [`convert`] reads the values
-    /// one by one, stopping at the limit. One crossing instead of several
-    /// per value (a profile of `POST /v1/d1/query` put the value-by-value
-    /// reading at ~6% of the Worker's CPU for a one-row answer).
-    fn batch_json(output: &JsValue, limit: f64) -> JsValue;
+    /// Prepares, binds and runs a batch (`d1_result::batch_request`'s JSON
+    /// text) on `conn` (the database or a session) in one call, and hands
+    /// D1's answer back as one JSON text (`d1_result::batch_from_json` reads
+    /// it) when every value is a string, null or a finite number other than
+    /// -0 and the result is within `limit` (by what its values cost at
+    /// least, and by the text's length). Otherwise (BLOBs, booleans,
+    /// ±Infinity, -0, over the limit) it answers D1's own result array and
+    /// [`convert`] reads the values one by one, stopping at the limit.
+    ///
+    /// One crossing instead of several per statement, parameter and value:
+    /// profiles of `POST /v1/d1/query` put the value-by-value reading at ~6%
+    /// of the Worker's CPU for a one-row answer, and preparing and binding
+    /// through `worker`'s wrappers at a few more.
+    fn d1_batch(conn: &JsValue, request: &str, limit: f64) -> Promise;
 }
 
 /// Converts one statement's result; `budget` is what the batch may still
@@ -211,13 +222,6 @@ pub enum Conn<'a> {
 }
 
 impl Conn<'_> {
-    fn prepare(&self, sql: &str) -> D1PreparedStatement {
-        match self {
-            Conn::Primary(db) => db.prepare(sql),
-            Conn::Session(s) => s.prepare(sql),
-        }
-    }
-
     fn js(&self) -> &JsValue {
         match self {
             Conn::Primary(db) => db.as_ref(),
@@ -240,43 +244,15 @@ pub async fn run(
     mode: RowMode,
     max_result_bytes: u64,
 ) -> Result<Vec<SqlResult>, ApiError> {
-    let list = Array::new();
-    for (i, s) in statements.iter().enumerate() {
-        let mut params = Vec::with_capacity(s.params.len());
-        for (j, p) in s.params.iter().enumerate() {
-            let at = if statements.len() == 1 {
-                format!("params[{j}]")
-            } else {
-                format!("statements[{i}].params[{j}]")
-            };
-            params.push(param_js(d1_param(p, &at)?));
-        }
-        let stmt = db
-            .prepare(s.sql.as_str())
-            .bind(&params)
-            .map_err(|e| match e {
-                worker::Error::JsError(m) => mapped(&JsValue::from_str(&m)),
-                worker::Error::D1(d) => mapped(d.as_ref()),
-                other => mapped(&JsValue::from_str(&other.to_string())),
-            })?;
-        list.push(stmt.inner());
-    }
-    let db_js = db.js();
-    let batch: Function = get(db_js, "batch")
-        .dyn_into()
-        .map_err(|_| ApiError::from(StoreError::unavailable("d1", "binding has no batch()")))?;
-    let promise: Promise = batch
-        .call1(db_js, &list)
-        .map_err(|e| mapped(&e))?
-        .dyn_into()
-        .map_err(|_| {
-            ApiError::from(StoreError::unavailable("d1", "batch() returned no promise"))
-        })?;
-    let output = JsFuture::from(promise).await.map_err(|e| mapped(&e))?;
-    if let Some(text) = batch_json(&output, max_result_bytes as f64).as_string() {
-        if let Some(results) = d1_result::batch_from_json(&text, mode, max_result_bytes) {
-            return results;
-        }
+    let request = d1_result::batch_request(statements)?;
+    let output = JsFuture::from(d1_batch(db.js(), &request, max_result_bytes as f64))
+        .await
+        .map_err(|e| mapped(&e))?;
+    if let Some(text) = output.as_string() {
+        // The snippet wrote exactly the shape batch_from_json reads.
+        return d1_result::batch_from_json(&text, mode, max_result_bytes).unwrap_or_else(|| {
+            Err(ApiError::internal().with_cause("D1 answer text in an unexpected shape"))
+        });
     }
     let output: Array = output.dyn_into().unwrap_or_default();
     let mut budget = max_result_bytes;

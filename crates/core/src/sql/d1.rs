@@ -6,8 +6,10 @@
 //! with a clear error (select `CAST(col AS TEXT)` to read it exactly) rather
 //! than passed on wrong.
 
+use super::request::Statement;
 use super::result::{shape_rows, Column, RowMode, SqlResult};
-use super::value::{binary_to_json, MAX_SAFE_INTEGER};
+use super::value::{binary_to_json, d1_param, D1Param, MAX_SAFE_INTEGER};
+use crate::encoding::STANDARD;
 use crate::error::{ApiError, ErrorCode};
 use serde_json::{Map, Number, Value};
 
@@ -238,6 +240,46 @@ pub fn batch_from_json(
     Some(out.into_iter().collect())
 }
 
+/// The statements of a D1 batch as one JSON text for the Worker's
+/// `d1_batch` snippet, which prepares, binds and runs them in one call:
+/// `[[sql, [param, ...]], ...]`, each parameter `null`, a number, a string,
+/// or `{"b": base64}` for a BLOB (the snippet binds its bytes).
+///
+/// Numbers are finite (`d1_param` refuses the rest) and written as the
+/// shortest digits that read back as the same double (`-0` stays `-0.0`),
+/// so `JSON.parse` gives the snippet exactly the double `d1_param` made.
+/// Parameters are checked here with their position in the request
+/// (`params[j]`, or `statements[i].params[j]` in a batch of several).
+pub fn batch_request(statements: &[Statement]) -> Result<String, ApiError> {
+    let several = statements.len() > 1;
+    let mut list = Vec::with_capacity(statements.len());
+    for (i, s) in statements.iter().enumerate() {
+        let mut params = Vec::with_capacity(s.params.len());
+        for (j, p) in s.params.iter().enumerate() {
+            let at = if several {
+                format!("statements[{i}].params[{j}]")
+            } else {
+                format!("params[{j}]")
+            };
+            params.push(match d1_param(p, &at)? {
+                D1Param::Null => Value::Null,
+                D1Param::Number(n) => Number::from_f64(n).map_or(Value::Null, Value::Number),
+                D1Param::Text(t) => Value::String(t),
+                D1Param::Blob(b) => {
+                    let mut blob = Map::new();
+                    blob.insert("b".into(), Value::String(STANDARD.encode(b)));
+                    Value::Object(blob)
+                }
+            });
+        }
+        list.push(Value::Array(vec![
+            Value::String(s.sql.clone()),
+            Value::Array(params),
+        ]));
+    }
+    Ok(Value::Array(list).to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,5 +444,49 @@ mod tests {
                 "{other}"
             );
         }
+    }
+
+    #[test]
+    fn a_batch_request_carries_each_parameter_exactly() {
+        let statements = vec![Statement {
+            sql: "insert into t values (?, ?, ?, ?, ?, ?, ?)".into(),
+            params: serde_json::from_str(
+                r#"[null, true, 90.42857142857143, -0.0, 9007199254740993, "it's", {"$binary": "AP8="}]"#,
+            )
+            .unwrap(),
+        }];
+        let text = batch_request(&statements).unwrap();
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            parsed[0][0],
+            json!("insert into t values (?, ?, ?, ?, ?, ?, ?)")
+        );
+        let params = parsed[0][1].as_array().unwrap();
+        assert_eq!(params[0], Value::Null);
+        assert_eq!(params[1].as_f64(), Some(1.0));
+        // The shortest digits of the double the text denotes, which
+        // JSON.parse reads back as that double.
+        assert_eq!(params[2].to_string(), "90.42857142857143");
+        assert_eq!(params[3].to_string(), "-0.0");
+        // Beyond 2^53: the exact digits, as text (SQLite's affinity keeps them).
+        assert_eq!(params[4], json!("9007199254740993"));
+        assert_eq!(params[5], json!("it's"));
+        assert_eq!(params[6], json!({"b": "AP8="}));
+    }
+
+    #[test]
+    fn a_batch_request_names_the_bad_parameter() {
+        let one = |params: &str| Statement {
+            sql: "select ?".into(),
+            params: serde_json::from_str(params).unwrap(),
+        };
+        let e = batch_request(&[one("[1, 99999999999999999999]")]).unwrap_err();
+        assert!(e.message.contains("params[1]"), "{}", e.message);
+        let e = batch_request(&[one("[1]"), one("[99999999999999999999]")]).unwrap_err();
+        assert!(
+            e.message.contains("statements[1].params[0]"),
+            "{}",
+            e.message
+        );
     }
 }
