@@ -3,6 +3,7 @@
 use crate::ctx::{Caller, Ctx};
 use crate::{auth, http, routes, settings};
 use strata_core::cors::CorsPolicy;
+use strata_core::http::RequestHead;
 use strata_core::log::RequestLog;
 use strata_core::request_id::RequestId;
 use strata_core::router::{self, Auth, RouteId};
@@ -15,24 +16,23 @@ use worker::{Env, Request, Response};
 pub async fn handle(req: Request, env: Env) -> Response {
     let started = http::now_ms();
     settings::attach(&env);
-    let request_id = request_id_for(&req);
-    // The method as sent: `worker::Method` reads any method it does not know
-    // (e.g. QUERY) as GET, which would serve it as a GET instead of a 405.
-    let method = req.inner().method();
-
-    let header = |name: &str| http::header(&req, name);
-    let origin = header("origin");
-    // Only a preflight (OPTIONS with an Origin) has these two worth reading.
-    let asks_preflight = method == "OPTIONS" && origin.is_some();
-    let preflight_header = |name: &str| asks_preflight.then(|| header(name)).flatten();
+    let head = http::head(&req);
+    let request_id = request_id_for(&head);
+    // The method as sent (`head.method`): `worker::Method` reads any method
+    // it does not know (e.g. QUERY) as GET, which would serve it as a GET
+    // instead of a 405.
+    let method = head.method.clone();
+    let origin = head.header("origin").map(str::to_string);
     let preflight = CorsPolicy::is_preflight(
         &method,
         origin.as_deref(),
-        preflight_header("access-control-request-method").as_deref(),
+        head.header("access-control-request-method"),
     );
-    let request_headers = preflight_header("access-control-request-headers");
+    let request_headers = head
+        .header("access-control-request-headers")
+        .map(str::to_string);
     let cors = settings::cors(&env);
-    let routed = router::route(&method, &req.path());
+    let routed = router::route(&method, head.path());
     // Signed-object URLs keep their own any-origin CORS: the URL is the credential.
     let own_cors = matches!(&routed, Ok(m) if m.id == RouteId::SignedObject);
 
@@ -42,11 +42,12 @@ pub async fn handle(req: Request, env: Env) -> Response {
             let pattern = route.pattern;
             let mut ctx = Ctx {
                 env,
+                head,
                 route,
                 key_id: None,
             };
             let result = match ctx.route.auth {
-                Auth::Credential => match auth::authenticate(&req, &ctx.env).await {
+                Auth::Credential => match auth::authenticate(&ctx.head, &ctx.env).await {
                     Ok(caller) => {
                         ctx.key_id = Some(caller.principal.key_id.clone());
                         dispatch(req, &mut ctx, Some(&caller)).await
@@ -146,14 +147,8 @@ async fn dispatch(
     }
 }
 
-fn request_id_for(req: &Request) -> RequestId {
-    if let Some(id) = req
-        .headers()
-        .get("x-request-id")
-        .ok()
-        .flatten()
-        .and_then(|v| RequestId::from_client(&v))
-    {
+fn request_id_for(head: &RequestHead) -> RequestId {
+    if let Some(id) = head.header("x-request-id").and_then(RequestId::from_client) {
         return id;
     }
     let mut bytes = [0u8; 16];

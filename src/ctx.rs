@@ -5,6 +5,7 @@
 //! both depend on it and not on each other.
 
 use strata_core::auth::Principal;
+use strata_core::http::RequestHead;
 use strata_core::router::Matched;
 use worker::Env;
 
@@ -25,6 +26,8 @@ pub struct Caller {
 pub struct Ctx {
     /// The bindings, vars and secrets.
     pub env: Env,
+    /// The request's method, URL and headers, read once (`http::head`).
+    pub head: RequestHead,
     /// The matched route and its path parameters.
     pub route: Matched,
     /// The key id the log line names: the caller's, or the signer's on a

@@ -1,12 +1,13 @@
 //! The shell's one place for HTTP: building responses (every JSON body,
 //! success or error, and every core [`Reply`] goes through here, so content
-//! types and error headers are uniform), reading request headers, the query
-//! string and bounded JSON bodies.
+//! types and error headers are uniform), reading the request's head (method,
+//! URL, headers) and bounded JSON bodies.
 
 use serde::Serialize;
 use strata_core::cors::CorsHeaders;
-use strata_core::http::{Reply, RequestHeaders};
+use strata_core::http::{Reply, RequestHead, RequestHeaders};
 use strata_core::ApiError;
+use wasm_bindgen::prelude::wasm_bindgen;
 use worker::{Headers, Request, Response, ResponseBuilder};
 
 /// A JSON response with the given status.
@@ -58,45 +59,30 @@ pub fn headers_from(pairs: &[(impl AsRef<str>, String)]) -> Headers {
     headers
 }
 
-/// The request's headers as core reads them.
-pub fn request_headers(req: &Request) -> RequestHeaders {
-    RequestHeaders::new(req.headers().entries())
+#[wasm_bindgen(inline_js = r#"
+export function request_head(req) {
+  let text = req.method + "\n" + req.url;
+  for (const [name, value] of req.headers) text += "\n" + name + ":" + value;
+  return text;
+}
+"#)]
+extern "C" {
+    /// The request's method, URL and headers as one text
+    /// ([`RequestHead::parse`] reads it).
+    fn request_head(req: &worker::web_sys::Request) -> String;
 }
 
-/// The request's URL as the runtime serialized it (WHATWG: host in ASCII,
-/// path and query percent-encoded as sent, no fragment). Read as text, not
-/// through the `url` crate: reparsing a serialized URL gives it back
-/// unchanged, and not linking `url` (with its IDNA tables) keeps ~60 KiB
-/// gzip out of the bundle.
-pub fn url(req: &Request) -> String {
-    req.inner().url()
-}
-
-/// The request's raw (still percent-encoded) query string: what follows the
-/// first `?` (`None` without one).
-pub fn raw_query(req: &Request) -> Result<Option<String>, ApiError> {
-    Ok(query_of(&url(req)).map(str::to_string))
-}
-
-/// The query of a serialized URL.
-fn query_of(url: &str) -> Option<&str> {
-    let url = url.split_once('#').map_or(url, |(before, _)| before);
-    url.split_once('?').map(|(_, query)| query)
-}
-
-/// The origin of a serialized URL (`scheme://host[:port]`, the default port
-/// already left out by the serialization).
-pub fn origin_of(url: &str) -> &str {
-    let host_start = url.find("://").map_or(0, |i| i + 3);
-    let end = url[host_start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| host_start + i);
-    &url[..end]
-}
-
-/// One request header's value (the runtime joins repeated fields with ", ").
-pub fn header(req: &Request, name: &str) -> Option<String> {
-    req.headers().get(name).ok().flatten()
+/// The request's method, URL and headers, read from the runtime once, in one
+/// call: every later read is the Worker's own memory.
+pub fn head(req: &Request) -> RequestHead {
+    let inner = req.inner();
+    RequestHead::parse(&request_head(inner)).unwrap_or_else(|| RequestHead {
+        // Not expected (the runtime forbids newlines in header values); the
+        // same facts read one by one.
+        method: inner.method(),
+        url: inner.url(),
+        headers: RequestHeaders::new(req.headers().entries()),
+    })
 }
 
 /// Milliseconds since the epoch: the Worker's one clock (`Instant` panics
@@ -148,17 +134,14 @@ fn with_body(status: u16, headers: Headers, body: Vec<u8>) -> Response {
 /// limit plus one chunk enters memory.
 pub async fn read_json_body(
     req: &mut worker::Request,
-    env: &worker::Env,
+    ctx: &crate::ctx::Ctx,
 ) -> Result<Vec<u8>, ApiError> {
     use futures_util::StreamExt;
     use strata_core::body;
-    let limit = crate::settings::number(env, "MAX_BODY_BYTES", body::DEFAULT_MAX_BODY_BYTES)?;
-    let headers = req.headers();
-    body::ensure_json(headers.get("content-type").ok().flatten().as_deref())?;
-    body::check_declared_length(
-        headers.get("content-length").ok().flatten().as_deref(),
-        limit,
-    )?;
+    let limit = crate::settings::number(&ctx.env, "MAX_BODY_BYTES", body::DEFAULT_MAX_BODY_BYTES)?;
+    let head = &ctx.head;
+    body::ensure_json(head.header("content-type"))?;
+    body::check_declared_length(head.header("content-length"), limit)?;
     let unreadable = || {
         ApiError::new(
             strata_core::ErrorCode::InvalidRequest,
@@ -169,8 +152,8 @@ pub async fn read_json_body(
         return Ok(Vec::new());
     }
     let whole = body::whole_read_length(
-        headers.get("content-length").ok().flatten().as_deref(),
-        headers.get("content-encoding").ok().flatten().as_deref(),
+        head.header("content-length"),
+        head.header("content-encoding"),
         limit,
     );
     if whole.is_some() {

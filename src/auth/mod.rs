@@ -13,14 +13,15 @@ mod webcrypto;
 use crate::ctx::Caller;
 use crate::settings;
 use strata_core::auth::{bearer_token, Principal};
+use strata_core::http::RequestHead;
 use strata_core::jwt::{self, Alg, TokenError, UnverifiedToken};
 use strata_core::ApiError;
-use worker::{Env, Request};
+use worker::Env;
 
 /// Checks the request's bearer credential: a JWT (see [`verify_bearer_jwt`])
 /// or an API key against `API_KEYS`. `401` without a valid one.
-pub async fn authenticate(req: &Request, env: &Env) -> Result<Caller, ApiError> {
-    if let Some(verified) = verify_bearer_jwt(req, env).await {
+pub async fn authenticate(head: &RequestHead, env: &Env) -> Result<Caller, ApiError> {
+    if let Some(verified) = verify_bearer_jwt(head, env).await {
         let (principal, expires) = verified?;
         return Ok(Caller {
             principal,
@@ -28,9 +29,8 @@ pub async fn authenticate(req: &Request, env: &Env) -> Result<Caller, ApiError> 
         });
     }
     let keys = settings::key_ring(env)?;
-    let header = crate::http::header(req, "authorization");
     Ok(Caller {
-        principal: keys.authenticate(header.as_deref())?,
+        principal: keys.authenticate(head.header("authorization"))?,
         token_expires: None,
     })
 }
@@ -39,11 +39,10 @@ pub async fn authenticate(req: &Request, env: &Env) -> Result<Caller, ApiError> 
 /// is calling and the token's `exp`; `None` when there is none or it is an
 /// API key (the key ring checks those).
 pub async fn verify_bearer_jwt(
-    req: &Request,
+    head: &RequestHead,
     env: &Env,
 ) -> Option<Result<(Principal, u64), ApiError>> {
-    let header = crate::http::header(req, "authorization")?;
-    let token = bearer_token(&header)?;
+    let token = bearer_token(head.header("authorization")?)?;
     if !jwt::is_jwt(token) {
         return None;
     }

@@ -60,7 +60,7 @@ pub async fn table(req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response,
 /// `PUT /v1/admin/placement/{table}`.
 async fn put(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
     caller.principal.require(Scope::Admin)?;
-    let body = http::read_json_body(&mut req, &ctx.env).await?;
+    let body = http::read_json_body(&mut req, ctx).await?;
     let command = PutCommand::parse(
         ctx.route.param("table").unwrap_or_default(),
         &body,

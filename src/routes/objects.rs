@@ -21,17 +21,17 @@ use worker::{EncodeBody, Request, Response, ResponseBody, ResponseBuilder};
 
 /// `GET /v1/objects?prefix=&delimiter=&cursor=&limit=`.
 pub async fn list(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
-    let command = Command::list(http::raw_query(&req)?.as_deref(), &caller.principal)?;
+    let command = Command::list(ctx.head.raw_query(), &caller.principal)?;
     run(&mut req, ctx, command).await
 }
 
 /// Every method on `/v1/objects/{key}`.
 pub async fn handle(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
     let command = Command::parse(
-        req.method().as_ref(),
+        &ctx.head.method,
         ctx.route.param("key"),
-        http::raw_query(&req)?.as_deref(),
-        &http::request_headers(&req),
+        ctx.head.raw_query(),
+        &ctx.head.headers,
         &caller.principal,
     )?;
     run(&mut req, ctx, command).await
@@ -45,7 +45,7 @@ pub async fn run(req: &mut Request, ctx: &Ctx, command: Command) -> Result<Respo
         Input::None => (None, None),
         // The request's own JavaScript stream, which R2 reads directly.
         Input::Stream => (req.inner().body(), None),
-        Input::Json => (None, Some(http::read_json_body(req, &ctx.env).await?)),
+        Input::Json => (None, Some(http::read_json_body(req, ctx).await?)),
     };
     let answer = service::execute(command, &store, upload, json.as_deref()).await?;
     Ok(respond(answer))

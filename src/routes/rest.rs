@@ -20,24 +20,23 @@ use worker::{Request, Response};
 
 /// Handles every method on a table.
 pub async fn handle(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
-    let stores = SqlBindings::in_session(&ctx.env, &req)?;
+    let stores = SqlBindings::in_session(&ctx.env, &ctx.head)?;
     let placement = current_placement(ctx).await?;
     let limits = Limits {
         max_rows: settings::number(&ctx.env, "REST_MAX_ROWS", 1000)?,
         max_insert_rows: settings::number(&ctx.env, "REST_MAX_INSERT_ROWS", 1000)?,
     };
-    let url = http::url(&req);
     let command = Command::parse(
-        &req.inner().method(),
+        &ctx.head.method,
         ctx.route.param("table").unwrap_or_default(),
-        &url,
-        &http::request_headers(&req),
+        &ctx.head.url,
+        &ctx.head.headers,
         &caller.principal,
         &placement,
         limits,
     )?;
     let body = if command.needs_body() {
-        let body = http::read_json_body(&mut req, &ctx.env).await?;
+        let body = http::read_json_body(&mut req, ctx).await?;
         command.still_writable(&current_placement(ctx).await?)?;
         Some(body)
     } else {

@@ -21,16 +21,16 @@ pub async fn handle(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Resp
         max_insert_rows: settings::number(&ctx.env, "REST_MAX_INSERT_ROWS", 1000)?,
     };
     let command = RpcCommand::parse(
-        &req.inner().method(),
+        &ctx.head.method,
         ctx.route.param("function").unwrap_or_default(),
-        &http::url(&req),
-        &http::request_headers(&req),
+        &ctx.head.url,
+        &ctx.head.headers,
         &caller.principal,
         &placement,
         limits,
     )?;
     let body = if command.needs_body() {
-        Some(http::read_json_body(&mut req, &ctx.env).await?)
+        Some(http::read_json_body(&mut req, ctx).await?)
     } else {
         None
     };

@@ -39,8 +39,8 @@ use worker::{EncodeBody, Request, Response, ResponseBody, ResponseBuilder};
 
 /// Every request on `/s3`, `/s3/{bucket}` and `/s3/{bucket}/{*key}`.
 pub async fn handle(mut req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
-    let method = req.inner().method();
-    let path = req.path();
+    let method = ctx.head.method.clone();
+    let path = ctx.head.path().to_string();
     let result = serve(&mut req, ctx, &method, &path).await;
     Ok(match result {
         Ok(response) => response,
@@ -54,7 +54,7 @@ pub async fn handle(mut req: Request, ctx: &mut Ctx) -> Result<Response, ApiErro
                 &e,
                 &method,
                 &path,
-                &http::header(&req, "x-request-id").unwrap_or_default(),
+                ctx.head.header("x-request-id").unwrap_or_default(),
             )
         }
     })
@@ -66,8 +66,8 @@ async fn serve(
     method: &str,
     path: &str,
 ) -> Result<Response, S3Error> {
-    let query = http::raw_query(req).map_err(S3Error::from)?;
-    let headers = http::request_headers(req);
+    let query = ctx.head.raw_query().map(str::to_string);
+    let headers = ctx.head.headers.clone();
     let credentials = match settings::text(&ctx.env, SETTING) {
         Some(raw) => S3Credentials::parse(&raw).map_err(S3Error::from)?,
         None => S3Credentials::default(),

@@ -31,24 +31,20 @@ const EXPOSED: &str = "ETag, Last-Modified, Content-Length, Content-Range, Accep
 pub async fn create(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
     // Any objects scope may ask; the method's own scope is checked below.
     caller.principal.require(Scope::ObjectsRead)?;
-    let body = http::read_json_body(&mut req, &ctx.env).await?;
+    let body = http::read_json_body(&mut req, ctx).await?;
     let grant = SignRequest::parse(&body)?.grant(
         &caller.principal,
         caller.token_expires,
         http::now_secs(),
     )?;
     let signer = signer(ctx)?;
-    let url = format!(
-        "{}{}",
-        http::origin_of(&http::url(&req)),
-        grant.path_and_query(&signer)
-    );
+    let url = format!("{}{}", ctx.head.origin(), grant.path_and_query(&signer));
     http::json(200, &grant.to_json(&url))
 }
 
 /// `GET`, `HEAD`, `PUT` and `OPTIONS` on `/v1/signed/objects/{key}`.
 pub async fn access(mut req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
-    let method = req.method().to_string();
+    let method = ctx.head.method.clone();
     if method == "OPTIONS" {
         return Ok(preflight());
     }
@@ -82,13 +78,13 @@ async fn serve(req: &mut Request, ctx: &mut Ctx, method: &str) -> Result<Respons
     let grant = signer.verify(
         method,
         &key,
-        http::raw_query(req)?.as_deref(),
+        ctx.head.raw_query(),
         http::now_secs(),
         &in_force,
     )?;
     // Logged as the key that signed the URL, marked as such.
     ctx.key_id = Some(grant.principal().key_id);
-    let command = Command::signed(grant.method, method, key, &http::request_headers(req))?;
+    let command = Command::signed(grant.method, method, key, &ctx.head.headers)?;
     objects::run(req, ctx, command).await
 }
 

@@ -26,8 +26,8 @@ pub async fn handle(
     kind: Kind,
 ) -> Result<Response, ApiError> {
     let access = access(&caller.principal)?;
-    let stores = SqlBindings::in_session(&ctx.env, &req)?;
-    let body = http::read_json_body(&mut req, &ctx.env).await?;
+    let stores = SqlBindings::in_session(&ctx.env, &ctx.head)?;
+    let body = http::read_json_body(&mut req, ctx).await?;
     let result = service::execute(store, kind, access, &body, &stores).await;
     Ok(http::reply(with_bookmark(result, stores.d1_bookmark())?))
 }

@@ -200,8 +200,11 @@ impl<'a> SqlBindings<'a> {
     /// The SQL stores for a request's own statements: D1 runs them in a
     /// session starting from the request's `x-d1-bookmark` (400 when it is
     /// not a bookmark).
-    pub fn in_session(env: &'a worker::Env, req: &worker::Request) -> Result<Self, ApiError> {
-        let bookmark = Bookmark::from_header(crate::http::header(req, session::HEADER).as_deref())?;
+    pub fn in_session(
+        env: &'a worker::Env,
+        head: &strata_core::http::RequestHead,
+    ) -> Result<Self, ApiError> {
+        let bookmark = Bookmark::from_header(head.header(session::HEADER))?;
         Ok(SqlBindings {
             env,
             session: Some(D1Session {

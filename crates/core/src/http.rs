@@ -40,6 +40,83 @@ impl RequestHeaders {
     }
 }
 
+/// A request's method, URL and headers, as the shell reads them from the
+/// runtime in one call: the text `method \n url \n name:value \n ...`
+/// (lowercase names; the runtime joins repeated fields with `", "`).
+///
+/// One crossing instead of one per header read (a JSON request reads eight
+/// or so: its id, origin, credential, content type and length, ...). The
+/// newline is a safe separator: the fetch standard forbids CR, LF and NUL
+/// in header values, and a serialized URL or method never holds one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestHead {
+    /// The method as sent (`QUERY` stays `QUERY`).
+    pub method: String,
+    /// The URL as the runtime serialized it.
+    pub url: String,
+    /// Every header.
+    pub headers: RequestHeaders,
+}
+
+impl RequestHead {
+    /// Reads the shell's text; `None` if it is not of that shape (the shell
+    /// then reads the headers one by one).
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut lines = text.split('\n');
+        let method = lines.next().filter(|m| !m.is_empty())?.to_string();
+        let url = lines.next()?.to_string();
+        let mut entries = Vec::new();
+        for line in lines {
+            let (name, value) = line.split_once(':')?;
+            if name.is_empty() {
+                return None;
+            }
+            entries.push((name.to_string(), value.to_string()));
+        }
+        Some(RequestHead {
+            method,
+            url,
+            headers: RequestHeaders::new(entries),
+        })
+    }
+
+    /// One header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)
+    }
+
+    /// The URL's path, still percent-encoded (`/` for none).
+    pub fn path(&self) -> &str {
+        let url = self.url.split(['?', '#']).next().unwrap_or_default();
+        let after_scheme = url.find("://").map_or(0, |i| i + 3);
+        match url[after_scheme..].find('/') {
+            Some(i) => &url[after_scheme + i..],
+            None => "/",
+        }
+    }
+
+    /// The raw (still percent-encoded) query: what follows the first `?`
+    /// before any fragment; `None` without one.
+    pub fn raw_query(&self) -> Option<&str> {
+        let url = self
+            .url
+            .split_once('#')
+            .map_or(self.url.as_str(), |(u, _)| u);
+        url.split_once('?').map(|(_, query)| query)
+    }
+
+    /// The URL's origin (`scheme://host[:port]`, the default port already
+    /// left out by the serialization).
+    pub fn origin(&self) -> &str {
+        let url = &self.url;
+        let host_start = url.find("://").map_or(0, |i| i + 3);
+        let end = url[host_start..]
+            .find(['/', '?', '#'])
+            .map_or(url.len(), |i| host_start + i);
+        &url[..end]
+    }
+}
+
 /// A response as core decided it. `B` is the body: bytes for JSON, or a
 /// store's stream handle the shell hands to the runtime untouched.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,5 +192,36 @@ mod tests {
         assert_eq!(r.header("location"), Some("/x"));
         assert_eq!(r.header("Content-Type"), Some("application/json"));
         assert_eq!(r.json_body(), Some(serde_json::json!({"a": 1})));
+    }
+
+    #[test]
+    fn a_request_head_is_read_from_one_text() {
+        let head = RequestHead::parse(
+            "POST\nhttps://api.example.com:8443/v1/rest/t?a=b:c&d=%3F#frag\nauthorization:Bearer a:b\ncontent-type:application/json\nx-empty:",
+        )
+        .unwrap();
+        assert_eq!(head.method, "POST");
+        assert_eq!(head.header("authorization"), Some("Bearer a:b"));
+        assert_eq!(head.header("x-empty"), Some(""));
+        assert_eq!(head.header("accept"), None);
+        assert_eq!(head.path(), "/v1/rest/t");
+        assert_eq!(head.raw_query(), Some("a=b:c&d=%3F"));
+        assert_eq!(head.origin(), "https://api.example.com:8443");
+        let bare = RequestHead::parse("GET\nhttp://h").unwrap();
+        assert_eq!(
+            (bare.path(), bare.raw_query(), bare.origin()),
+            ("/", None, "http://h")
+        );
+        assert!(bare.headers.iter().next().is_none());
+        // Not of the shape: the shell reads the headers one by one instead.
+        for bad in [
+            "",
+            "\nhttp://h",
+            "GET",
+            "GET\nhttp://h\nno-colon",
+            "GET\nhttp://h\n:v",
+        ] {
+            assert_eq!(RequestHead::parse(bad), None, "{bad:?}");
+        }
     }
 }
