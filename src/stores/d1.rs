@@ -116,13 +116,27 @@ fn meta_json(meta: &JsValue) -> serde_json::Map<String, serde_json::Value> {
 }
 
 #[wasm_bindgen(inline_js = r#"
-export async function d1_batch(conn, request, limit) {
+export async function d1_batch(conn, request, limit, ms) {
   const statements = JSON.parse(request).map(([sql, params]) =>
     conn.prepare(sql).bind(...params.map((p) => (p !== null && typeof p === "object" ? bytes(p.b) : p))),
   );
-  const output = await conn.batch(statements);
+  const run = conn.batch(statements);
+  // A batch that loses the race is left to finish on its own: nothing waits for it.
+  run.catch(() => {});
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(TIMED_OUT), ms);
+  });
+  let output;
+  try {
+    output = await Promise.race([run, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
   return batch_json(output, limit) ?? output;
 }
+
+export const TIMED_OUT = "strata: D1 timed out";
 
 function bytes(base64) {
   const text = atob(base64);
@@ -179,8 +193,13 @@ extern "C" {
     /// profiles of `POST /v1/d1/query` put the value-by-value reading at ~6%
     /// of the Worker's CPU for a one-row answer, and preparing and binding
     /// through `worker`'s wrappers at a few more.
-    fn d1_batch(conn: &JsValue, request: &str, limit: f64) -> Promise;
+    fn d1_batch(conn: &JsValue, request: &str, limit: f64, ms: f64) -> Promise;
 }
+
+/// What `d1_batch` rejects with when `ms` passed first (the snippet's
+/// `TIMED_OUT`): the race is run in JavaScript, one timer and no wasm
+/// closure per statement batch.
+const TIMED_OUT: &str = "strata: D1 timed out";
 
 /// Converts one statement's result; `budget` is what the batch may still
 /// hold (`MAX_RESULT_BYTES`): D1 has already built the rows in JavaScript,
@@ -237,27 +256,41 @@ pub fn session(env: &Env, start: &str) -> Result<D1DatabaseSession, StoreError> 
         .map_err(|e| StoreError::unavailable("d1", e))
 }
 
-/// Runs statements atomically (D1 `batch()`), one result per statement.
+/// Runs statements atomically (D1 `batch()`), one result per statement,
+/// giving up with [`StoreError::Timeout`] after `timeout_ms`.
 pub async fn run(
     db: &Conn<'_>,
     statements: &[Statement],
     mode: RowMode,
     max_result_bytes: u64,
-) -> Result<Vec<SqlResult>, ApiError> {
-    let request = d1_result::batch_request(statements)?;
-    let output = JsFuture::from(d1_batch(db.js(), &request, max_result_bytes as f64))
-        .await
-        .map_err(|e| mapped(&e))?;
-    if let Some(text) = output.as_string() {
+    timeout_ms: u64,
+) -> Result<Vec<SqlResult>, StoreError> {
+    let request = d1_result::batch_request(statements).map_err(StoreError::Refused)?;
+    let sent = d1_batch(
+        db.js(),
+        &request,
+        max_result_bytes as f64,
+        timeout_ms as f64,
+    );
+    let output = JsFuture::from(sent).await.map_err(|e| {
+        if e.as_string().as_deref() == Some(TIMED_OUT) {
+            StoreError::Timeout { store: "d1" }
+        } else {
+            StoreError::Refused(mapped(&e))
+        }
+    })?;
+    let results = if let Some(text) = output.as_string() {
         // The snippet wrote exactly the shape batch_from_json reads.
-        return d1_result::batch_from_json(&text, mode, max_result_bytes).unwrap_or_else(|| {
+        d1_result::batch_from_json(&text, mode, max_result_bytes).unwrap_or_else(|| {
             Err(ApiError::internal().with_cause("D1 answer text in an unexpected shape"))
-        });
-    }
-    let output: Array = output.dyn_into().unwrap_or_default();
-    let mut budget = max_result_bytes;
-    output
-        .iter()
-        .map(|r| convert(&r, mode, &mut budget, max_result_bytes))
-        .collect()
+        })
+    } else {
+        let output: Array = output.dyn_into().unwrap_or_default();
+        let mut budget = max_result_bytes;
+        output
+            .iter()
+            .map(|r| convert(&r, mode, &mut budget, max_result_bytes))
+            .collect()
+    };
+    results.map_err(StoreError::Refused)
 }

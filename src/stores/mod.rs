@@ -315,10 +315,5 @@ async fn run_d1(
 ) -> Result<Vec<SqlResult>, StoreError> {
     let timeout = crate::settings::store_timeout_ms(env).map_err(StoreError::Config)?;
     let limit = crate::settings::max_result_bytes(env).map_err(StoreError::Config)?;
-    let run = async {
-        d1::run(db, statements, options.mode, limit)
-            .await
-            .map_err(StoreError::Refused)
-    };
-    with_timeout("d1", timeout, run).await
+    d1::run(db, statements, options.mode, limit, timeout).await
 }

@@ -872,6 +872,10 @@ fn neon_unreachable_is_503_and_d1_still_works(s: &Stack) -> Outcome {
     Ok(())
 }
 
+/// Postgres only: the local D1 runs its SQLite in the same workerd thread as
+/// the Worker, so a statement that counts for 25 s holds the timer back and
+/// answers 200 when it ends (tried); the timeout race is the same code in
+/// production, where D1 is a subrequest away.
 fn slow_statement_is_504(s: &Stack) -> Outcome {
     let w = s.spawn_isolated_worker("wrangler-sql-timeout", &[("STORE_TIMEOUT_MS", "500")])?;
     let body = json!({"sql": "select pg_sleep(3)"}).to_string();
