@@ -17,7 +17,7 @@ export WRANGLER_SEND_METRICS := false
 WORKER_INPUTS := $(shell find src crates/core/src -name '*.rs') \
 	Cargo.toml Cargo.lock crates/core/Cargo.toml scripts/wasm-opt.sh
 
-.PHONY: bench-load bench-compare help tools build dev test test-unit test-integration test-neon-driver host-bins clean
+.PHONY: bench-load bench-compare help tools build dev test test-unit test-integration test-neon-driver test-snippets host-bins clean
 .PHONY: migrate deploy deploy-dry-run provision bundle-budget lint-workflows lint
 
 help:
@@ -66,6 +66,9 @@ test-integration: build host-bins
 
 test-neon-driver: host-bins
 	node --test tests/neon-driver/
+
+test-snippets:
+	node --test tests/snippets/
 
 # Release (docs/deploying.md); scripts/deploy.sh stops at the first failing step.
 migrate: host-bins

@@ -23,6 +23,9 @@ echo "== API contract: openapi/openapi.json is valid OpenAPI 3.1, every example 
 echo "== Neon driver conformance (node --test) =="
 node --test tests/neon-driver/
 
+echo "== the Worker's JavaScript modules on their own (node --test) =="
+node --test tests/snippets/
+
 echo "== integration tests (wrangler dev + local stack) =="
 cargo test --locked -p strata-tests
 

@@ -18,7 +18,7 @@ use strata_core::jwt::jwks::{JwkSet, KeyChoice, KeySetCache, MAX_JWKS_BYTES};
 use strata_core::jwt::{JwtConfig, TokenError, UnverifiedToken};
 use strata_core::ApiError;
 use wasm_bindgen::JsValue;
-use worker::{Env, Response};
+use worker::Env;
 
 /// A fetched key set and the `CryptoKey`s imported from it so far.
 struct Keys {
@@ -143,30 +143,22 @@ async fn fetch(env: &Env, url: &str) -> Result<JwkSet, ApiError> {
         body: None,
     };
     let invalid = || StoreError::Config(ApiError::config("JWT_JWKS_URL", "is not a valid URL"));
-    let read = |mut response: Response| async move {
-        let status = response.status_code();
-        if status != 200 {
-            return Err(StoreError::unavailable("jwks", format!("HTTP {status}")));
-        }
-        let declared = response
-            .headers()
-            .get("content-length")
-            .ok()
-            .flatten()
-            .and_then(|v| v.trim().parse::<usize>().ok());
-        if declared.is_some_and(|n| n > MAX_JWKS_BYTES) {
+    let read = async {
+        let answer =
+            stores::fetch_capped_within("jwks", timeout, MAX_JWKS_BYTES as u64, request, invalid)
+                .await?;
+        if answer.status != 200 {
             return Err(StoreError::unavailable(
                 "jwks",
-                "the key set is larger than 64 KiB",
+                format!("HTTP {}", answer.status),
             ));
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| StoreError::unavailable("jwks", e))?;
+        let body = answer
+            .body
+            .ok_or_else(|| StoreError::unavailable("jwks", "the key set is larger than 64 KiB"))?;
         JwkSet::parse(&body).map_err(|e| StoreError::unavailable("jwks", e.0))
     };
-    match stores::fetch_within("jwks", timeout, request, invalid, read).await {
+    match read.await {
         Ok(set) => Ok(set),
         Err(StoreError::Timeout { .. }) => Err(unavailable("no answer within STORE_TIMEOUT_MS")),
         Err(e) => Err(e.into()),

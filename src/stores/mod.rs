@@ -12,6 +12,7 @@ pub mod r2;
 pub mod schema;
 
 use futures_util::future::{select, Either};
+use js_sys::Promise;
 use std::cell::OnceCell;
 use std::future::Future;
 use std::rc::Rc;
@@ -25,7 +26,7 @@ use strata_core::store::{RunOptions, SqlStores};
 use strata_core::ApiError;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::{web_sys, AbortController, Delay, Response, ResponseBody};
+use worker::Delay;
 
 pub use strata_core::store::StoreError;
 
@@ -43,7 +44,7 @@ pub async fn with_timeout<T>(
     }
 }
 
-/// A subrequest, as [`fetch_within`] sends it.
+/// A subrequest, as [`fetch_capped_within`] sends it.
 pub struct Subrequest<'a> {
     /// `GET`, `POST`, ...
     pub method: &'a str,
@@ -53,70 +54,80 @@ pub struct Subrequest<'a> {
     pub body: Option<&'a str>,
 }
 
-#[wasm_bindgen(inline_js = r#"
-export function subrequest(method, url, headers, body, signal) {
-  return fetch(new Request(url, { method, headers: JSON.parse(headers), body, signal }));
-}
-"#)]
+#[wasm_bindgen(module = "/src/stores/subrequest.js")]
 extern "C" {
-    /// `fetch` of a request made in one crossing: a profile of
-    /// `POST /v1/pg/query` put building the request through
-    /// `worker::Request`, `RequestInit` and `Headers` (a crossing per header
-    /// and per init field) at ~8% of the Worker's CPU. Throws (synchronously)
-    /// when the URL or a header value is not valid.
-    #[wasm_bindgen(catch)]
-    fn subrequest(
+    /// `fetch` of a request made, timed and read in one call
+    /// (`src/stores/subrequest.js`): resolves to `{status, body}`, `body`
+    /// the answer's bytes or `null` past the limit; rejects with the
+    /// module's `TIMED_OUT` or `INVALID`, or the runtime's error.
+    fn fetch_capped(
         method: &str,
         url: &str,
         headers: &str,
         body: Option<String>,
-        signal: &web_sys::AbortSignal,
-    ) -> Result<js_sys::Promise, JsValue>;
+        ms: f64,
+        limit: f64,
+    ) -> Promise;
+
+    #[wasm_bindgen(thread_local_v2, js_name = TIMED_OUT)]
+    static TIMED_OUT: JsValue;
+
+    #[wasm_bindgen(thread_local_v2, js_name = INVALID)]
+    static INVALID: JsValue;
 }
 
-/// Sends `request` as a subrequest and hands its response to `read`, all
-/// within `ms` milliseconds. On timeout the subrequest is aborted: dropping
-/// the future would not cancel it (and Neon cancels the query when the
-/// connection drops). A request the runtime cannot make (an invalid URL or
-/// header value: the configuration's fault) is `invalid`; a failure to send
+/// A subrequest's answer: its status and its body, `None` when the body was
+/// longer than the limit (not read past it).
+pub struct Answer {
+    pub status: u16,
+    pub body: Option<Vec<u8>>,
+}
+
+/// Sends `request`, reading its answer up to `limit` bytes, all within `ms`
+/// milliseconds; on timeout the subrequest is aborted (dropping the future
+/// would not cancel it, and Neon cancels the query when the connection
+/// drops). A request the runtime cannot make (an invalid URL or header
+/// value: the configuration's fault) is `invalid`; a failure to send or read
 /// is [`StoreError::Unavailable`].
-pub async fn fetch_within<T, Fut>(
+pub async fn fetch_capped_within(
     store: &'static str,
     ms: u64,
+    limit: u64,
     request: Subrequest<'_>,
     invalid: impl FnOnce() -> StoreError,
-    read: impl FnOnce(Response) -> Fut,
-) -> Result<T, StoreError>
-where
-    Fut: Future<Output = Result<T, StoreError>>,
-{
-    let controller = AbortController::default();
-    let signal = controller.signal();
+) -> Result<Answer, StoreError> {
     // A map of strings always serializes; were it ever not to, JSON.parse of
     // "" throws and the request is `invalid`.
     let headers = serde_json::to_string(request.headers).unwrap_or_default();
-    let sent = subrequest(
+    let sent = fetch_capped(
         request.method,
         request.url,
         &headers,
         request.body.map(str::to_string),
-        &signal,
-    )
-    .map_err(|_| invalid())?;
-    let call = async {
-        let response = wasm_bindgen_futures::JsFuture::from(sent)
-            .await
-            .map_err(|e| StoreError::unavailable(store, js_text(&e)))?;
-        let response: web_sys::Response = response
-            .dyn_into()
-            .map_err(|_| StoreError::unavailable(store, "fetch answered no response"))?;
-        read(Response::from(response)).await
+        ms as f64,
+        limit as f64,
+    );
+    let answer = match wasm_bindgen_futures::JsFuture::from(sent).await {
+        Ok(answer) => answer,
+        Err(e) if TIMED_OUT.with(|t| *t == e) => return Err(StoreError::Timeout { store }),
+        Err(e) if INVALID.with(|i| *i == e) => return Err(invalid()),
+        Err(e) => return Err(StoreError::unavailable(store, js_text(&e))),
     };
-    let result = with_timeout(store, ms, call).await;
-    if matches!(result, Err(StoreError::Timeout { .. })) {
-        controller.abort();
-    }
-    result
+    let field = |name: &str| {
+        js_sys::Reflect::get(&answer, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+    };
+    let status = field("status")
+        .as_f64()
+        .filter(|s| (100.0..=999.0).contains(s))
+        .ok_or_else(|| StoreError::unavailable(store, "fetch answered no status"))?;
+    let body = field("body")
+        .dyn_into::<js_sys::Uint8Array>()
+        .ok()
+        .map(|bytes| bytes.to_vec());
+    Ok(Answer {
+        status: status as u16,
+        body,
+    })
 }
 
 /// A thrown JS value's message, for a log line's cause.
@@ -125,51 +136,6 @@ fn js_text(e: &JsValue) -> String {
         .map(|e| String::from(e.message()))
         .or_else(|| e.as_string())
         .unwrap_or_else(|| "unknown error".into())
-}
-
-/// Reads a store's answer up to `limit` bytes: `None` as soon as it is
-/// longer (a declared `Content-Length` over the limit is refused before
-/// reading), so a huge result never fills the isolate's memory.
-pub async fn read_capped(
-    store: &'static str,
-    response: &mut Response,
-    limit: u64,
-) -> Result<Option<Vec<u8>>, StoreError> {
-    use futures_util::StreamExt;
-    let header = |name: &str| response.headers().get(name).ok().flatten();
-    let length = header("content-length");
-    let declared = length.as_deref().and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Ok(None);
-    }
-    let whole = strata_core::body::whole_read_length(
-        length.as_deref(),
-        header("content-encoding").as_deref(),
-        limit,
-    );
-    if let (Some(_), ResponseBody::Stream(stream)) = (whole, response.body()) {
-        // One arrayBuffer() of the whole (declared, bounded) body instead of
-        // a reader and a read per chunk.
-        let whole = web_sys::Response::new_with_opt_readable_stream(Some(stream))
-            .and_then(|r| r.array_buffer())
-            .map_err(|_| StoreError::unavailable(store, "the answer could not be read"))?;
-        let buffer = wasm_bindgen_futures::JsFuture::from(whole)
-            .await
-            .map_err(|_| StoreError::unavailable(store, "the answer could not be read"))?;
-        return Ok(Some(js_sys::Uint8Array::new(&buffer).to_vec()));
-    }
-    let mut bytes = Vec::with_capacity(declared.unwrap_or(0) as usize);
-    let Ok(mut stream) = response.stream() else {
-        return Ok(Some(bytes));
-    };
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| StoreError::unavailable(store, e))?;
-        if strata_core::body::exceeds(bytes.len(), chunk.len(), limit) {
-            return Ok(None);
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(Some(bytes))
 }
 
 /// D1 and Postgres as core's [`SqlStores`] seam: what the SQL routes and

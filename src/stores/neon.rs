@@ -81,28 +81,20 @@ impl NeonClient {
             ))
         };
         let limit = self.max_result_bytes;
-        super::fetch_within(
-            "neon",
-            self.timeout_ms,
-            request,
-            invalid,
-            |mut response| async move {
-                let status = response.status_code();
-                if status == 413 || status == 507 {
-                    return Ok(NeonReply::TooLarge(status));
-                }
-                let Some(bytes) = super::read_capped("neon", &mut response, limit).await? else {
-                    return Ok(NeonReply::OverLimit);
-                };
-                // Read once, straight into the reply's own type, by the caller.
-                match status {
-                    200 => Ok(NeonReply::Ok(bytes)),
-                    400 => Ok(NeonReply::Rejected(bytes)),
-                    _ => Err(StoreError::unavailable("neon", format!("HTTP {status}"))),
-                }
-            },
-        )
-        .await
+        let answer =
+            super::fetch_capped_within("neon", self.timeout_ms, limit, request, invalid).await?;
+        if answer.status == 413 || answer.status == 507 {
+            return Ok(NeonReply::TooLarge(answer.status));
+        }
+        let Some(bytes) = answer.body else {
+            return Ok(NeonReply::OverLimit);
+        };
+        // Read once, straight into the reply's own type, by the caller.
+        match answer.status {
+            200 => Ok(NeonReply::Ok(bytes)),
+            400 => Ok(NeonReply::Rejected(bytes)),
+            status => Err(StoreError::unavailable("neon", format!("HTTP {status}"))),
+        }
     }
 
     /// Runs `select 1` for real.
