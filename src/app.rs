@@ -1,6 +1,7 @@
 //! The request pipeline shared by every route.
 
 use crate::ctx::{Caller, Ctx};
+use crate::http::Out;
 use crate::{auth, http, routes, settings};
 use strata_core::cors::CorsPolicy;
 use strata_core::http::RequestHead;
@@ -9,11 +10,11 @@ use strata_core::request_id::RequestId;
 use strata_core::router::{self, Auth, RouteId};
 use strata_core::sql::service::Kind;
 use strata_core::{ApiError, ErrorCode};
-use worker::{Env, Request, Response};
+use worker::{web_sys, Env, Request};
 
 /// Runs one request to completion: never fails, every error becomes the
 /// project's error response.
-pub async fn handle(req: Request, env: Env) -> Response {
+pub async fn handle(req: Request, env: Env) -> web_sys::Response {
     let started = http::now_ms();
     settings::attach(&env);
     let head = http::head(&req);
@@ -77,25 +78,13 @@ pub async fn handle(req: Request, env: Env) -> Response {
             (http::error_response(&e), Some(e.code.as_str()))
         }
     };
-    let _ = response
-        .headers_mut()
-        .set("x-request-id", request_id.as_str());
+    response.headers.set("x-request-id", request_id.as_str());
     if let (Ok(policy), false) = (&cors, own_cors) {
         let headers = match (route_name, origin.as_deref()) {
             ("preflight", Some(origin)) => policy.preflight(origin, request_headers.as_deref()),
             _ => {
                 let mut headers = policy.actual(origin.as_deref());
-                // Listing the response's header names costs a JS crossing per
-                // name: only done when there is an allowed origin to expose them to
-                // (expose_present changes nothing otherwise).
-                let allowed = headers
-                    .set
-                    .iter()
-                    .any(|(name, _)| *name == "Access-Control-Allow-Origin");
-                if allowed {
-                    let names: Vec<String> = response.headers().keys().collect();
-                    policy.expose_present(&mut headers, names.iter().map(String::as_str));
-                }
+                policy.expose_present(&mut headers, response.headers.names());
                 headers
             }
         };
@@ -106,7 +95,7 @@ pub async fn handle(req: Request, env: Env) -> Response {
     let line = RequestLog {
         method: &method,
         route: route_name,
-        status: response.status_code(),
+        status: response.status,
         duration_ms: finished.saturating_sub(started) as f64,
         request_id: request_id.as_str(),
         key_id: key_id.as_deref(),
@@ -114,16 +103,12 @@ pub async fn handle(req: Request, env: Env) -> Response {
     }
     .to_line();
     worker::web_sys::console::log_1(&line.into());
-    response
+    response.into_runtime()
 }
 
 /// Hands the request to its route's handler. `caller` is `Some` exactly for
 /// [`Auth::Credential`] routes, which the pipeline authenticated.
-async fn dispatch(
-    req: Request,
-    ctx: &mut Ctx,
-    caller: Option<&Caller>,
-) -> Result<Response, ApiError> {
+async fn dispatch(req: Request, ctx: &mut Ctx, caller: Option<&Caller>) -> Result<Out, ApiError> {
     let caller = || caller.ok_or_else(ApiError::internal);
     match ctx.route.id {
         RouteId::Health => routes::health::handle(),

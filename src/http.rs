@@ -5,58 +5,169 @@
 
 use serde::Serialize;
 use strata_core::cors::CorsHeaders;
-use strata_core::http::{Reply, RequestHead, RequestHeaders};
+use strata_core::http::{Reply, RequestHead, RequestHeaders, ResponseHeaders};
 use strata_core::ApiError;
 use wasm_bindgen::prelude::wasm_bindgen;
-use worker::{Headers, Request, Response, ResponseBuilder};
+use wasm_bindgen::JsValue;
+use worker::web_sys::{self, ReadableStream};
+use worker::Request;
+
+/// What a response carries.
+pub enum Body {
+    /// Nothing (`HEAD`, `204`, `304`, ...).
+    None,
+    /// Bytes made in the Worker (JSON, XML).
+    Bytes(Vec<u8>),
+    /// A stream the runtime already holds (R2's object body, an asset),
+    /// handed over untouched.
+    Stream(ReadableStream),
+}
+
+/// A response as the Worker assembles it: status, headers and body stay in
+/// the Worker's memory while the pipeline adds its headers (request id,
+/// CORS), and reach the runtime in one call ([`Out::into_runtime`]).
+///
+/// Why not `worker::Response`: building one costs a JS crossing per header
+/// set and read, and its conversion to the runtime's response half a dozen
+/// more (`Headers`, `ResponseInit` and each of its fields, the body's
+/// `Uint8Array`): over ten for a plain JSON answer.
+pub struct Out {
+    pub status: u16,
+    pub headers: ResponseHeaders,
+    pub body: Body,
+    /// Sends a stream's bytes exactly as they are (`encodeBody: "manual"`):
+    /// R2 objects keep their stored `Content-Encoding` without the runtime
+    /// compressing them again.
+    pub manual_encoding: bool,
+}
+
+impl Out {
+    /// A response with no headers and no body yet.
+    pub fn new(status: u16) -> Self {
+        Out {
+            status,
+            headers: ResponseHeaders::new(),
+            body: Body::None,
+            manual_encoding: false,
+        }
+    }
+
+    /// With `name` set to `value`.
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.set(name, value);
+        self
+    }
+
+    /// With these headers set, in order.
+    pub fn with_headers<N: AsRef<str>>(
+        mut self,
+        pairs: impl IntoIterator<Item = (N, String)>,
+    ) -> Self {
+        for (name, value) in pairs {
+            self.headers.set(name.as_ref(), value);
+        }
+        self
+    }
+
+    /// With a body.
+    pub fn with_body(mut self, body: Body) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// Sent as is (see [`Out::manual_encoding`]).
+    pub fn manual(mut self) -> Self {
+        self.manual_encoding = true;
+        self
+    }
+
+    /// The runtime's response, made in one call. A header the runtime refuses
+    /// (metadata another R2 client wrote, say) is dropped with a warning,
+    /// never the response.
+    pub fn into_runtime(self) -> web_sys::Response {
+        let (head, dropped) = self.headers.to_text();
+        if !dropped.is_empty() {
+            worker::console_warn!(
+                "dropped response header(s) {}: value not allowed",
+                dropped.join(", ")
+            );
+        }
+        let (bytes, stream) = match self.body {
+            Body::None => (None, None),
+            Body::Bytes(bytes) => (Some(bytes), None),
+            Body::Stream(stream) => (None, Some(stream)),
+        };
+        respond(self.status, &head, bytes, stream, self.manual_encoding).unwrap_or_else(|e| {
+            worker::console_error!("the response could not be made: {e:?}");
+            respond(500, "", None, None, false).unwrap_or_else(|_| web_sys::Response::error())
+        })
+    }
+}
+
+impl From<Reply> for Out {
+    /// A core [`Reply`] with a byte body.
+    fn from(reply: Reply) -> Self {
+        Out::new(reply.status)
+            .with_headers(reply.headers)
+            .with_body(reply.body.map_or(Body::None, Body::Bytes))
+    }
+}
+
+#[wasm_bindgen(inline_js = r#"
+export function respond(status, head, bytes, stream, manual) {
+  const headers = new Headers();
+  const refused = [];
+  if (head !== "") {
+    for (const line of head.split("\n")) {
+      const at = line.indexOf(":");
+      try {
+        headers.set(line.slice(0, at), line.slice(at + 1));
+      } catch {
+        refused.push(line.slice(0, at));
+      }
+    }
+  }
+  if (refused.length > 0) console.warn(`dropped response header(s) ${refused.join(", ")}: value not allowed`);
+  const init = { status, headers };
+  if (manual) init.encodeBody = "manual";
+  return new Response(stream ?? bytes ?? null, init);
+}
+"#)]
+extern "C" {
+    /// `new Response(body, {status, headers})` from [`ResponseHeaders::to_text`]'s
+    /// lines, in one crossing.
+    #[wasm_bindgen(catch)]
+    fn respond(
+        status: u16,
+        head: &str,
+        bytes: Option<Vec<u8>>,
+        stream: Option<ReadableStream>,
+        manual: bool,
+    ) -> Result<web_sys::Response, JsValue>;
+}
 
 /// A JSON response with the given status.
-pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, ApiError> {
+pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Out, ApiError> {
     let bytes = serde_json::to_vec(body).map_err(|_| ApiError::internal())?;
-    Ok(with_body(status, json_headers(), bytes))
+    Ok(json_bytes(status, bytes))
 }
 
 /// A JSON response whose body is already serialized.
-pub fn json_bytes(status: u16, body: Vec<u8>) -> Response {
-    with_body(status, json_headers(), body)
+pub fn json_bytes(status: u16, body: Vec<u8>) -> Out {
+    Out::new(status)
+        .with_header("content-type", "application/json")
+        .with_body(Body::Bytes(body))
 }
 
 /// The response for an error: its status, its headers, the error body.
-pub fn error_response(e: &ApiError) -> Response {
-    let headers = json_headers();
-    for (name, value) in &e.headers {
-        // Our own header values are ASCII by construction; a failure here
-        // would only drop a header, never the error itself.
-        let _ = headers.set(name, value);
-    }
-    with_body(e.status(), headers, e.body().into_bytes())
+pub fn error_response(e: &ApiError) -> Out {
+    json_bytes(e.status(), e.body().into_bytes())
+        .with_headers(e.headers.iter().map(|(n, v)| (*n, v.clone())))
 }
 
-/// The runtime response for a core [`Reply`] with a byte body: its status,
-/// its headers (a value the runtime refuses drops that header, never the
-/// response), its body.
-pub fn reply(reply: Reply) -> Response {
-    let headers = headers_from(&reply.headers);
-    ResponseBuilder::new()
-        .with_status(reply.status)
-        .with_headers(headers)
-        .fixed(reply.body.unwrap_or_default())
-}
-
-/// Runtime headers from a core header list. A value the runtime refuses
-/// (metadata another R2 client wrote, say) drops that header, never the
-/// response.
-pub fn headers_from(pairs: &[(impl AsRef<str>, String)]) -> Headers {
-    let headers = Headers::new();
-    for (name, value) in pairs {
-        if headers.set(name.as_ref(), value).is_err() {
-            worker::console_warn!(
-                "dropped response header {}: value not allowed",
-                name.as_ref()
-            );
-        }
-    }
-    headers
+/// The response for a core [`Reply`] with a byte body.
+pub fn reply(reply: Reply) -> Out {
+    Out::from(reply)
 }
 
 #[wasm_bindgen(inline_js = r#"
@@ -97,33 +208,18 @@ pub fn now_secs() -> u64 {
 }
 
 /// A response without a body (e.g. a preflight's `204`).
-pub fn empty(status: u16) -> Response {
-    ResponseBuilder::new().with_status(status).empty()
+pub fn empty(status: u16) -> Out {
+    Out::new(status)
 }
 
 /// Adds CORS headers to a response; `Vary` is appended to, never replaced.
-pub fn add_cors(response: &mut Response, cors: CorsHeaders) {
-    let headers = response.headers_mut();
-    for (name, value) in &cors.set {
-        // Values come from the validated policy; a failure only drops a header.
-        let _ = headers.set(name, value);
+pub fn add_cors(response: &mut Out, cors: CorsHeaders) {
+    for (name, value) in cors.set {
+        response.headers.set(name, value);
     }
     if let Some(vary) = cors.vary {
-        let _ = headers.append("vary", vary);
+        response.headers.append("vary", vary);
     }
-}
-
-fn json_headers() -> Headers {
-    let headers = Headers::new();
-    let _ = headers.set("content-type", "application/json");
-    headers
-}
-
-fn with_body(status: u16, headers: Headers, body: Vec<u8>) -> Response {
-    ResponseBuilder::new()
-        .with_status(status)
-        .with_headers(headers)
-        .fixed(body)
 }
 
 /// Reads a JSON request body: checks `Content-Type` and the declared length

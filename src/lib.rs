@@ -16,7 +16,7 @@
 //! * [`settings`] — reading vars and secrets into the core's typed config.
 
 use wasm_bindgen::JsValue;
-use worker::{event, web_sys, Context, Env, Request, Response, Result};
+use worker::{event, web_sys, Context, Env, Request, Result};
 
 mod app;
 mod auth;
@@ -27,7 +27,7 @@ mod settings;
 mod stores;
 
 #[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys::Response> {
     console_error_panic_hook::set_once();
     Ok(app::handle(without_cf(req), env).await)
 }

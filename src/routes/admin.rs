@@ -5,13 +5,14 @@
 //! change (other isolates see it within `PLACEMENT_CACHE_SECONDS`).
 
 use crate::ctx::{Caller, Ctx};
+use crate::http::Out;
 use crate::stores::{self, SqlBindings};
 use crate::{http, settings};
 use strata_core::auth::Scope;
 use strata_core::rest::admin::{self, PutCommand};
 use strata_core::rest::placement::Placement;
 use strata_core::ApiError;
-use worker::{Method, Request, Response};
+use worker::{Method, Request};
 
 /// The placement as D1 has it now, not as this isolate cached it: the
 /// admin routes are for whoever is about to act on it.
@@ -24,7 +25,7 @@ async fn fresh_placement(ctx: &Ctx) -> Result<Placement, ApiError> {
 }
 
 /// `GET /v1/admin/placement`.
-pub async fn list(ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
+pub async fn list(ctx: &Ctx, caller: &Caller) -> Result<Out, ApiError> {
     caller.principal.require(Scope::Admin)?;
     let placement = fresh_placement(ctx).await?;
     let cache_seconds = stores::placement::cache_seconds(&ctx.env)?;
@@ -39,7 +40,7 @@ pub async fn list(ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
 }
 
 /// `PUT` or `DELETE /v1/admin/placement/{table}`.
-pub async fn table(req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
+pub async fn table(req: Request, ctx: &Ctx, caller: &Caller) -> Result<Out, ApiError> {
     caller.principal.require(Scope::Admin)?;
     if req.method() == Method::Delete {
         let placement = fresh_placement(ctx).await?;
@@ -58,7 +59,7 @@ pub async fn table(req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response,
 }
 
 /// `PUT /v1/admin/placement/{table}`.
-async fn put(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
+async fn put(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Out, ApiError> {
     caller.principal.require(Scope::Admin)?;
     let body = http::read_json_body(&mut req, ctx).await?;
     let command = PutCommand::parse(

@@ -12,21 +12,21 @@
 
 use crate::ctx::{Caller, Ctx};
 use crate::http;
+use crate::http::{Body as OutBody, Out};
 use crate::stores::r2::Store;
-use std::borrow::Cow;
 use strata_core::objects::service::{self, Body, Command, Input, ObjectReply};
 use strata_core::ApiError;
 use worker::web_sys::ReadableStream;
-use worker::{EncodeBody, Request, Response, ResponseBody, ResponseBuilder};
+use worker::Request;
 
 /// `GET /v1/objects?prefix=&delimiter=&cursor=&limit=`.
-pub async fn list(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
+pub async fn list(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Out, ApiError> {
     let command = Command::list(ctx.head.raw_query(), &caller.principal)?;
     run(&mut req, ctx, command).await
 }
 
 /// Every method on `/v1/objects/{key}`.
-pub async fn handle(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
+pub async fn handle(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Out, ApiError> {
     let command = Command::parse(
         &ctx.head.method,
         ctx.route.param("key"),
@@ -39,7 +39,7 @@ pub async fn handle(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Resp
 
 /// Runs a parsed command against R2: the body it needs, then core's answer
 /// as the response.
-pub async fn run(req: &mut Request, ctx: &Ctx, command: Command) -> Result<Response, ApiError> {
+pub async fn run(req: &mut Request, ctx: &Ctx, command: Command) -> Result<Out, ApiError> {
     let store = Store::open(&ctx.env)?;
     let (upload, json) = match command.input() {
         Input::None => (None, None),
@@ -57,29 +57,17 @@ pub async fn run(req: &mut Request, ctx: &Ctx, command: Command) -> Result<Respo
 /// encoding: the bytes are sent exactly as stored, also when the object has
 /// a `Content-Encoding` (the runtime would otherwise compress them again),
 /// and the runtime sets `Content-Length` from the stream's known length.
-fn respond(answer: ObjectReply<ReadableStream>) -> Response {
+fn respond(answer: ObjectReply<ReadableStream>) -> Out {
     let ObjectReply {
         reply,
         metadata_headers,
     } = answer;
-    let headers: Vec<(Cow<'static, str>, String)> = metadata_headers
-        .into_iter()
-        .map(|(name, value)| (Cow::Owned(name), value))
-        .chain(
-            reply
-                .headers
-                .into_iter()
-                .map(|(name, value)| (Cow::Borrowed(name), value)),
-        )
-        .collect();
-    let builder = ResponseBuilder::new()
-        .with_status(reply.status)
-        .with_headers(http::headers_from(&headers));
+    let out = Out::new(reply.status)
+        .with_headers(metadata_headers)
+        .with_headers(reply.headers);
     match reply.body {
-        Some(Body::Stream(stream)) => builder
-            .with_encode_body(EncodeBody::Manual)
-            .body(ResponseBody::Stream(stream)),
-        Some(Body::Json(bytes)) => builder.fixed(bytes),
-        None => builder.with_encode_body(EncodeBody::Manual).empty(),
+        Some(Body::Stream(stream)) => out.with_body(OutBody::Stream(stream)).manual(),
+        Some(Body::Json(bytes)) => out.with_body(OutBody::Bytes(bytes)),
+        None => out.manual(),
     }
 }

@@ -14,9 +14,9 @@
 //! running Worker is fuzzed against it (`tests/api/fuzz.rs`).
 
 use crate::ctx::Ctx;
-use crate::http;
+use crate::http::{Body, Out};
 use strata_core::ApiError;
-use worker::{ResponseBody, ResponseBuilder};
+use worker::ResponseBody;
 
 /// The static-assets binding (wrangler.toml, `[assets] binding`).
 const ASSETS: &str = "ASSETS";
@@ -25,7 +25,7 @@ const ASSETS: &str = "ASSETS";
 const ASSET_URL: &str = "https://assets.invalid/openapi.json";
 
 /// `200` with the document.
-pub async fn handle(ctx: &Ctx) -> Result<worker::Response, ApiError> {
+pub async fn handle(ctx: &Ctx) -> Result<Out, ApiError> {
     let missing = |cause: &str| ApiError::internal().with_cause(format!("openapi.json: {cause}"));
     let assets = ctx
         .env
@@ -43,11 +43,8 @@ pub async fn handle(ctx: &Ctx) -> Result<worker::Response, ApiError> {
             )))
         }
     };
-    Ok(ResponseBuilder::new()
-        .with_status(200)
-        .with_headers(http::headers_from(&[
-            ("content-type", "application/json".to_string()),
-            ("cache-control", "public, max-age=300".to_string()),
-        ]))
-        .body(ResponseBody::Stream(body)))
+    Ok(Out::new(200)
+        .with_header("content-type", "application/json")
+        .with_header("cache-control", "public, max-age=300")
+        .with_body(Body::Stream(body)))
 }

@@ -10,16 +10,17 @@
 //! (`x-d1-bookmark` in, the latest bookmark out).
 
 use crate::ctx::{Caller, Ctx};
+use crate::http::Out;
 use crate::stores::{self, SqlBindings};
 use crate::{http, settings};
 use strata_core::rest::placement::Placement;
 use strata_core::rest::service::{self, Command, Limits};
 use strata_core::sql::session::with_bookmark;
 use strata_core::ApiError;
-use worker::{Request, Response};
+use worker::Request;
 
 /// Handles every method on a table.
-pub async fn handle(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
+pub async fn handle(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Out, ApiError> {
     let stores = SqlBindings::in_session(&ctx.env, &ctx.head)?;
     let placement = current_placement(ctx).await?;
     let limits = Limits {

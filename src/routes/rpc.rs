@@ -6,15 +6,16 @@
 //! This file reads the settings and a bounded JSON body for `POST`.
 
 use crate::ctx::{Caller, Ctx};
+use crate::http::Out;
 use crate::stores::SqlBindings;
 use crate::{http, settings};
 use strata_core::rest::rpc::{self, RpcCommand};
 use strata_core::rest::service::Limits;
 use strata_core::ApiError;
-use worker::{Request, Response};
+use worker::Request;
 
 /// Handles `GET` and `POST`.
-pub async fn handle(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
+pub async fn handle(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Out, ApiError> {
     let placement = super::rest::current_placement(ctx).await?;
     let limits = Limits {
         max_rows: settings::number(&ctx.env, "REST_MAX_ROWS", 1000)?,

@@ -17,6 +17,7 @@
 
 use crate::ctx::Ctx;
 use crate::http;
+use crate::http::{Body, Out};
 use crate::settings;
 use crate::stores::r2::Store;
 use futures_util::StreamExt;
@@ -35,10 +36,10 @@ use strata_core::ApiError;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::web_sys::{ReadableStream, TransformStream};
-use worker::{EncodeBody, Request, Response, ResponseBody, ResponseBuilder};
+use worker::Request;
 
 /// Every request on `/s3`, `/s3/{bucket}` and `/s3/{bucket}/{*key}`.
-pub async fn handle(mut req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
+pub async fn handle(mut req: Request, ctx: &mut Ctx) -> Result<Out, ApiError> {
     let method = ctx.head.method.clone();
     let path = ctx.head.path().to_string();
     let result = serve(&mut req, ctx, &method, &path).await;
@@ -60,12 +61,7 @@ pub async fn handle(mut req: Request, ctx: &mut Ctx) -> Result<Response, ApiErro
     })
 }
 
-async fn serve(
-    req: &mut Request,
-    ctx: &mut Ctx,
-    method: &str,
-    path: &str,
-) -> Result<Response, S3Error> {
+async fn serve(req: &mut Request, ctx: &mut Ctx, method: &str, path: &str) -> Result<Out, S3Error> {
     let query = ctx.head.raw_query().map(str::to_string);
     let headers = ctx.head.headers.clone();
     let credentials = match settings::text(&ctx.env, SETTING) {
@@ -361,34 +357,22 @@ async fn read_small(
     Ok(out)
 }
 
-fn respond(reply: S3Reply<ReadableStream>, method: &str) -> Response {
-    let builder = ResponseBuilder::new()
-        .with_status(reply.status)
-        .with_headers(http::headers_from(&reply.headers));
+fn respond(reply: S3Reply<ReadableStream>, method: &str) -> Out {
+    let out = Out::new(reply.status).with_headers(reply.headers);
     match reply.body {
-        Some(S3Body::Stream(stream)) if method != "HEAD" => builder
-            .with_encode_body(EncodeBody::Manual)
-            .body(ResponseBody::Stream(stream)),
-        Some(S3Body::Xml(xml)) if method != "HEAD" => builder.fixed(xml.into_bytes()),
-        _ => builder.with_encode_body(EncodeBody::Manual).empty(),
+        Some(S3Body::Stream(stream)) if method != "HEAD" => {
+            out.with_body(Body::Stream(stream)).manual()
+        }
+        Some(S3Body::Xml(xml)) if method != "HEAD" => out.with_body(Body::Bytes(xml.into_bytes())),
+        _ => out.manual(),
     }
 }
 
-fn error_response(e: &S3Error, method: &str, path: &str, request_id: &str) -> Response {
-    let mut headers: Vec<(String, String)> = e
-        .headers
-        .iter()
-        .map(|(n, v)| (n.to_string(), v.clone()))
-        .collect();
-    let builder = ResponseBuilder::new().with_status(e.status);
+fn error_response(e: &S3Error, method: &str, path: &str, request_id: &str) -> Out {
+    let out = Out::new(e.status).with_headers(e.headers.iter().map(|(n, v)| (*n, v.clone())));
     if method == "HEAD" {
-        return builder
-            .with_headers(http::headers_from(&headers))
-            .with_encode_body(EncodeBody::Manual)
-            .empty();
+        return out.manual();
     }
-    headers.push(("content-type".into(), "application/xml".into()));
-    builder
-        .with_headers(http::headers_from(&headers))
-        .fixed(e.body(path, request_id).into_bytes())
+    out.with_header("content-type", "application/xml")
+        .with_body(Body::Bytes(e.body(path, request_id).into_bytes()))
 }

@@ -14,6 +14,7 @@
 //! credential, so no cookie is involved.
 
 use crate::ctx::{Caller, Ctx};
+use crate::http::Out;
 use crate::routes::objects;
 use crate::{http, settings};
 use strata_core::auth::Scope;
@@ -21,14 +22,14 @@ use strata_core::objects::service::Command;
 use strata_core::objects::signing::{CredentialsInForce, SignRequest, Signer, SECRET_SETTING};
 use strata_core::objects::ObjectKey;
 use strata_core::ApiError;
-use worker::{Headers, Request, Response, ResponseBuilder};
+use worker::Request;
 
 /// Response headers a page may read from a signed response.
 const EXPOSED: &str = "ETag, Last-Modified, Content-Length, Content-Range, Accept-Ranges, Content-Type, \
     Content-Encoding, Content-Disposition, Cache-Control, Expires, x-request-id, x-strata-checksum-sha256";
 
 /// `POST /v1/signed-urls` with `{"method", "key", "expiresIn"}`.
-pub async fn create(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Response, ApiError> {
+pub async fn create(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Out, ApiError> {
     // Any objects scope may ask; the method's own scope is checked below.
     caller.principal.require(Scope::ObjectsRead)?;
     let body = http::read_json_body(&mut req, ctx).await?;
@@ -43,19 +44,16 @@ pub async fn create(mut req: Request, ctx: &Ctx, caller: &Caller) -> Result<Resp
 }
 
 /// `GET`, `HEAD`, `PUT` and `OPTIONS` on `/v1/signed/objects/{key}`.
-pub async fn access(mut req: Request, ctx: &mut Ctx) -> Result<Response, ApiError> {
+pub async fn access(mut req: Request, ctx: &mut Ctx) -> Result<Out, ApiError> {
     let method = ctx.head.method.clone();
     if method == "OPTIONS" {
         return Ok(preflight());
     }
     let result = serve(&mut req, ctx, &method).await;
     match result {
-        Ok(mut response) => {
-            let headers = response.headers_mut();
-            let _ = headers.set("access-control-allow-origin", "*");
-            let _ = headers.set("access-control-expose-headers", EXPOSED);
-            Ok(response)
-        }
+        Ok(response) => Ok(response
+            .with_header("access-control-allow-origin", "*")
+            .with_header("access-control-expose-headers", EXPOSED)),
         Err(e) => Err(e
             .with_header("Access-Control-Allow-Origin", "*")
             .with_header("Access-Control-Expose-Headers", EXPOSED)),
@@ -64,7 +62,7 @@ pub async fn access(mut req: Request, ctx: &mut Ctx) -> Result<Response, ApiErro
 
 /// The signature and its signer checked, the request runs as the same
 /// command on `/v1/objects/{key}` would.
-async fn serve(req: &mut Request, ctx: &mut Ctx, method: &str) -> Result<Response, ApiError> {
+async fn serve(req: &mut Request, ctx: &mut Ctx, method: &str) -> Result<Out, ApiError> {
     let key = ObjectKey::from_path(ctx.route.param("key"))?;
     let signer = signer(ctx)?;
     let keys = settings::key_ring(&ctx.env)?;
@@ -90,20 +88,12 @@ async fn serve(req: &mut Request, ctx: &mut Ctx, method: &str) -> Result<Respons
 
 /// The CORS preflight: any origin, the methods signed URLs serve, any
 /// request header (no credentials are involved).
-fn preflight() -> Response {
-    let headers = Headers::new();
-    for (name, value) in [
-        ("access-control-allow-origin", "*"),
-        ("access-control-allow-methods", "GET, HEAD, PUT"),
-        ("access-control-allow-headers", "*"),
-        ("access-control-max-age", "86400"),
-    ] {
-        let _ = headers.set(name, value);
-    }
-    ResponseBuilder::new()
-        .with_status(204)
-        .with_headers(headers)
-        .empty()
+fn preflight() -> Out {
+    Out::new(204)
+        .with_header("access-control-allow-origin", "*")
+        .with_header("access-control-allow-methods", "GET, HEAD, PUT")
+        .with_header("access-control-allow-headers", "*")
+        .with_header("access-control-max-age", "86400")
 }
 
 fn signer(ctx: &Ctx) -> Result<Signer, ApiError> {

@@ -10,12 +10,13 @@
 
 use crate::ctx::{Caller, Ctx};
 use crate::http;
+use crate::http::Out;
 use crate::stores::SqlBindings;
 use strata_core::sql::service::{self, Kind};
 use strata_core::sql::session::with_bookmark;
 use strata_core::sql::{access, Store};
 use strata_core::ApiError;
-use worker::{Request, Response};
+use worker::Request;
 
 /// One statement (`Kind::Query`) or a batch (`Kind::Batch`).
 pub async fn handle(
@@ -24,7 +25,7 @@ pub async fn handle(
     caller: &Caller,
     store: Store,
     kind: Kind,
-) -> Result<Response, ApiError> {
+) -> Result<Out, ApiError> {
     let access = access(&caller.principal)?;
     let stores = SqlBindings::in_session(&ctx.env, &ctx.head)?;
     let body = http::read_json_body(&mut req, ctx).await?;

@@ -7,13 +7,13 @@
 
 use crate::ctx::Ctx;
 use crate::http;
+use crate::http::Out;
 use crate::stores::{self, neon::NeonClient, StoreError};
 use serde_json::{json, Value};
 use strata_core::{ApiError, ErrorCode};
-use worker::Response;
 
 /// Checks D1, R2 and Neon (both its connections when `DATABASE_URL_READ` is set).
-pub async fn handle(ctx: &Ctx) -> Result<Response, ApiError> {
+pub async fn handle(ctx: &Ctx) -> Result<Out, ApiError> {
     let timeout = crate::settings::store_timeout_ms(&ctx.env)?;
     let env = &ctx.env;
     let (d1, r2, neon) = futures_util::future::join3(

@@ -117,6 +117,98 @@ impl RequestHead {
     }
 }
 
+/// A response's headers in order, as the shell hands them to the runtime in
+/// one call. Names compare without case; [`set`](Self::set) replaces a
+/// value, as the runtime's `Headers.set` does, and [`append`](Self::append)
+/// joins one on with `", "`, as `Headers.append` does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponseHeaders {
+    entries: Vec<(String, String)>,
+}
+
+impl ResponseHeaders {
+    /// No headers.
+    pub fn new() -> Self {
+        ResponseHeaders::default()
+    }
+
+    /// Sets `name` to `value`, replacing any value it had.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        let value = value.into();
+        match self.position(name) {
+            Some(i) => self.entries[i].1 = value,
+            None => self.entries.push((name.to_string(), value)),
+        }
+    }
+
+    /// Adds `value` to `name`'s values (`a, b`), or sets it.
+    pub fn append(&mut self, name: &str, value: &str) {
+        match self.position(name) {
+            Some(i) => {
+                let existing = &mut self.entries[i].1;
+                existing.push_str(", ");
+                existing.push_str(value);
+            }
+            None => self.entries.push((name.to_string(), value.to_string())),
+        }
+    }
+
+    /// The value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.position(name).map(|i| self.entries[i].1.as_str())
+    }
+
+    /// Every header's name, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|(n, _)| n.as_str())
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(name))
+    }
+
+    /// The text the shell's `respond` snippet reads: `name:value` lines.
+    /// A header that could not travel that way (a name that is empty or
+    /// holds `:`, or a name or value with CR, LF or NUL — none of which the
+    /// runtime would accept either) is left out, and its name returned so
+    /// the shell can log it; the response itself never fails for a header.
+    pub fn to_text(&self) -> (String, Vec<&str>) {
+        let mut text = String::new();
+        let mut dropped = Vec::new();
+        let unsafe_char = |c: char| matches!(c, '\r' | '\n' | '\0');
+        for (name, value) in &self.entries {
+            if name.is_empty()
+                || name.contains(':')
+                || name.contains(unsafe_char)
+                || value.contains(unsafe_char)
+            {
+                dropped.push(name.as_str());
+                continue;
+            }
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(name);
+            text.push(':');
+            text.push_str(value);
+        }
+        (text, dropped)
+    }
+}
+
+impl<N: AsRef<str>> FromIterator<(N, String)> for ResponseHeaders {
+    /// Headers set in order (a later one replaces an earlier of the same name).
+    fn from_iter<I: IntoIterator<Item = (N, String)>>(pairs: I) -> Self {
+        let mut headers = ResponseHeaders::new();
+        for (name, value) in pairs {
+            headers.set(name.as_ref(), value);
+        }
+        headers
+    }
+}
+
 /// A response as core decided it. `B` is the body: bytes for JSON, or a
 /// store's stream handle the shell hands to the runtime untouched.
 #[derive(Debug, Clone, PartialEq)]
@@ -223,5 +315,46 @@ mod tests {
         ] {
             assert_eq!(RequestHead::parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn response_headers_set_append_and_travel_as_text() {
+        let mut h: ResponseHeaders = [
+            ("Content-Type", "text/plain".to_string()),
+            ("x-meta", "a:b".to_string()),
+            ("content-type", "application/json".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            h.get("CONTENT-TYPE"),
+            Some("application/json"),
+            "a later set replaces"
+        );
+        h.append("vary", "Origin");
+        h.append("Vary", "Accept");
+        assert_eq!(h.get("vary"), Some("Origin, Accept"));
+        assert_eq!(
+            h.names().collect::<Vec<_>>(),
+            ["Content-Type", "x-meta", "vary"]
+        );
+        let (text, dropped) = h.to_text();
+        assert_eq!(
+            text,
+            "Content-Type:application/json\nx-meta:a:b\nvary:Origin, Accept"
+        );
+        assert!(dropped.is_empty());
+        // What cannot travel as a line is left out and named, the rest kept.
+        h.set("x-bad", "a\nx-injected:1");
+        h.set("x-nul", "a\0b");
+        h.set("", "empty name");
+        h.set("x:colon", "v");
+        let (text, dropped) = h.to_text();
+        assert_eq!(
+            text,
+            "Content-Type:application/json\nx-meta:a:b\nvary:Origin, Accept"
+        );
+        assert_eq!(dropped, ["x-bad", "x-nul", "", "x:colon"]);
+        assert_eq!(ResponseHeaders::new().to_text(), (String::new(), vec![]));
     }
 }
