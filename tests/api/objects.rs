@@ -1189,7 +1189,7 @@ fn signed_url_tampering_and_expiry_are_403(s: &Stack) -> Outcome {
     let url = sign(
         s,
         &s.admin_key,
-        json!({"method": "GET", "key": key, "expiresIn": 1}),
+        json!({"method": "GET", "key": key, "expiresIn": 3}),
     )
     .json()["url"]
         .as_str()
@@ -1250,8 +1250,10 @@ fn signed_url_tampering_and_expiry_are_403(s: &Stack) -> Outcome {
             "{tampered}: {v}"
         );
     }
-    // The same URL, once expired.
-    std::thread::sleep(Duration::from_millis(2100));
+    // The same URL, once expired. (Three seconds, not one: `expires` is in
+    // whole seconds, so a one-second URL signed late in a second lives a few
+    // milliseconds, and a loaded machine's first GET came too late.)
+    std::thread::sleep(Duration::from_millis(4100));
     let v = request(&s.base, "GET", &path, None, &[], Body::None)
         .assert_error(403, "signature_invalid");
     assert!(
