@@ -19,7 +19,9 @@
 #              the work then in progress (REST embedding and RPC, S3 copy).
 #              Third session (OpenAPI document in static assets, the core's
 #              own base64/dates/sort/readers): 342.6 KiB gzip / 820.5 KiB raw
-#              (wasm 331.5, index.js 11.1 KiB gzip).
+#              (wasm 331.5, index.js 11.1 KiB gzip). Fourth session (request,
+#              response, D1 batch and subrequests each in one JS call): 339.4 KiB
+#              gzip / 810.0 KiB raw (wasm 327.8, index.js 11.6 KiB gzip).
 #              What takes the space: BENCHMARKS.md, "Bundle size".
 #   budget     376 KiB gzip: ~10% above that; far below Cloudflare's own
 #              limits (3 MiB gzip on the Free plan, 10 MiB on Paid). Issue
