@@ -141,6 +141,7 @@ async fn fetch(env: &Env, url: &str) -> Result<JwkSet, ApiError> {
         url,
         headers: &headers,
         body: None,
+        follow_redirects: true,
     };
     let invalid = || StoreError::Config(ApiError::config("JWT_JWKS_URL", "is not a valid URL"));
     let read = async {

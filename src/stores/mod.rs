@@ -52,6 +52,10 @@ pub struct Subrequest<'a> {
     /// The request headers as one JSON object of names to values.
     pub headers: &'a serde_json::Map<String, serde_json::Value>,
     pub body: Option<&'a str>,
+    /// Follow redirects. Off for a request carrying a secret in a header
+    /// (Neon's connection string): the fetch standard keeps custom headers
+    /// on a redirect to another origin, so a redirect is the answer instead.
+    pub follow_redirects: bool,
 }
 
 #[wasm_bindgen(module = "/src/stores/subrequest.js")]
@@ -65,6 +69,7 @@ extern "C" {
         url: &str,
         headers: &str,
         body: Option<String>,
+        follow: bool,
         ms: f64,
         limit: f64,
     ) -> Promise;
@@ -104,6 +109,7 @@ pub async fn fetch_capped_within(
         request.url,
         &headers,
         request.body.map(str::to_string),
+        request.follow_redirects,
         ms as f64,
         limit as f64,
     );

@@ -73,6 +73,7 @@ impl NeonClient {
             url: self.config.sql_url(),
             headers: &headers,
             body: Some(body),
+            follow_redirects: false,
         };
         let invalid = || {
             StoreError::Config(ApiError::config(

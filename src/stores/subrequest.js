@@ -16,18 +16,27 @@ export const INVALID = "strata: the subrequest is not a valid request";
 
 /**
  * Sends `method url` with `headers` (a JSON object of names to values) and
- * `body` (text or undefined); gives up after `ms` milliseconds, aborting the
+ * `body` (text or undefined), following redirects only when `follow` is true
+ * (a redirect is otherwise the answer: the fetch standard keeps custom
+ * headers — Neon's connection string — on a redirect to another origin);
+ * gives up after `ms` milliseconds, aborting the
  * subrequest (and so its body) — the whole exchange, body included, is timed.
  * Resolves to `{ status, body }`: `body` the answer's bytes, or `null` when
  * they are more than `limit` (a declared Content-Length over it is refused
  * before reading; a body without one is read up to the limit and cancelled
  * there, so a huge answer never fills the isolate's memory).
  */
-export async function fetch_capped(method, url, headers, body, ms, limit) {
+export async function fetch_capped(method, url, headers, body, follow, ms, limit) {
   const controller = new AbortController();
   let request;
   try {
-    request = new Request(url, { method, headers: JSON.parse(headers), body, signal: controller.signal });
+    request = new Request(url, {
+      method,
+      headers: JSON.parse(headers),
+      body,
+      redirect: follow ? "follow" : "manual",
+      signal: controller.signal,
+    });
   } catch {
     throw INVALID;
   }

@@ -49,6 +49,10 @@ before(async () => {
           next();
           break;
         }
+        case "/redirect":
+          res.writeHead(302, { location: "/echo" });
+          res.end();
+          break;
         case "/silent":
           break; // no answer at all
         case "/stalled-body":
@@ -73,19 +77,19 @@ after(() => {
 const text = (bytes) => new TextDecoder().decode(bytes);
 
 test("sends the method, headers and body, and answers the status and bytes", async () => {
-  const answer = await fetch_capped("POST", `${base}/echo`, JSON.stringify({ "x-test": "a:b" }), '{"q":1}', 5000, 1000);
+  const answer = await fetch_capped("POST", `${base}/echo`, JSON.stringify({ "x-test": "a:b" }), '{"q":1}', false, 5000, 1000);
   assert.equal(answer.status, 200);
   assert.deepEqual(JSON.parse(text(answer.body)), { method: "POST", header: "a:b", body: '{"q":1}' });
 });
 
 test("an error status is an answer, with its body", async () => {
-  const answer = await fetch_capped("GET", `${base}/rejected`, "{}", undefined, 5000, 1000);
+  const answer = await fetch_capped("GET", `${base}/rejected`, "{}", undefined, false, 5000, 1000);
   assert.equal(answer.status, 400);
   assert.equal(text(answer.body), '{"message":"no"}');
 });
 
 test("no body is an empty body, not one over the limit", async () => {
-  const answer = await fetch_capped("GET", `${base}/empty`, "{}", undefined, 5000, 1000);
+  const answer = await fetch_capped("GET", `${base}/empty`, "{}", undefined, false, 5000, 1000);
   assert.equal(answer.status, 204);
   assert.ok(answer.body instanceof Uint8Array);
   assert.equal(answer.body.length, 0);
@@ -93,20 +97,20 @@ test("no body is an empty body, not one over the limit", async () => {
 
 test("a declared length over the limit is refused without reading it", async () => {
   const started = Date.now();
-  const answer = await fetch_capped("GET", `${base}/declared-large`, "{}", undefined, 5000, 1_000_000);
+  const answer = await fetch_capped("GET", `${base}/declared-large`, "{}", undefined, false, 5000, 1_000_000);
   assert.equal(answer.status, 200);
   assert.equal(answer.body, null);
   assert.ok(Date.now() - started < 4000, "answered without waiting for the body");
 });
 
 test("a body without a length is read whole within the limit, in order", async () => {
-  const answer = await fetch_capped("GET", `${base}/chunked?n=5`, "{}", undefined, 5000, 5000);
+  const answer = await fetch_capped("GET", `${base}/chunked?n=5`, "{}", undefined, false, 5000, 5000);
   assert.equal(answer.body.length, 5000);
   for (let i = 0; i < 5; i++) assert.equal(answer.body[i * 1000], i, `chunk ${i} in place`);
 });
 
 test("a body without a length stops at the limit", async () => {
-  const answer = await fetch_capped("GET", `${base}/chunked?n=1000`, "{}", undefined, 10_000, 4500);
+  const answer = await fetch_capped("GET", `${base}/chunked?n=1000`, "{}", undefined, false, 10_000, 4500);
   assert.equal(answer.body, null);
   // Cancelled where it crossed the limit: the server did not get to write the
   // whole megabyte (it writes a chunk per millisecond).
@@ -116,18 +120,18 @@ test("a body without a length stops at the limit", async () => {
 
 test("no answer within the time is TIMED_OUT, at the time", async () => {
   const started = Date.now();
-  await assert.rejects(fetch_capped("GET", `${base}/silent`, "{}", undefined, 200, 1000), (e) => e === TIMED_OUT);
+  await assert.rejects(fetch_capped("GET", `${base}/silent`, "{}", undefined, false, 200, 1000), (e) => e === TIMED_OUT);
   const took = Date.now() - started;
   assert.ok(took >= 190 && took < 3000, `gave up at the timeout (${took} ms)`);
 });
 
 test("the body counts against the time too", async () => {
-  await assert.rejects(fetch_capped("GET", `${base}/stalled-body`, "{}", undefined, 200, 1000), (e) => e === TIMED_OUT);
+  await assert.rejects(fetch_capped("GET", `${base}/stalled-body`, "{}", undefined, false, 200, 1000), (e) => e === TIMED_OUT);
 });
 
 test("a request the runtime cannot make is INVALID", async () => {
   for (const [url, headers] of [["not a url", "{}"], [`${base}/echo`, JSON.stringify({ "x-test": "a\nb" })], [`${base}/echo`, "not json"]]) {
-    await assert.rejects(fetch_capped("GET", url, headers, undefined, 1000, 1000), (e) => e === INVALID, `${url} ${headers}`);
+    await assert.rejects(fetch_capped("GET", url, headers, undefined, false, 1000, 1000), (e) => e === INVALID, `${url} ${headers}`);
   }
 });
 
@@ -136,5 +140,14 @@ test("a failure to connect is the runtime's own error, neither marker", async ()
   await new Promise((ok) => closed.listen(0, "127.0.0.1", ok));
   const port = closed.address().port;
   await new Promise((ok) => closed.close(ok));
-  await assert.rejects(fetch_capped("GET", `http://127.0.0.1:${port}/`, "{}", undefined, 5000, 1000), (e) => e !== TIMED_OUT && e !== INVALID);
+  await assert.rejects(fetch_capped("GET", `http://127.0.0.1:${port}/`, "{}", undefined, false, 5000, 1000), (e) => e !== TIMED_OUT && e !== INVALID);
+});
+
+test("a redirect is the answer unless following is asked for", async () => {
+  const headers = JSON.stringify({ "x-test": "secret" });
+  const answer = await fetch_capped("GET", `${base}/redirect`, headers, undefined, false, 5000, 1000);
+  assert.equal(answer.status, 302);
+  const followed = await fetch_capped("GET", `${base}/redirect`, headers, undefined, true, 5000, 1000);
+  assert.equal(followed.status, 200);
+  assert.equal(JSON.parse(text(followed.body)).method, "GET");
 });
