@@ -44,6 +44,7 @@ pub async fn handle(req: Request, env: Env) -> web_sys::Response {
             let mut ctx = Ctx {
                 env,
                 head,
+                request_id: request_id.clone(),
                 route,
                 key_id: None,
             };

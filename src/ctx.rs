@@ -6,6 +6,7 @@
 
 use strata_core::auth::Principal;
 use strata_core::http::RequestHead;
+use strata_core::request_id::RequestId;
 use strata_core::router::Matched;
 use worker::Env;
 
@@ -28,6 +29,8 @@ pub struct Ctx {
     pub env: Env,
     /// The request's method, URL and headers, read once (`http::head`).
     pub head: RequestHead,
+    /// The request's id, as the response's `x-request-id` and log line name it.
+    pub request_id: RequestId,
     /// The matched route and its path parameters.
     pub route: Matched,
     /// The key id the log line names: the caller's, or the signer's on a

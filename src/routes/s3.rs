@@ -43,7 +43,7 @@ pub async fn handle(mut req: Request, ctx: &mut Ctx) -> Result<Out, ApiError> {
     let method = ctx.head.method.clone();
     let path = ctx.head.path().to_string();
     let result = serve(&mut req, ctx, &method, &path).await;
-    Ok(match result {
+    let out = match result {
         Ok(response) => response,
         Err(e) => {
             // The one place an S3 error's internal cause is logged.
@@ -51,14 +51,12 @@ pub async fn handle(mut req: Request, ctx: &mut Ctx) -> Result<Out, ApiError> {
                 let cause = e.cause.as_deref().unwrap_or(&e.message);
                 worker::console_error!("s3 {method} {path}: {} {cause}", e.code);
             }
-            error_response(
-                &e,
-                &method,
-                &path,
-                ctx.head.header("x-request-id").unwrap_or_default(),
-            )
+            error_response(&e, &method, &path, ctx.request_id.as_str())
         }
-    })
+    };
+    // S3's own name for the id: the SDKs report it as the request id
+    // (`$metadata.requestId` in JavaScript, `ResponseMetadata.RequestId` in boto3).
+    Ok(out.with_header("x-amz-request-id", ctx.request_id.as_str()))
 }
 
 async fn serve(req: &mut Request, ctx: &mut Ctx, method: &str, path: &str) -> Result<Out, S3Error> {

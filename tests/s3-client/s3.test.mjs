@@ -77,9 +77,23 @@ test('HeadObject, conditionals, DeleteObject, NoSuchKey', async () => {
   await rejects(s3.send(new GetObjectCommand({ Bucket, Key: 'cond.txt', IfMatch: '"nope"' })), 'PreconditionFailed', 412);
   await rejects(s3.send(new GetObjectCommand({ Bucket, Key: 'cond.txt', Range: 'bytes=100-200' })), 'InvalidRange', 416);
   await s3.send(new DeleteObjectCommand({ Bucket, Key: 'cond.txt' }));
-  await rejects(s3.send(new GetObjectCommand({ Bucket, Key: 'cond.txt' })), 'NoSuchKey', 404);
+  const missing = await rejects(s3.send(new GetObjectCommand({ Bucket, Key: 'cond.txt' })), 'NoSuchKey', 404);
+  // The SDK reports Strata's request id (x-amz-request-id), the one its log line names.
+  assert.match(missing.$metadata?.requestId ?? '', /^[0-9a-f]{32}$/);
   await rejects(s3.send(new HeadObjectCommand({ Bucket, Key: 'cond.txt' })), 'NotFound', 404);
   await rejects(s3.send(new GetObjectCommand({ Bucket: 'other', Key: 'x' })), 'NoSuchBucket', 404);
+});
+
+test('an error names the request id Strata assigned, in its body and its headers', async () => {
+  // Unsigned: refused before any store is touched.
+  const res = await fetch(`${endpoint}/${Bucket}/anything`, { headers: { 'x-request-id': 'client-chosen-id' } });
+  assert.equal(res.status, 403);
+  const body = await res.text();
+  const inBody = /<RequestId>([^<]*)<\/RequestId>/.exec(body)?.[1];
+  assert.equal(inBody, res.headers.get('x-request-id'), body);
+  assert.equal(inBody, res.headers.get('x-amz-request-id'), body);
+  // A client's own valid id is kept as the request's id (the pipeline's rule), so it is that one.
+  assert.equal(inBody, 'client-chosen-id');
 });
 
 test('ListObjectsV2 and ListObjects page with prefix and delimiter; the bucket operations', async () => {
