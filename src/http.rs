@@ -98,8 +98,16 @@ impl Out {
             Body::Stream(stream) => (None, Some(stream)),
         };
         respond(self.status, &head, bytes, stream, self.manual_encoding).unwrap_or_else(|e| {
+            // Not expected (e.g. a body on a 204): the project's own 500.
             worker::console_error!("the response could not be made: {e:?}");
-            respond(500, "", None, None, false).unwrap_or_else(|_| web_sys::Response::error())
+            let body = ApiError::internal().body().into_bytes();
+            let mut head = String::from("content-type:application/json");
+            if let Some(id) = self.headers.get("x-request-id") {
+                head.push_str("\nx-request-id:");
+                head.push_str(id);
+            }
+            respond(500, &head, Some(body), None, false)
+                .unwrap_or_else(|_| web_sys::Response::error())
         })
     }
 }
@@ -173,7 +181,13 @@ pub fn reply(reply: Reply) -> Out {
 #[wasm_bindgen(inline_js = r#"
 export function request_head(req) {
   let text = req.method + "\n" + req.url;
-  for (const [name, value] of req.headers) text += "\n" + name + ":" + value;
+  for (const [name, value] of req.headers) {
+    // Never expected (the runtime refuses them), but a value holding the
+    // separator must not become a header of its own: "" makes the Worker
+    // read the headers one by one instead.
+    if (value.includes("\n")) return "";
+    text += "\n" + name + ":" + value;
+  }
   return text;
 }
 "#)]
